@@ -1,0 +1,565 @@
+package calsync
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/calsync/calsync/internal/coalesce"
+)
+
+// Defaults for Config fields left zero.
+const (
+	// DefaultWorkers is the number of goroutines Run uses to process
+	// notifications.
+	DefaultWorkers = 4
+	// DefaultRenewBefore is how long before expiry a subscription is renewed.
+	DefaultRenewBefore = 24 * time.Hour
+	// DefaultRenewInterval is how often Run looks for subscriptions to renew.
+	DefaultRenewInterval = time.Hour
+	// DefaultMaxResyncs is how many times one sync restarts from scratch after
+	// ErrFullSyncRequired before giving up.
+	DefaultMaxResyncs = 2
+)
+
+// Config configures an Engine. Store and Providers are required.
+type Config struct {
+	// Store persists calendars, events, cursors and subscriptions.
+	Store Store
+	// Providers serve the calendars, keyed by their Name.
+	Providers []Provider
+	// Queue carries notifications from the webhook handlers to the workers.
+	// Default: NewMemoryQueue(DefaultQueueCapacity).
+	Queue Queue
+	// OnChange is called with the changes each Store transaction committed,
+	// after the commit, from the goroutine that ran the sync. It should
+	// return quickly. If the process dies between the commit and the call,
+	// the changes are in the Store but OnChange is not called for them.
+	// Default: none.
+	OnChange func(ctx context.Context, cal Calendar, changes []Change)
+	// OnError is called when a background sync or renewal fails, so that
+	// failures (a revoked token above all: errors.Is(err,
+	// ErrReauthRequired)) never go unnoticed. Default: none (they are
+	// logged).
+	OnError func(ctx context.Context, cal Calendar, err error)
+	// Workers is the number of goroutines processing notifications in Run.
+	// Default: DefaultWorkers.
+	Workers int
+	// RenewBefore: subscriptions expiring within this duration are renewed.
+	// Default: DefaultRenewBefore.
+	RenewBefore time.Duration
+	// RenewInterval is how often Run renews expiring subscriptions.
+	// Default: DefaultRenewInterval.
+	RenewInterval time.Duration
+	// MaxResyncs bounds the full-sync restarts of one sync.
+	// Default: DefaultMaxResyncs.
+	MaxResyncs int
+	// Logger receives structured logs (ids, never secrets). Default: none.
+	Logger *slog.Logger
+	// Now returns the current time. Default: time.Now. Tests set a fake clock.
+	Now func() time.Time
+}
+
+// WithDefaults returns a copy of c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.Queue == nil {
+		c.Queue = NewMemoryQueue(DefaultQueueCapacity)
+	}
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.RenewBefore <= 0 {
+		c.RenewBefore = DefaultRenewBefore
+	}
+	if c.RenewInterval <= 0 {
+		c.RenewInterval = DefaultRenewInterval
+	}
+	if c.MaxResyncs <= 0 {
+		c.MaxResyncs = DefaultMaxResyncs
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.Store == nil {
+		return errors.New("calsync: Config.Store is required")
+	}
+	if len(c.Providers) == 0 {
+		return errors.New("calsync: Config.Providers needs at least one provider")
+	}
+	seen := make(map[string]bool)
+	for i, p := range c.Providers {
+		if p == nil {
+			return fmt.Errorf("calsync: Config.Providers[%d] is nil", i)
+		}
+		if seen[p.Name()] {
+			return fmt.Errorf("calsync: two providers named %q", p.Name())
+		}
+		seen[p.Name()] = true
+	}
+	return nil
+}
+
+// Engine keeps calendars in sync: it connects them (subscription plus full
+// sync), takes notifications from the webhook handlers, runs incremental
+// syncs on worker goroutines, renews subscriptions, and hands committed
+// changes to the host application.
+//
+// An Engine is safe for concurrent use. It keeps no state that another
+// instance sharing the same Store needs.
+type Engine struct {
+	cfg       Config
+	providers map[string]Provider
+	log       *slog.Logger
+	syncs     coalesce.Group
+
+	mu     sync.Mutex
+	health map[string]*Health
+
+	stats struct {
+		enqueued, processed, syncs, fullSyncs, changes, stale, failures atomic.Int64
+	}
+}
+
+// NewEngine returns an Engine for cfg, or an error if cfg is invalid.
+func NewEngine(cfg Config) (*Engine, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	e := &Engine{
+		cfg:       cfg,
+		providers: make(map[string]Provider, len(cfg.Providers)),
+		log:       cfg.Logger,
+		health:    make(map[string]*Health),
+	}
+	for _, p := range cfg.Providers {
+		e.providers[p.Name()] = p
+	}
+	return e, nil
+}
+
+func (e *Engine) provider(name string) (Provider, error) {
+	p, ok := e.providers[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownProvider, name)
+	}
+	return p, nil
+}
+
+// ConnectRequest says where a new subscription delivers.
+type ConnectRequest struct {
+	// Address is the HTTPS URL of the webhook handler for the calendar's
+	// provider (for example the URL where webhook.Google is mounted).
+	Address string
+	// LifecycleAddress is the URL of the Graph lifecycle handler (Graph
+	// only; default Address).
+	LifecycleAddress string
+	// TTL is the requested subscription lifetime; zero means the provider's
+	// default.
+	TTL time.Duration
+}
+
+// Connect starts keeping cal in sync: it stores the calendar, creates a push
+// subscription, and runs the initial full sync (streaming each page into
+// the Store). It returns the subscription.
+//
+// If the full sync fails after the subscription was created, Connect returns
+// the subscription and the error; the calendar stays connected and the next
+// sync resumes where the full sync stopped.
+func (e *Engine) Connect(ctx context.Context, cal Calendar, req ConnectRequest) (Subscription, error) {
+	if cal.ID == "" {
+		return Subscription{}, errors.New("calsync: Connect: calendar ID is empty")
+	}
+	if req.Address == "" {
+		return Subscription{}, errors.New("calsync: Connect: notification address is empty")
+	}
+	if _, err := e.provider(cal.Provider); err != nil {
+		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
+	}
+	if err := e.cfg.Store.PutCalendar(ctx, cal); err != nil {
+		return Subscription{}, fmt.Errorf("calsync: Connect %s: store calendar: %w", cal.ID, err)
+	}
+	sub, err := e.subscribe(ctx, cal, WatchRequest{Address: req.Address, LifecycleAddress: req.LifecycleAddress, TTL: req.TTL})
+	if err != nil {
+		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
+	}
+	e.log.InfoContext(ctx, "calsync: calendar connected", "calendar", cal.ID, "subscription", sub)
+	if _, err := e.Sync(ctx, cal.ID); err != nil {
+		return sub, fmt.Errorf("calsync: Connect %s: initial sync: %w", cal.ID, err)
+	}
+	return sub, nil
+}
+
+// subscribe creates a subscription. The subscription is stored before the
+// provider is asked, under the id the Engine chose, because Google may
+// deliver the channel's first ("sync") message before it answers the watch
+// call; providers that assign their own ids replace it afterwards.
+func (e *Engine) subscribe(ctx context.Context, cal Calendar, req WatchRequest) (Subscription, error) {
+	p, err := e.provider(cal.Provider)
+	if err != nil {
+		return Subscription{}, err
+	}
+	secret, err := randomSecret()
+	if err != nil {
+		return Subscription{}, err
+	}
+	req.ID = uuid.NewString()
+	req.Secret = secret
+	now := e.cfg.Now()
+	pending := Subscription{
+		ID: req.ID, CalendarID: cal.ID, Provider: cal.Provider, Secret: secret,
+		Address: req.Address, LifecycleAddress: req.LifecycleAddress,
+		Created: now, Expiration: now.Add(time.Hour),
+	}
+	if err := e.cfg.Store.PutSubscription(ctx, pending); err != nil {
+		return Subscription{}, fmt.Errorf("store subscription: %w", err)
+	}
+	sub, err := p.Watch(ctx, cal, req)
+	if err != nil {
+		if derr := e.cfg.Store.DeleteSubscription(context.WithoutCancel(ctx), pending.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
+			e.log.WarnContext(ctx, "calsync: cannot remove pending subscription", "subscription", pending.ID, "err", derr)
+		}
+		return Subscription{}, fmt.Errorf("watch: %w", err)
+	}
+	s := *sub
+	s.CalendarID, s.Provider, s.Secret = cal.ID, cal.Provider, secret
+	s.Address, s.LifecycleAddress = req.Address, req.LifecycleAddress
+	if s.Created.IsZero() {
+		s.Created = now
+	}
+	if err := e.cfg.Store.PutSubscription(ctx, s); err != nil {
+		// The provider now delivers to a subscription we could not record:
+		// stop it rather than leave it orphaned.
+		if serr := p.Stop(context.WithoutCancel(ctx), cal, &s); serr != nil {
+			e.log.WarnContext(ctx, "calsync: cannot stop unrecorded subscription", "subscription", s.ID, "err", serr)
+		}
+		return Subscription{}, fmt.Errorf("store subscription: %w", err)
+	}
+	if s.ID != pending.ID {
+		if err := e.cfg.Store.DeleteSubscription(ctx, pending.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			e.log.WarnContext(ctx, "calsync: cannot remove pending subscription", "subscription", pending.ID, "err", err)
+		}
+	}
+	return s, nil
+}
+
+// Disconnect stops every subscription of the calendar and deletes the
+// calendar with its events from the Store. A subscription the provider no
+// longer knows is not an error.
+func (e *Engine) Disconnect(ctx context.Context, calendarID string) error {
+	cal, err := e.cfg.Store.Calendar(ctx, calendarID)
+	if err != nil {
+		return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, err)
+	}
+	p, err := e.provider(cal.Provider)
+	if err != nil {
+		return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, err)
+	}
+	subs, err := e.cfg.Store.ListSubscriptions(ctx, calendarID)
+	if err != nil {
+		return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, err)
+	}
+	for i := range subs {
+		if err := p.Stop(ctx, cal, &subs[i]); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("calsync: Disconnect %s: stop %s: %w", calendarID, subs[i].ID, err)
+		}
+	}
+	if err := e.cfg.Store.DeleteCalendar(ctx, calendarID); err != nil {
+		return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, err)
+	}
+	e.mu.Lock()
+	delete(e.health, calendarID)
+	e.mu.Unlock()
+	return nil
+}
+
+// Subscription returns the stored subscription with the given id. Webhook
+// handlers use it to authenticate notifications.
+func (e *Engine) Subscription(ctx context.Context, id string) (Subscription, error) {
+	return e.cfg.Store.Subscription(ctx, id)
+}
+
+// Enqueue queues a notification for the workers. It never calls a provider.
+func (e *Engine) Enqueue(ctx context.Context, n Notification) error {
+	if n.Received.IsZero() {
+		n.Received = e.cfg.Now()
+	}
+	if err := e.cfg.Queue.Enqueue(ctx, n); err != nil {
+		return fmt.Errorf("calsync: enqueue: %w", err)
+	}
+	e.stats.enqueued.Add(1)
+	return nil
+}
+
+// Run processes queued notifications with Config.Workers goroutines and
+// renews expiring subscriptions every Config.RenewInterval, until ctx is
+// done. It returns ctx's error.
+func (e *Engine) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range e.cfg.Workers {
+		wg.Go(func() {
+			for {
+				n, err := e.cfg.Queue.Dequeue(ctx)
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					e.log.ErrorContext(ctx, "calsync: dequeue", "err", err)
+					continue
+				}
+				e.Process(ctx, n)
+			}
+		})
+	}
+	wg.Go(func() {
+		t := time.NewTicker(e.cfg.RenewInterval)
+		defer t.Stop()
+		for {
+			if _, err := e.RenewExpiring(ctx); err != nil && ctx.Err() == nil {
+				e.log.ErrorContext(ctx, "calsync: renewal sweep", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+	wg.Wait()
+	return ctx.Err()
+}
+
+// Process handles one notification: for a change it runs an incremental
+// sync of the calendar, coalesced with any sync of that calendar under way
+// (a burst of notifications costs at most one follow-up sync). Run calls
+// it; hosts with their own Queue consumer may call it directly.
+func (e *Engine) Process(ctx context.Context, n Notification) {
+	defer e.stats.processed.Add(1)
+	cal, err := e.cfg.Store.Calendar(ctx, n.CalendarID)
+	if err != nil {
+		e.log.WarnContext(ctx, "calsync: notification for unknown calendar", "calendar", n.CalendarID, "subscription", n.SubscriptionID, "err", err)
+		return
+	}
+	switch n.Kind {
+	case SubscriptionRemoved, ReauthorizationRequired:
+		if err := e.resubscribe(ctx, cal, n.SubscriptionID); err != nil {
+			e.fail(ctx, cal, err)
+		}
+	}
+	e.syncs.Do(cal.ID, func() error {
+		_, err := e.syncOnce(ctx, cal)
+		return err
+	}, func(err error) { e.fail(ctx, cal, err) })
+}
+
+func (e *Engine) fail(ctx context.Context, cal Calendar, err error) {
+	e.stats.failures.Add(1)
+	e.log.ErrorContext(ctx, "calsync: sync failed", "calendar", cal.ID, "provider", cal.Provider, "err", err)
+	if e.cfg.OnError != nil {
+		e.cfg.OnError(ctx, cal, err)
+	}
+}
+
+// SyncResult summarises one sync.
+type SyncResult struct {
+	// Full is true if the sync listed the whole calendar.
+	Full bool
+	// Resyncs counts restarts from scratch after ErrFullSyncRequired.
+	Resyncs int
+	// Pages is the number of pages fetched and committed.
+	Pages int
+	// Applied counts the changes committed, sweep deletions included.
+	Applied int
+	// Stale counts changes skipped by last-write-wins.
+	Stale int
+}
+
+// Sync brings the calendar up to date now and returns what it did. If a
+// sync of the calendar is under way it waits for that one to finish first,
+// so that Sync never runs two syncs of one calendar at once and always
+// reflects changes made before it was called.
+func (e *Engine) Sync(ctx context.Context, calendarID string) (SyncResult, error) {
+	cal, err := e.cfg.Store.Calendar(ctx, calendarID)
+	if err != nil {
+		return SyncResult{}, fmt.Errorf("calsync: Sync %s: %w", calendarID, err)
+	}
+	for {
+		var (
+			res    SyncResult
+			resErr error
+		)
+		ran := e.syncs.Do(cal.ID, func() error {
+			res, resErr = e.syncOnce(ctx, cal)
+			return resErr
+		}, nil)
+		if ran {
+			return res, resErr
+		}
+		select {
+		case <-e.syncs.Wait(cal.ID):
+		case <-ctx.Done():
+			return SyncResult{}, ctx.Err()
+		}
+	}
+}
+
+// syncOnce runs one sync of cal: incremental from its cursor, full if it has
+// none (resuming an interrupted full sync from its page token), and a fresh
+// full sync whenever the provider says the cursor expired. Every page is
+// committed with the position it reached.
+func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, err error) {
+	start := e.cfg.Now()
+	defer func() { e.record(cal.ID, start, err) }()
+	p, err := e.provider(cal.Provider)
+	if err != nil {
+		return res, err
+	}
+	st, err := e.cfg.Store.SyncState(ctx, cal.ID)
+	if err != nil {
+		return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, err)
+	}
+	if st.FullSync() && st.Generation == 0 {
+		st = SyncState{Generation: e.newGeneration(st)}
+	}
+	res.Full = st.FullSync()
+	e.stats.syncs.Add(1)
+	for {
+		page, err := p.Fetch(ctx, cal, Position{Cursor: st.Cursor, PageToken: st.PageToken})
+		if errors.Is(err, ErrFullSyncRequired) && res.Resyncs < e.cfg.MaxResyncs {
+			e.log.InfoContext(ctx, "calsync: cursor expired, full resync", "calendar", cal.ID, "err", err)
+			res.Resyncs++
+			res.Full = true
+			st = SyncState{Generation: e.newGeneration(st), LastSync: st.LastSync}
+			continue
+		}
+		if err != nil {
+			return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, err)
+		}
+		b := Batch{Changes: page.Changes, State: st}
+		if st.FullSync() {
+			b.Generation = st.Generation
+			b.Sweep = page.Last()
+		}
+		if page.Last() {
+			if page.NextCursor == "" {
+				return res, fmt.Errorf("calsync: sync %s: provider %s returned a last page without a cursor", cal.ID, p.Name())
+			}
+			b.State = SyncState{Cursor: page.NextCursor, LastSync: e.cfg.Now()}
+		} else {
+			b.State.PageToken = page.NextPageToken
+		}
+		ar, err := e.cfg.Store.Apply(ctx, cal.ID, &b)
+		if err != nil {
+			return res, fmt.Errorf("calsync: sync %s: apply: %w", cal.ID, err)
+		}
+		res.Pages++
+		res.Applied += len(ar.Applied)
+		res.Stale += ar.Stale
+		e.stats.changes.Add(int64(len(ar.Applied)))
+		e.stats.stale.Add(int64(ar.Stale))
+		if len(ar.Applied) > 0 && e.cfg.OnChange != nil {
+			e.cfg.OnChange(ctx, cal, ar.Applied)
+		}
+		st = b.State
+		if page.Last() {
+			break
+		}
+	}
+	if res.Full {
+		e.stats.fullSyncs.Add(1)
+	}
+	e.log.DebugContext(ctx, "calsync: synced", "calendar", cal.ID, "full", res.Full, "pages", res.Pages, "applied", res.Applied, "stale", res.Stale)
+	return res, nil
+}
+
+// newGeneration returns a full-sync mark different from the previous one.
+func (e *Engine) newGeneration(prev SyncState) int64 {
+	g := e.cfg.Now().UnixNano()
+	if g <= prev.Generation {
+		g = prev.Generation + 1
+	}
+	return g
+}
+
+// RenewExpiring renews every subscription that expires within
+// Config.RenewBefore. A subscription is replaced: the new one is created
+// first and the old one stopped afterwards, so there is no gap (both are
+// accepted during the overlap). It returns how many were renewed; failures
+// are reported to OnError and joined into the error.
+func (e *Engine) RenewExpiring(ctx context.Context) (int, error) {
+	subs, err := e.cfg.Store.ExpiringSubscriptions(ctx, e.cfg.Now().Add(e.cfg.RenewBefore))
+	if err != nil {
+		return 0, fmt.Errorf("calsync: renew: %w", err)
+	}
+	var (
+		n    int
+		errs []error
+	)
+	for _, s := range subs {
+		cal, err := e.cfg.Store.Calendar(ctx, s.CalendarID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("calsync: renew %s: %w", s.ID, err))
+			continue
+		}
+		if err := e.resubscribe(ctx, cal, s.ID); err != nil {
+			e.fail(ctx, cal, err)
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+// resubscribe replaces subscription oldID of cal with a new one: create the
+// new one, then stop and forget the old one.
+func (e *Engine) resubscribe(ctx context.Context, cal Calendar, oldID string) error {
+	old, err := e.cfg.Store.Subscription(ctx, oldID)
+	if err != nil {
+		return fmt.Errorf("calsync: renew %s: %w", oldID, err)
+	}
+	ttl := old.Expiration.Sub(old.Created)
+	if ttl <= 0 {
+		ttl = 0
+	}
+	sub, err := e.subscribe(ctx, cal, WatchRequest{Address: old.Address, LifecycleAddress: old.LifecycleAddress, TTL: ttl})
+	if err != nil {
+		return fmt.Errorf("calsync: renew %s: %w", oldID, err)
+	}
+	p, err := e.provider(cal.Provider)
+	if err != nil {
+		return err
+	}
+	if err := p.Stop(ctx, cal, &old); err != nil && !errors.Is(err, ErrNotFound) {
+		// The new subscription works; the old one expires on its own.
+		e.log.WarnContext(ctx, "calsync: cannot stop replaced subscription", "subscription", old.ID, "err", err)
+	}
+	if err := e.cfg.Store.DeleteSubscription(ctx, old.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("calsync: renew %s: forget old subscription: %w", oldID, err)
+	}
+	e.log.InfoContext(ctx, "calsync: subscription renewed", "calendar", cal.ID, "old", old.ID, "new", sub)
+	return nil
+}
+
+func randomSecret() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("calsync: random secret: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}

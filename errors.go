@@ -1,0 +1,25 @@
+package calsync
+
+import (
+	"errors"
+
+	"github.com/calsync/calsync/provider"
+)
+
+// Sentinel errors to branch on with errors.Is.
+var (
+	// ErrNotFound means the calendar, event or subscription does not exist.
+	ErrNotFound = provider.ErrNotFound
+	// ErrFullSyncRequired means a cursor expired (HTTP 410); the Engine
+	// handles it by resyncing.
+	ErrFullSyncRequired = provider.ErrFullSyncRequired
+	// ErrSubscriptionGone means the provider no longer has a subscription.
+	ErrSubscriptionGone = provider.ErrSubscriptionGone
+	// ErrReauthRequired means an account's OAuth grant is no longer valid and
+	// its owner must sign in again.
+	ErrReauthRequired = provider.ErrReauthRequired
+	// ErrQueueFull means the Queue cannot take another notification now.
+	ErrQueueFull = errors.New("calsync: queue full")
+	// ErrUnknownProvider means no Provider with that name is configured.
+	ErrUnknownProvider = errors.New("calsync: unknown provider")
+)

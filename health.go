@@ -1,0 +1,76 @@
+package calsync
+
+import "time"
+
+// Health is what the Engine knows of one calendar's recent syncs in this
+// process.
+type Health struct {
+	// LastAttempt is when the last sync started.
+	LastAttempt time.Time
+	// LastSuccess is when a sync last completed without error.
+	LastSuccess time.Time
+	// LastError is the error of the last sync, nil if it succeeded.
+	LastError error
+	// ConsecutiveFailures counts failed syncs since the last success.
+	ConsecutiveFailures int
+}
+
+func (e *Engine) record(calendarID string, start time.Time, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h := e.health[calendarID]
+	if h == nil {
+		h = new(Health)
+		e.health[calendarID] = h
+	}
+	h.LastAttempt = start
+	h.LastError = err
+	if err == nil {
+		h.LastSuccess = start
+		h.ConsecutiveFailures = 0
+	} else {
+		h.ConsecutiveFailures++
+	}
+}
+
+// Health returns the calendar's health as seen by this Engine; ok is false
+// if this Engine has not synced the calendar.
+func (e *Engine) Health(calendarID string) (h Health, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if p := e.health[calendarID]; p != nil {
+		return *p, true
+	}
+	return Health{}, false
+}
+
+// Stats are counters of what an Engine has done since it was created.
+type Stats struct {
+	// Enqueued counts notifications accepted by Enqueue.
+	Enqueued int64
+	// Processed counts notifications processed by workers.
+	Processed int64
+	// Syncs counts syncs run (incremental and full).
+	Syncs int64
+	// FullSyncs counts syncs that listed the whole calendar.
+	FullSyncs int64
+	// Changes counts changes committed to the Store.
+	Changes int64
+	// Stale counts changes skipped by last-write-wins.
+	Stale int64
+	// Failures counts failed syncs and renewals.
+	Failures int64
+}
+
+// Stats returns the Engine's counters.
+func (e *Engine) Stats() Stats {
+	return Stats{
+		Enqueued:  e.stats.enqueued.Load(),
+		Processed: e.stats.processed.Load(),
+		Syncs:     e.stats.syncs.Load(),
+		FullSyncs: e.stats.fullSyncs.Load(),
+		Changes:   e.stats.changes.Load(),
+		Stale:     e.stats.stale.Load(),
+		Failures:  e.stats.failures.Load(),
+	}
+}

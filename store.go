@@ -1,0 +1,114 @@
+package calsync
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists calendars, their events, their sync state and their
+// subscriptions. calsync ships store/memory, store/sqlite and
+// store/postgres; host applications may implement their own and check it
+// with store/storetest.
+//
+// Every method must be safe for concurrent use. Methods that look up one
+// thing return an error wrapping [ErrNotFound] when it does not exist.
+// Returned values belong to the caller; a Store must not keep or modify
+// slices it was given or has returned.
+type Store interface {
+	// PutCalendar creates or replaces a calendar.
+	PutCalendar(ctx context.Context, cal Calendar) error
+	// Calendar returns the calendar with the given id.
+	Calendar(ctx context.Context, id string) (Calendar, error)
+	// ListCalendars returns every calendar, ordered by id.
+	ListCalendars(ctx context.Context) ([]Calendar, error)
+	// DeleteCalendar removes a calendar with its events, sync state and
+	// subscriptions.
+	DeleteCalendar(ctx context.Context, id string) error
+
+	// SyncState returns the calendar's sync state; the zero SyncState for a
+	// calendar that was never synced. It returns ErrNotFound if the calendar
+	// does not exist.
+	SyncState(ctx context.Context, calendarID string) (SyncState, error)
+	// Apply applies a batch of changes and writes b.State, atomically: after
+	// a failure (or a crash) neither the changes nor the state are visible.
+	// See [Batch] for the rules. It returns ErrNotFound if the calendar does
+	// not exist.
+	Apply(ctx context.Context, calendarID string, b *Batch) (*ApplyResult, error)
+	// Event returns one event.
+	Event(ctx context.Context, calendarID, eventID string) (Event, error)
+	// ListEvents returns up to limit events of the calendar whose id sorts
+	// after afterID (byte order), ordered by id. Pass "" to start.
+	ListEvents(ctx context.Context, calendarID, afterID string, limit int) ([]Event, error)
+
+	// PutSubscription creates or replaces a subscription.
+	PutSubscription(ctx context.Context, sub Subscription) error
+	// Subscription returns the subscription with the given id.
+	Subscription(ctx context.Context, id string) (Subscription, error)
+	// ListSubscriptions returns the calendar's subscriptions, ordered by id.
+	ListSubscriptions(ctx context.Context, calendarID string) ([]Subscription, error)
+	// ExpiringSubscriptions returns every subscription whose expiration is
+	// before t, ordered by expiration.
+	ExpiringSubscriptions(ctx context.Context, before time.Time) ([]Subscription, error)
+	// DeleteSubscription removes a subscription.
+	DeleteSubscription(ctx context.Context, id string) error
+}
+
+// SyncState is where a calendar's sync stands.
+type SyncState struct {
+	// Cursor is the incremental-sync cursor (Google sync token, Graph delta
+	// link); empty until a full sync has completed, and while one runs.
+	Cursor string
+	// PageToken is the position inside a multi-page sync that is under way,
+	// so that a sync interrupted by a crash resumes where it stopped.
+	PageToken string
+	// Generation is non-zero while a full sync is under way: the mark
+	// stamped on every event the full sync has seen (see [Batch]).
+	Generation int64
+	// LastSync is when a sync last completed.
+	LastSync time.Time
+}
+
+// FullSync reports whether the state is that of a full sync (not started,
+// or under way).
+func (s SyncState) FullSync() bool { return s.Cursor == "" }
+
+// Batch is one page of changes for one calendar, applied by [Store.Apply] in
+// one transaction together with the calendar's new SyncState.
+//
+// The rules every Store follows:
+//
+//   - Changes are applied in order.
+//   - Last write wins by Event.Updated: an Upsert or a Delete (whose Event
+//     has a non-zero Updated) older than the stored event's Updated is
+//     skipped and counted in ApplyResult.Stale, never applied.
+//   - An Upsert whose Updated and ETag equal the stored event's changes
+//     nothing and is not reported.
+//   - An applied Upsert increments the event's Version. A Delete of an event
+//     that is not stored is still reported (deletions are idempotent).
+//   - If Generation is non-zero, every event the batch upserts, or finds
+//     unchanged or stale, is stamped with Generation.
+//   - If Sweep is set, after the changes every event of the calendar whose
+//     stamp is not Generation is deleted and reported as a Delete. This is
+//     how a full sync removes events the provider no longer has.
+//   - State replaces the calendar's SyncState.
+type Batch struct {
+	// Changes to apply, in order.
+	Changes []Change
+	// State is the calendar's new sync state.
+	State SyncState
+	// Generation is the full-sync mark; zero outside full syncs.
+	Generation int64
+	// Sweep deletes events not stamped with Generation.
+	Sweep bool
+}
+
+// ApplyResult is what [Store.Apply] did.
+type ApplyResult struct {
+	// Applied are the changes that took effect, in order, followed by the
+	// deletions of a sweep. Upserts carry the stored Event (with its new
+	// Version).
+	Applied []Change
+	// Stale counts the changes skipped because the store held a newer
+	// version of the event.
+	Stale int
+}
