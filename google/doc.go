@@ -1,0 +1,28 @@
+// Package google implements calsync's Provider for Google Calendar, on the
+// official client google.golang.org/api/calendar/v3 and golang.org/x/oauth2
+// token sources.
+//
+// # Subscriptions
+//
+// [Provider.Watch] creates a push channel with events.watch: the channel id
+// is a UUID chosen by the Engine (at most 64 characters), the token 32
+// random bytes in hex (at most 256), type web_hook, and an explicit
+// expiration (default [DefaultTTL]). Google channels cannot be extended; the
+// Engine renews by creating a new channel before stopping the old one with
+// channels.stop ([Provider.Stop]).
+//
+// # Sync
+//
+// [Provider.Fetch] pages through events.list (maxResults [DefaultPageSize],
+// at most [MaxPageSize]). Without a cursor it lists the calendar; the last
+// page's nextSyncToken becomes the cursor. With one it lists the changes
+// since, using only the parameters Google allows with syncToken. Events
+// with status "cancelled" become deletions; everything else an upsert. A
+// 410 (fullSyncRequired) maps to provider.ErrFullSyncRequired, on which the
+// Engine resyncs from scratch and deletes what Google no longer has.
+//
+// # Testing
+//
+// Package googletest is an emulator of the API and its push channels; point
+// [Config.Endpoint] at it.
+package google
