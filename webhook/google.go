@@ -1,0 +1,236 @@
+package webhook
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/calsync/calsync"
+)
+
+// GoogleProvider is the provider name a subscription must carry for the
+// [Google] handler to accept its notifications.
+const GoogleProvider = "google"
+
+// The headers of a Google Calendar push notification, in canonical form
+// (see header). Google spells them with mixed case and proxies often
+// lower-case them; the server canonicalises them all to these.
+const (
+	headerChannelID     = "X-Goog-Channel-Id"
+	headerChannelToken  = "X-Goog-Channel-Token"
+	headerResourceID    = "X-Goog-Resource-Id"
+	headerResourceState = "X-Goog-Resource-State"
+	headerMessageNumber = "X-Goog-Message-Number"
+)
+
+// GoogleConfig configures a [Google] handler. Sink is required.
+type GoogleConfig struct {
+	// Sink looks up subscriptions and queues notifications. Usually the
+	// *calsync.Engine. Required.
+	Sink Sink
+	// MaxBodyBytes caps the request body; a larger one is answered 413.
+	// Google sends no body. Default: DefaultMaxBodyBytes. Negative is an
+	// error.
+	MaxBodyBytes int64
+	// Now returns the current time, used for expiry and Notification.Received.
+	// Default: time.Now.
+	Now func() time.Time
+	// Logger receives one record per rejected or queued notification, with
+	// ids only (never the channel token or the subscription's secret).
+	// Default: silent.
+	Logger *slog.Logger
+}
+
+// WithDefaults returns a copy of c with zero fields set to their defaults.
+func (c GoogleConfig) WithDefaults() GoogleConfig {
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func (c GoogleConfig) validate() error {
+	if c.Sink == nil {
+		return errors.New("webhook: GoogleConfig.Sink is required")
+	}
+	if c.MaxBodyBytes < 0 {
+		return errors.New("webhook: GoogleConfig.MaxBodyBytes is negative")
+	}
+	return nil
+}
+
+// Google is the http.Handler for Google Calendar push notifications (the
+// channel address given to events.watch). Create it with [NewGoogle]; it is
+// safe for concurrent use.
+//
+// It checks, in this order, and answers:
+//
+//   - a method other than POST: 405 with Allow: POST;
+//   - a body larger than MaxBodyBytes: 413;
+//   - a missing or invalid X-Goog-Channel-Id, X-Goog-Resource-State (sync,
+//     exists or not_exists), X-Goog-Message-Number (a positive integer) or
+//     X-Goog-Resource-Id: 400;
+//   - an unknown channel, or one whose subscription is not Google's: 404;
+//   - a failed lookup (the Store is down): 503, so that Google redelivers;
+//   - an X-Goog-Channel-Token that does not match the subscription's secret
+//     (compared in constant time) or is missing: 403;
+//   - an X-Goog-Resource-Id other than the subscription's (when known): 403;
+//   - an expired subscription: 410;
+//   - a sync message: 200, nothing queued;
+//   - exists or not_exists: a [calsync.Changed] notification is queued and
+//     the answer is 200; if the Sink cannot queue it, 503.
+//
+// The handler never calls Google. Error answers are short text/plain
+// messages that never echo the token.
+type Google struct {
+	sink  Sink
+	limit int64
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+var _ http.Handler = (*Google)(nil)
+
+// NewGoogle returns the handler for cfg, or an error if cfg is invalid.
+func NewGoogle(cfg GoogleConfig) (*Google, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	return &Google{sink: cfg.Sink, limit: cfg.MaxBodyBytes, now: cfg.Now, log: cfg.Logger}, nil
+}
+
+// ServeHTTP handles one push notification.
+func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		methodNotAllowed(w, http.MethodPost)
+		return
+	}
+	if !discardBody(w, r, g.limit) {
+		return
+	}
+
+	h := r.Header
+	channelID := header(h, headerChannelID)
+	if channelID == "" {
+		plain(w, http.StatusBadRequest, "webhook: missing X-Goog-Channel-Id header")
+		return
+	}
+	state := header(h, headerResourceState)
+	switch state {
+	case "sync", "exists", "not_exists":
+	case "":
+		plain(w, http.StatusBadRequest, "webhook: missing X-Goog-Resource-State header")
+		return
+	default:
+		plain(w, http.StatusBadRequest, "webhook: X-Goog-Resource-State must be sync, exists or not_exists")
+		return
+	}
+	msgNum, ok := messageNumber(header(h, headerMessageNumber))
+	if !ok {
+		plain(w, http.StatusBadRequest, "webhook: X-Goog-Message-Number must be a positive integer")
+		return
+	}
+	resourceID := header(h, headerResourceID)
+	if resourceID == "" {
+		plain(w, http.StatusBadRequest, "webhook: missing X-Goog-Resource-Id header")
+		return
+	}
+
+	ctx := r.Context()
+	sub, err := g.sink.Subscription(ctx, channelID)
+	switch {
+	case errors.Is(err, calsync.ErrNotFound):
+		g.log.InfoContext(ctx, "webhook: google notification for unknown channel", "channel", channelID)
+		plain(w, http.StatusNotFound, "webhook: unknown channel")
+		return
+	case err != nil:
+		g.log.WarnContext(ctx, "webhook: google channel lookup failed", "channel", channelID, "err", err)
+		unavailable(w, "webhook: cannot look up channel, retry later")
+		return
+	case sub.Provider != GoogleProvider:
+		// Answered like an unknown channel: a Graph subscription id must
+		// not be usable as a Google channel id.
+		g.log.InfoContext(ctx, "webhook: google notification for a non-google subscription", "channel", channelID, "provider", sub.Provider)
+		plain(w, http.StatusNotFound, "webhook: unknown channel")
+		return
+	}
+	if !secretEqual(header(h, headerChannelToken), sub.Secret) {
+		g.log.WarnContext(ctx, "webhook: google notification with a wrong channel token", "channel", channelID, "calendar", sub.CalendarID)
+		plain(w, http.StatusForbidden, "webhook: channel token does not match")
+		return
+	}
+	if sub.ResourceID != "" && resourceID != sub.ResourceID {
+		g.log.WarnContext(ctx, "webhook: google notification for another resource", "channel", channelID, "calendar", sub.CalendarID)
+		plain(w, http.StatusForbidden, "webhook: resource id does not match the channel")
+		return
+	}
+	now := g.now()
+	if sub.Expired(now) {
+		g.log.InfoContext(ctx, "webhook: google notification on an expired channel", "channel", channelID, "calendar", sub.CalendarID)
+		plain(w, http.StatusGone, "webhook: channel expired")
+		return
+	}
+	if state == "sync" {
+		// The channel's first message, sent when it is created; it says
+		// nothing about the calendar.
+		acknowledge(w)
+		return
+	}
+
+	n := calsync.Notification{
+		Kind:           calsync.Changed,
+		Provider:       GoogleProvider,
+		SubscriptionID: channelID,
+		CalendarID:     sub.CalendarID,
+		MessageID:      channelID + "/" + msgNum,
+		Received:       now,
+	}
+	if err := g.sink.Enqueue(ctx, n); err != nil {
+		g.log.WarnContext(ctx, "webhook: cannot queue google notification", "channel", channelID, "calendar", sub.CalendarID, "message", n.MessageID, "err", err)
+		unavailable(w, "webhook: cannot queue notification, retry later")
+		return
+	}
+	if g.log.Enabled(ctx, slog.LevelDebug) {
+		g.log.DebugContext(ctx, "webhook: google notification queued", "channel", channelID, "calendar", sub.CalendarID, "message", n.MessageID, "state", state)
+	}
+	acknowledge(w)
+}
+
+// messageNumber validates an X-Goog-Message-Number value and returns it in
+// canonical form (no leading zeros), so that a redelivery always yields the
+// same Notification.MessageID.
+func messageNumber(s string) (string, bool) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n == 0 {
+		return "", false
+	}
+	if s[0] == '0' {
+		return strconv.FormatUint(n, 10), true
+	}
+	return s, true
+}
+
+// secretEqual reports whether the presented token equals the stored secret
+// without leaking, through timing, how much of it matched or how long the
+// secret is: both are hashed to a fixed length and the digests compared in
+// constant time. An empty secret or token never matches, so a subscription
+// stored without a secret cannot be used by anyone.
+func secretEqual(token, secret string) bool {
+	if token == "" || secret == "" {
+		return false
+	}
+	a := sha256.Sum256([]byte(token))
+	b := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}

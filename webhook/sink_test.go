@@ -1,0 +1,47 @@
+package webhook_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/calsync/calsync"
+)
+
+// fakeSink is a Sink over a fixed set of subscriptions that records what is
+// queued. lookupErr and enqueueErr, if set, make the calls fail.
+type fakeSink struct {
+	subs       map[string]calsync.Subscription
+	lookupErr  error
+	enqueueErr error
+
+	mu     sync.Mutex
+	queued []calsync.Notification
+}
+
+func (s *fakeSink) Subscription(ctx context.Context, id string) (calsync.Subscription, error) {
+	if s.lookupErr != nil {
+		return calsync.Subscription{}, s.lookupErr
+	}
+	sub, ok := s.subs[id]
+	if !ok {
+		return calsync.Subscription{}, fmt.Errorf("fake store: subscription %q: %w", id, calsync.ErrNotFound)
+	}
+	return sub, nil
+}
+
+func (s *fakeSink) Enqueue(ctx context.Context, n calsync.Notification) error {
+	if s.enqueueErr != nil {
+		return s.enqueueErr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queued = append(s.queued, n)
+	return nil
+}
+
+func (s *fakeSink) notifications() []calsync.Notification {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]calsync.Notification(nil), s.queued...)
+}

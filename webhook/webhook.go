@@ -1,0 +1,94 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/calsync/calsync"
+)
+
+// DefaultMaxBodyBytes is the default cap on a notification body. Google
+// sends no body at all, so a few KiB leave room for proxies that add one
+// and nothing for abuse.
+const DefaultMaxBodyBytes int64 = 4 << 10
+
+// DefaultRetryAfter is the value of the Retry-After header sent with a 503
+// answer, in seconds. Google does not document honouring it (it retries
+// 500, 502, 503 and 504 with its own exponential backoff), so it is only a
+// hint for proxies and other senders.
+const DefaultRetryAfter = "1"
+
+// Sink is where the handlers look up subscriptions and queue authenticated
+// notifications. [*calsync.Engine] implements it.
+//
+// Implementations must be safe for concurrent use. Subscription returns an
+// error wrapping [calsync.ErrNotFound] for an unknown id; any other error is
+// taken to be temporary (the handler answers 503 so that the provider
+// redelivers). Enqueue must not block for long: the provider waits for the
+// answer.
+type Sink interface {
+	Subscription(ctx context.Context, id string) (calsync.Subscription, error)
+	Enqueue(ctx context.Context, n calsync.Notification) error
+}
+
+var _ Sink = (*calsync.Engine)(nil)
+
+// discardBody reads r's body through http.MaxBytesReader and throws it away.
+// It answers the request itself and returns false if the body is larger
+// than limit (413) or cannot be read (400). A server request without a body
+// (Content-Length: 0, as Google sends) has http.NoBody: nothing to read.
+func discardBody(w http.ResponseWriter, r *http.Request, limit int64) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	defer body.Close()
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			plain(w, http.StatusRequestEntityTooLarge, "webhook: request body too large")
+			return false
+		}
+		plain(w, http.StatusBadRequest, "webhook: cannot read request body")
+		return false
+	}
+	return true
+}
+
+// header returns the first value of the header whose canonical name is key,
+// like http.Header.Get without re-canonicalising a constant key on every
+// request. The server canonicalises the names it receives (x-goog-channel-id
+// is stored as X-Goog-Channel-Id), so header names match whatever their case
+// on the wire.
+func header(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// methodNotAllowed answers 405 with an Allow header.
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	plain(w, http.StatusMethodNotAllowed, "webhook: method not allowed")
+}
+
+// unavailable answers 503 with a Retry-After hint: the notification was
+// authentic (or could not be checked) but cannot be taken now, and the
+// provider should deliver it again.
+func unavailable(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", DefaultRetryAfter)
+	plain(w, http.StatusServiceUnavailable, msg)
+}
+
+// plain answers with a short text message. Messages are constants or name
+// headers; they never echo a request's values, least of all a secret.
+func plain(w http.ResponseWriter, code int, msg string) {
+	http.Error(w, msg, code)
+}
+
+// acknowledge acknowledges a notification with an empty 200.
+func acknowledge(w http.ResponseWriter) {
+	w.WriteHeader(http.StatusOK)
+}
