@@ -1,0 +1,139 @@
+package googletest
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Defaults and limits. The Google values cite PROTOCOLS.md; the others are
+// the emulator's own choices.
+const (
+	// DefaultPushTimeout is the timeout of the default Config.PushClient.
+	DefaultPushTimeout = 10 * time.Second
+	// DefaultPushRetries is how many times a notification is retried after
+	// a 500, 502, 503 or 504 answer. Google documents that it retries with
+	// exponential backoff but not how often (PROTOCOLS.md A.7).
+	DefaultPushRetries = 3
+	// DefaultPushBackoff is the wait before the first retry; it doubles on
+	// every further retry.
+	DefaultPushBackoff = 50 * time.Millisecond
+	// DefaultMaxTTL is the longest channel lifetime. Google documents no
+	// ceiling; third-party evidence points to 30 days, and longer requests
+	// are shortened silently, not rejected (PROTOCOLS.md A.4).
+	DefaultMaxTTL = 30 * 24 * time.Hour
+	// DefaultTTL is the channel lifetime when the watch request sets neither
+	// expiration nor params.ttl: 604800 s (PROTOCOLS.md A.2, A.4).
+	DefaultTTL = 7 * 24 * time.Hour
+
+	// DefaultPageSize and MaxPageSize are events.list's default and largest
+	// maxResults; larger values are lowered to MaxPageSize (PROTOCOLS.md A.8).
+	DefaultPageSize = 250
+	MaxPageSize     = 2500
+
+	// MaxInstances caps how many instances one recurring event expands to,
+	// and ExpansionHorizon caps how far: instances starting more than
+	// ExpansionHorizon after the later of the series start and the time the
+	// series was last written are not materialised. Google expands
+	// unbounded rules lazily; an emulator must stop somewhere.
+	MaxInstances     = 730
+	ExpansionHorizon = 2 * 365 * 24 * time.Hour
+
+	// MaxChannelIDLength and MaxChannelTokenLength are Google's limits on a
+	// channel's id and token (PROTOCOLS.md A.2).
+	MaxChannelIDLength    = 64
+	MaxChannelTokenLength = 256
+
+	// PushUserAgent is the User-Agent of every notification, as recorded
+	// from Google (PROTOCOLS.md A.6, C.1).
+	PushUserAgent = "APIs-Google; (+https://developers.google.com/webmasters/APIs-Google.html)"
+
+	// maxBodyBytes limits request bodies.
+	maxBodyBytes = 1 << 20
+)
+
+// Config configures a [Server]. The zero value is ready to use.
+type Config struct {
+	// Now returns the current time. It stamps created/updated times,
+	// channel expirations and decides whether a channel is still live.
+	// Waits (latency, notification delay, retry backoff) use real time.
+	// Default: time.Now.
+	Now func() time.Time
+
+	// PushClient delivers notifications. Use the Client() of an
+	// httptest.NewTLSServer receiver so its certificate is trusted.
+	// Default: a client with a DefaultPushTimeout (10 s) timeout.
+	PushClient *http.Client
+
+	// AllowHTTP lets events.watch accept an http:// address. Google only
+	// delivers to HTTPS addresses (PROTOCOLS.md A.2), so by default a
+	// non-https address fails with HTTP 400. Default: false.
+	AllowHTTP bool
+
+	// PushRetries is how many times a notification is retried after the
+	// receiver answers 500, 502, 503 or 504, with exponential backoff from
+	// PushBackoff. Google's real counts are undocumented. 0 means
+	// DefaultPushRetries (3); a negative value disables retries.
+	PushRetries int
+
+	// PushBackoff is the wait before the first retry; it doubles for each
+	// further retry. Default: DefaultPushBackoff (50 ms).
+	PushBackoff time.Duration
+
+	// MaxTTL is the longest channel lifetime; longer requests are shortened
+	// silently. Default: DefaultMaxTTL (30 days).
+	MaxTTL time.Duration
+
+	// DefaultTTL is the channel lifetime when a watch request sets neither
+	// expiration nor params.ttl; like any request it is shortened to MaxTTL.
+	// Default: DefaultTTL (7 days).
+	DefaultTTL time.Duration
+
+	// Logger receives debug logs about requests and deliveries. Channel
+	// tokens and bearer tokens are never logged. Default: silent.
+	Logger *slog.Logger
+}
+
+// WithDefaults returns a copy of c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.PushClient == nil {
+		c.PushClient = &http.Client{Timeout: DefaultPushTimeout}
+	}
+	if c.PushRetries == 0 {
+		c.PushRetries = DefaultPushRetries
+	} else if c.PushRetries < 0 {
+		c.PushRetries = -1
+	}
+	if c.PushBackoff == 0 {
+		c.PushBackoff = DefaultPushBackoff
+	}
+	if c.MaxTTL == 0 {
+		c.MaxTTL = DefaultMaxTTL
+	}
+	if c.DefaultTTL == 0 {
+		c.DefaultTTL = DefaultTTL
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.PushBackoff < 0 {
+		errs = append(errs, fmt.Errorf("PushBackoff %v is negative", c.PushBackoff))
+	}
+	if c.MaxTTL < 0 {
+		errs = append(errs, fmt.Errorf("MaxTTL %v is negative", c.MaxTTL))
+	}
+	if c.DefaultTTL < 0 {
+		errs = append(errs, fmt.Errorf("DefaultTTL %v is negative", c.DefaultTTL))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,96 @@
+// Package googletest provides an in-process emulator of the Google Calendar
+// API v3 (the events and channels subset a sync engine needs) and of its push
+// channels, for tests, the way net/http/httptest provides test servers.
+//
+// The unmodified official client google.golang.org/api/calendar/v3 works
+// against it:
+//
+//	srv := googletest.NewServer(googletest.Config{})
+//	defer srv.Close()
+//	srv.AddCalendar("alice@example.com", "Europe/Berlin")
+//	svc, err := calendar.NewService(ctx,
+//		option.WithEndpoint(srv.Endpoint()),
+//		option.WithHTTPClient(srv.Client()))
+//
+// Every behaviour follows the wire reference of the project
+// (wire/PROTOCOLS.md, part A and §C), which cites Google's documentation;
+// where Google documents nothing the emulator's choice is stated in the
+// documentation of the method or constant concerned.
+//
+// # Endpoints
+//
+// Under [Server.Endpoint] (URL()+"/calendar/v3/"):
+//
+//   - GET calendars/{calendarId}/events (events.list)
+//   - POST calendars/{calendarId}/events (events.insert)
+//   - GET, PATCH, PUT, DELETE calendars/{calendarId}/events/{eventId}
+//     (events.get, events.patch, events.update, events.delete)
+//   - GET calendars/{calendarId}/events/{eventId}/instances (events.instances,
+//     one page)
+//   - POST calendars/{calendarId}/events/watch (events.watch)
+//   - POST channels/stop (channels.stop)
+//
+// Every request needs "Authorization: Bearer <token>" with any non-empty
+// token that was not revoked, else 401 authError. Errors use Google's
+// envelope {"error":{"errors":[...],"code":N,"message":"..."}}. The keyword
+// "primary" names the first calendar added with [Server.AddCalendar].
+//
+// # Sync tokens and the change log
+//
+// Each calendar keeps a change log: every write stamps the rows it changes
+// with the calendar's next sequence number, and a deletion leaves a
+// tombstone (status "cancelled"; only kind, etag, id, status and updated,
+// plus recurringEventId and originalStartTime for instances). A full list
+// (no syncToken) returns the current events in id order (or orderBy order),
+// paged by page tokens that remember where the listing started; the last
+// page's nextSyncToken is that starting point, so a change made while a
+// client pages is never missed: it appears in the next incremental list.
+// An incremental list (syncToken) returns every row changed since the token,
+// tombstones included, paged the same way; its page tokens only work with the
+// same query. Tokens are opaque and checked: a malformed one is 400 invalid,
+// one invalidated by [Server.ExpireSyncTokens] (or issued by another Server)
+// is 410 fullSyncRequired. A sync token remembers singleEvents; using it
+// with the other value is 400 (Google calls that undefined behaviour).
+//
+// # Recurring events
+//
+// A recurrence may hold one RRULE with FREQ=DAILY or WEEKLY and INTERVAL,
+// COUNT, UNTIL, BYDAY (plain weekdays) and WKST, plus EXDATE lines; other
+// rules are rejected with 400. Instances are materialised when the series is
+// written (at most [MaxInstances], within [ExpansionHorizon]) with Google's
+// ids: <seriesId>_<yyyymmddTHHMMSSZ> (timed, UTC) or <seriesId>_<yyyymmdd>
+// (all-day). Writing an instance id (patch, update, delete) turns it into an
+// exception that keeps its own fields; singleEvents=false lists it beside
+// its series, and a cancelled exception of a live series is listed even with
+// showDeleted=false, as Google does. Deleting a series cancels all its
+// instances.
+//
+// # Push channels
+//
+// events.watch validates the channel (id at most 64 characters, type
+// web_hook or webhook, an https address unless [Config.AllowHTTP], token at
+// most 256 characters, a live id may not be reused) and answers expiration as
+// a JSON string of milliseconds, clamped to [Config.MaxTTL]. A "sync"
+// message (number 1) is delivered right away, and every change to the
+// calendar's events sends "exists" to each live channel: an empty POST with
+// the X-Goog-* headers, User-Agent [PushUserAgent], and message numbers that
+// increase but are not consecutive. 500, 502, 503 and 504 are retried
+// ([Config.PushRetries]). A channel's notifications are delivered one at a
+// time in order.
+//
+// # Faults
+//
+// Knobs reproduce what the real service does to clients: [Server.Fail] and
+// [Server.FailNext] (rate limits, 5xx, any error), [Server.SetLatency],
+// [Server.ExpireSyncTokens], [Server.RevokeToken] and [Server.RevokeAll],
+// and for notifications [Server.DropNextNotifications],
+// [Server.DuplicateNextNotifications], [Server.DelayNotifications] and
+// [Server.ReorderNotifications]. [Server.WaitIdle] waits until every
+// notification has been delivered, and [Server.Deliveries] logs every
+// attempt, so tests need no sleeps.
+//
+// # Inspecting state
+//
+// [Server.Events] returns what a client's copy should hold after a sync, and
+// [Server.Channels] the live channels, both as copies.
+package googletest

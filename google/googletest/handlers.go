@@ -1,0 +1,218 @@
+package googletest
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// handleGet serves events.get; cancelled events are returned too
+// (PROTOCOLS.md A.9).
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calendar(r.PathValue("calendarId"))
+	if c == nil {
+		writeError(w, errNotFound())
+		return
+	}
+	row := c.rows[r.PathValue("eventId")]
+	if row == nil {
+		writeError(w, errNotFound())
+		return
+	}
+	writeRaw(w, http.StatusOK, c.render(row))
+}
+
+// writableFields drops the read-only members of a request body.
+func writableFields(m map[string]json.RawMessage) fields {
+	f := fields{}
+	for k, v := range m {
+		if readOnlyMembers[k] || string(v) == "null" {
+			continue
+		}
+		f[k] = v
+	}
+	return f
+}
+
+// handleInsert serves events.insert.
+func (s *Server) handleInsert(w http.ResponseWriter, r *http.Request) {
+	body, e := decodeBody(r, w)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	var id, iCalUID string
+	if raw, ok := body["id"]; ok && string(raw) != "null" {
+		if json.Unmarshal(raw, &id) != nil || !isEventID(id) {
+			writeError(w, errInvalid("", "Invalid resource id value."))
+			return
+		}
+	}
+	if raw, ok := body["iCalUID"]; ok && string(raw) != "null" {
+		if json.Unmarshal(raw, &iCalUID) != nil {
+			writeError(w, errInvalid("", "Invalid value for: iCalUID"))
+			return
+		}
+	}
+	f := writableFields(body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calendar(r.PathValue("calendarId"))
+	if c == nil {
+		writeError(w, errNotFound())
+		return
+	}
+	if id == "" {
+		id = s.newEventID(c)
+	} else if _, taken := c.rows[id]; taken {
+		writeError(w, newAPIError(http.StatusConflict, "duplicate", ""))
+		return
+	}
+	now := s.cfg.Now()
+	row, e := c.insertEvent(id, f, iCalUID, now)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	s.changedLocked(c)
+	writeRaw(w, http.StatusOK, c.render(row))
+}
+
+// handleWrite serves events.patch (merge of the top-level members sent; null
+// clears a member) and events.update (replacement).
+func (s *Server) handleWrite(patch bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, e := decodeBody(r, w)
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		c := s.calendar(r.PathValue("calendarId"))
+		if c == nil {
+			writeError(w, errNotFound())
+			return
+		}
+		row := c.rows[r.PathValue("eventId")]
+		if row == nil {
+			writeError(w, errNotFound())
+			return
+		}
+		var f fields
+		if patch {
+			f = row.baseFields()
+			for k, v := range body {
+				if readOnlyMembers[k] {
+					continue
+				}
+				if string(v) == "null" {
+					delete(f, k)
+				} else {
+					f[k] = v
+				}
+			}
+		} else {
+			f = writableFields(body)
+			base := row.baseFields()
+			// Members Google fills in when absent.
+			for _, k := range []string{"sequence", "reminders", "eventType"} {
+				if _, ok := f[k]; !ok {
+					if v, ok := base[k]; ok {
+						f[k] = v
+					}
+				}
+			}
+			if _, ok := f["status"]; !ok {
+				f.setStr("status", "confirmed")
+			}
+		}
+		if row.kind == kindInstance {
+			if _, ok := f["recurrence"]; ok {
+				writeError(w, errInvalid("", "An instance of a recurring event cannot have a recurrence."))
+				return
+			}
+		}
+		if e := c.writeEvent(row, f, s.cfg.Now()); e != nil {
+			writeError(w, e)
+			return
+		}
+		s.changedLocked(c)
+		writeRaw(w, http.StatusOK, c.render(row))
+	}
+}
+
+// handleDelete serves events.delete: 204 on success, 410 "deleted" for an
+// event already deleted, 404 for an unknown one (PROTOCOLS.md A.10).
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calendar(r.PathValue("calendarId"))
+	if c == nil {
+		writeError(w, errNotFound())
+		return
+	}
+	row := c.rows[r.PathValue("eventId")]
+	if row == nil {
+		writeError(w, errNotFound())
+		return
+	}
+	if e := c.deleteEvent(row, s.cfg.Now()); e != nil {
+		writeError(w, e)
+		return
+	}
+	s.changedLocked(c)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleInstances serves events.instances: the instances of a recurring
+// event, one page of up to maxResults (cancelled ones only with
+// showDeleted=true).
+func (s *Server) handleInstances(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	lq := &listQuery{maxResults: DefaultPageSize}
+	var e *apiError
+	if lq.showDeleted, _, e = parseBool(q, "showDeleted"); e != nil {
+		writeError(w, e)
+		return
+	}
+	if lq.timeMin, e = parseTimeParam(q, "timeMin"); e != nil {
+		writeError(w, e)
+		return
+	}
+	if lq.timeMax, e = parseTimeParam(q, "timeMax"); e != nil {
+		writeError(w, e)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calendar(r.PathValue("calendarId"))
+	if c == nil {
+		writeError(w, errNotFound())
+		return
+	}
+	series := c.rows[r.PathValue("eventId")]
+	if series == nil || series.kind != kindSeries {
+		writeError(w, errNotFound())
+		return
+	}
+	items := []json.RawMessage{}
+	for _, id := range series.instances {
+		in := c.rows[id]
+		if (in.cancelled && !lq.showDeleted) || (!in.cancelled && !c.inTimeRange(in, lq)) {
+			continue
+		}
+		items = append(items, c.render(in))
+	}
+	writeJSON(w, http.StatusOK, eventsResponse{
+		Kind:             "calendar#events",
+		Etag:             c.collectionEtag(),
+		Summary:          c.id,
+		Updated:          formatTime(c.updated),
+		TimeZone:         c.tzName,
+		AccessRole:       "owner",
+		DefaultReminders: []json.RawMessage{},
+		Items:            items,
+	})
+}
