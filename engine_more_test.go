@@ -1,0 +1,168 @@
+package calsync_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/provider"
+	"github.com/calsync/calsync/store/memory"
+)
+
+// Google may deliver a channel's first message before it answers the
+// watch call, so the subscription must already be known then; and a failed
+// watch must leave nothing behind.
+func TestSubscriptionKnownDuringWatch(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProvider(10)
+	st := memory.New()
+	var seenDuringWatch calsync.Subscription
+	p.onWatch = func(req provider.WatchRequest) error {
+		var err error
+		seenDuringWatch, err = st.Subscription(ctx, req.ID)
+		return err
+	}
+	e, _ := newTestEngine(t, p, st, calsync.Config{})
+	sub, err := e.Connect(ctx, fakeCal, calsync.ConnectRequest{Address: "https://example.com/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seenDuringWatch.ID != sub.ID || seenDuringWatch.Secret != sub.Secret || seenDuringWatch.CalendarID != fakeCal.ID {
+		t.Errorf("during watch the store had %v", seenDuringWatch)
+	}
+
+	p.onWatch = func(provider.WatchRequest) error { return errors.New("watch refused") }
+	cal2 := calsync.Calendar{ID: "cal-2", Provider: "fake", AccountID: "acct"}
+	if _, err := e.Connect(ctx, cal2, calsync.ConnectRequest{Address: "https://example.com/hook"}); err == nil {
+		t.Fatal("Connect succeeded although watch failed")
+	}
+	if subs, _ := st.ListSubscriptions(ctx, cal2.ID); len(subs) != 0 {
+		t.Errorf("failed watch left subscriptions %v", subs)
+	}
+}
+
+func TestRenewCreatesNewBeforeStoppingOld(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProvider(10)
+	st := memory.New()
+	now := time.Unix(0, 0)
+	e, _ := newTestEngine(t, p, st, calsync.Config{Now: func() time.Time { return now }, RenewBefore: time.Hour})
+	old, err := e.Connect(ctx, fakeCal, calsync.ConnectRequest{Address: "https://example.com/hook", TTL: 3 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.RenewExpiring(ctx); n != 0 || err != nil {
+		t.Fatalf("renewed %d (%v) before anything was due", n, err)
+	}
+	now = now.Add(150 * time.Minute)
+	p.onWatch = func(provider.WatchRequest) error {
+		if len(p.stopped) != 0 {
+			return errors.New("old channel stopped before the new one exists")
+		}
+		return nil
+	}
+	if n, err := e.RenewExpiring(ctx); n != 1 || err != nil {
+		t.Fatalf("RenewExpiring = %d, %v", n, err)
+	}
+	subs, _ := st.ListSubscriptions(ctx, fakeCal.ID)
+	if len(subs) != 1 || subs[0].ID == old.ID || subs[0].Address != old.Address {
+		t.Fatalf("subscriptions after renewal = %v", subs)
+	}
+	if !slices.Equal(p.stopped, []string{old.ID}) {
+		t.Errorf("stopped = %v, want the old channel", p.stopped)
+	}
+	if last := p.watches[len(p.watches)-1]; last.TTL != 3*time.Hour || last.Secret == old.Secret {
+		t.Errorf("renewal watch = TTL %v, secret reused %v", last.TTL, last.Secret == old.Secret)
+	}
+}
+
+func TestDisconnect(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProvider(10)
+	p.put("a", "b")
+	st := memory.New()
+	e, _ := newTestEngine(t, p, st, calsync.Config{})
+	sub, err := e.Connect(ctx, fakeCal, calsync.ConnectRequest{Address: "https://example.com/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Disconnect(ctx, fakeCal.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.stopped, []string{sub.ID}) {
+		t.Errorf("stopped = %v", p.stopped)
+	}
+	if _, err := st.Calendar(ctx, fakeCal.ID); !errors.Is(err, calsync.ErrNotFound) {
+		t.Errorf("calendar after Disconnect: %v", err)
+	}
+	if err := e.Disconnect(ctx, fakeCal.ID); !errors.Is(err, calsync.ErrNotFound) {
+		t.Errorf("second Disconnect = %v, want ErrNotFound", err)
+	}
+}
+
+// A revoked grant is surfaced through OnError, never swallowed.
+func TestReauthSurfaced(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProvider(10)
+	st := memory.New()
+	var got []error
+	e, _ := newTestEngine(t, p, st, calsync.Config{OnError: func(_ context.Context, cal calsync.Calendar, err error) { got = append(got, err) }})
+	if _, err := e.Connect(ctx, fakeCal, calsync.ConnectRequest{Address: "https://example.com/hook"}); err != nil {
+		t.Fatal(err)
+	}
+	p.beforeFetch = func(int, provider.Position) error {
+		return &provider.ProviderError{Provider: "fake", Op: "list", StatusCode: 401, Err: provider.ErrReauthRequired}
+	}
+	e.Process(ctx, calsync.Notification{Kind: calsync.Changed, Provider: "fake", CalendarID: fakeCal.ID})
+	if len(got) != 1 || !errors.Is(got[0], calsync.ErrReauthRequired) {
+		t.Fatalf("OnError got %v", got)
+	}
+	h, ok := e.Health(fakeCal.ID)
+	if !ok || h.ConsecutiveFailures != 1 || !errors.Is(h.LastError, calsync.ErrReauthRequired) {
+		t.Errorf("health = %+v", h)
+	}
+}
+
+func TestNewEngineValidates(t *testing.T) {
+	p := newFakeProvider(1)
+	for i, cfg := range []calsync.Config{
+		{Providers: []calsync.Provider{p}},
+		{Store: memory.New()},
+		{Store: memory.New(), Providers: []calsync.Provider{p, p}},
+		{Store: memory.New(), Providers: []calsync.Provider{nil}},
+	} {
+		if _, err := calsync.NewEngine(cfg); err == nil {
+			t.Errorf("config %d accepted", i)
+		}
+	}
+	e, _ := newTestEngine(t, p, memory.New(), calsync.Config{})
+	if _, err := e.Connect(context.Background(), calsync.Calendar{ID: "x", Provider: "nope"}, calsync.ConnectRequest{Address: "https://h"}); !errors.Is(err, calsync.ErrUnknownProvider) {
+		t.Errorf("unknown provider: %v", err)
+	}
+}
+
+func TestMemoryQueueFull(t *testing.T) {
+	q := calsync.NewMemoryQueue(2)
+	ctx := context.Background()
+	for i := range 2 {
+		if err := q.Enqueue(ctx, calsync.Notification{MessageID: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Enqueue(ctx, calsync.Notification{}); !errors.Is(err, calsync.ErrQueueFull) {
+		t.Fatalf("third enqueue = %v, want ErrQueueFull", err)
+	}
+	if n, err := q.Dequeue(ctx); err != nil || n.MessageID != "0" {
+		t.Fatalf("Dequeue = %+v %v", n, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	q.Dequeue(ctx)
+	if _, err := q.Dequeue(cctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Dequeue on empty cancelled = %v", err)
+	}
+}
