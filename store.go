@@ -13,9 +13,15 @@ import (
 // Every method must be safe for concurrent use. Methods that look up one
 // thing return an error wrapping [ErrNotFound] when it does not exist.
 // Returned values belong to the caller; a Store must not keep or modify
-// slices it was given or has returned.
+// slices or pointers it was given or has returned.
+//
+// Times are kept to at least microsecond precision and may come back in
+// another location (compare with time.Time.Equal). Event.Raw comes back as
+// equal JSON, not necessarily byte-identical. A Store sets Event.CalendarID
+// to the calendar the event is stored under.
 type Store interface {
-	// PutCalendar creates or replaces a calendar.
+	// PutCalendar creates a calendar, or replaces its fields; replacing keeps
+	// the calendar's events, sync state and subscriptions.
 	PutCalendar(ctx context.Context, cal Calendar) error
 	// Calendar returns the calendar with the given id.
 	Calendar(ctx context.Context, id string) (Calendar, error)
@@ -77,14 +83,21 @@ func (s SyncState) FullSync() bool { return s.Cursor == "" }
 //
 // The rules every Store follows:
 //
+//   - A batch is invalid, and Apply returns an error and changes nothing,
+//     if a change has an empty EventID, an Op other than Upsert or Delete,
+//     an Upsert has a nil Event or an Event whose ID is not EventID, or
+//     Sweep is set with a zero Generation.
 //   - Changes are applied in order.
-//   - Last write wins by Event.Updated: an Upsert or a Delete (whose Event
-//     has a non-zero Updated) older than the stored event's Updated is
-//     skipped and counted in ApplyResult.Stale, never applied.
+//   - Last write wins by Event.Updated: an Upsert, or a Delete whose Event
+//     has a non-zero Updated, strictly older than the stored event's
+//     Updated is skipped and counted in ApplyResult.Stale, never applied.
+//     An equal Updated with a different ETag applies.
 //   - An Upsert whose Updated and ETag equal the stored event's changes
 //     nothing and is not reported.
-//   - An applied Upsert increments the event's Version. A Delete of an event
-//     that is not stored is still reported (deletions are idempotent).
+//   - An applied Upsert sets the event's Version: 1 when the event is
+//     created, one more than the stored Version when it is replaced. A
+//     Delete of an event that is not stored is still reported (deletions
+//     are idempotent).
 //   - If Generation is non-zero, every event the batch upserts, or finds
 //     unchanged or stale, is stamped with Generation.
 //   - If Sweep is set, after the changes every event of the calendar whose
