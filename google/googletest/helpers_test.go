@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -225,4 +226,20 @@ func (rc *receiver) requests() []*http.Request {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return append([]*http.Request(nil), rc.got...)
+}
+
+// httpsBlocking is a TLS receiver whose handler blocks until block is closed
+// or the request is cancelled.
+func httpsBlocking(t *testing.T, block chan struct{}) *httptest.Server {
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	}))
+	// Close aborts handshakes in progress; that is the point, not news.
+	s.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	return s
 }

@@ -373,7 +373,7 @@ func TestListFiltersAndOrder(t *testing.T) {
 	}
 	inRange, _ := listAll(t, func(pt string) *calendar.EventsListCall {
 		return svc.Events.List(calID).TimeMin(t0.Add(time.Hour).Format(time.RFC3339)).
-			TimeMax(t0.Add(5*time.Hour).Format(time.RFC3339)).PageToken(pt)
+			TimeMax(t0.Add(5 * time.Hour).Format(time.RFC3339)).PageToken(pt)
 	})
 	if got := ids(inRange); !slices.Equal(got, []string{mid.Id}) {
 		t.Fatalf("timeMin/timeMax = %v, want only %s (timeMin is exclusive on end, timeMax on start)", got, mid.Id)
