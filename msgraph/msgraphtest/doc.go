@@ -1,0 +1,119 @@
+// Package msgraphtest provides an in-process emulator of Microsoft Graph
+// v1.0 change notifications for Outlook events — subscriptions, the
+// validation handshake, change and lifecycle notifications — and of event
+// delta queries, for tests, the way net/http/httptest provides test servers.
+//
+// The unmodified msgraph-sdk-go client works against it:
+//
+//	srv := msgraphtest.NewServer(msgraphtest.Config{})
+//	defer srv.Close()
+//	srv.AddUser("alice")
+//	adapter, _ := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
+//		authentication.NewBaseBearerTokenAuthenticationProvider(staticToken("t")), nil, nil, srv.Client())
+//	adapter.SetBaseUrl(srv.URL() + "/v1.0")
+//	client := msgraphsdk.NewGraphServiceClient(adapter)
+//
+// The server speaks TLS (Graph is HTTPS only); [Server.Client] trusts its
+// certificate. Every behaviour follows the wire reference of the project
+// (wire/PROTOCOLS.md, part B and §C), which cites Microsoft's
+// documentation; where Microsoft documents nothing the emulator's choice is
+// stated on the method or constant concerned.
+//
+// # Endpoints
+//
+// Under URL()+"/v1.0" (and "/beta"):
+//
+//   - POST /subscriptions, GET /subscriptions, GET, PATCH, DELETE
+//     /subscriptions/{id}, POST /subscriptions/{id}/reauthorize (204)
+//   - GET {owner}/calendarView/delta, {owner}/calendar/calendarView/delta
+//     and {owner}/calendars/{id}/calendarView/delta, where {owner} is /me
+//     or /users/{id}; "delta()" as msgraph-sdk-go writes it works too.
+//     Microsoft's v1.0 reference documents only the /me and /users/{id}
+//     forms (PROTOCOLS.md B.6); the calendar forms are served because
+//     beta documents them and the SDK has builders for them.
+//   - GET {owner}/events/delta (and the calendar forms) only under /beta:
+//     events delta is beta-only (PROTOCOLS.md B.6), so v1.0 answers 400.
+//   - POST {owner}/events, GET, PATCH, DELETE {owner}/events/{id} (and the
+//     calendar forms), so that clients can write too.
+//
+// Every request needs "Authorization: Bearer <token>" with any non-empty
+// token that was not revoked, else 401 InvalidAuthenticationToken. "me" is
+// the user mapped to the token by [Server.MapToken], else the first user
+// added. Errors use Graph's envelope
+// {"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}.
+//
+// # Subscriptions
+//
+// POST /subscriptions checks changeType (created, updated, deleted, comma
+// separated), notificationUrl and lifecycleNotificationUrl (https unless
+// [Config.AllowHTTP]), clientState (at most 128 characters),
+// expirationDateTime (required, in the future, at most
+// [Config.MaxSubscriptionLifetime] ahead, default 10,070 minutes; beyond
+// that 400 ExtensionError "Subscription expiration can only be 10070
+// minutes in the future.") and resource. Accepted resources (optional
+// leading "/", case-insensitive):
+//
+//	me/events                          users/{id}/events                  every calendar of the mailbox
+//	me/calendar/events                 users/{id}/calendar/events         the primary calendar
+//	me/calendars/{id}/events           users/{id}/calendars/{id}/events   that calendar
+//
+// It then validates notificationUrl and lifecycleNotificationUrl: a POST
+// with ?validationToken=<url-encoded token> and Content-Type text/plain
+// that must be answered with 200, Content-Type text/plain and the decoded
+// token as the whole body within [Config.ValidationTimeout]; otherwise the
+// create fails with 400 InvalidRequest "Subscription validation request
+// failed. ...". PATCH renews with the same ceiling; unknown or expired ids
+// are 404 ResourceNotFound.
+//
+// # Notifications
+//
+// Every write to events (Go methods or REST) POSTs to each live
+// subscription covering the calendar whose changeType matches a
+// changeNotificationCollection {"value":[...]} with subscriptionId,
+// subscriptionExpirationDateTime, changeType, resource
+// ("Users/{user}/Events/{id}"), resourceData (@odata.type
+// "#Microsoft.Graph.Event", @odata.id, @odata.etag, id), clientState and
+// tenantId. Notifications for one URL are collected for
+// [Config.BatchWindow] and sent as one POST; [Server.Flush] sends at once.
+// A 2xx within [Config.DeliveryTimeout] (3 s) is success; anything else is
+// retried [Config.DeliveryRetries] times with exponential backoff (Graph
+// retries for up to 4 hours). Deliveries to one URL are sequential and in
+// order. Changes to an occurrence (exception, cancellation) notify the
+// series master as "updated". [Server.SendLifecycle] sends
+// reauthorizationRequired, subscriptionRemoved or missed to the
+// lifecycleNotificationUrl.
+//
+// # Delta and the change log
+//
+// Each calendar keeps a change log: every write bumps the calendar's
+// sequence number and stamps every instance id it changed or removed. A
+// calendarView delta round returns the instances (singles, occurrences,
+// exceptions — recurring series are expanded, masters are not listed) that
+// changed since the round's token; those that are gone or outside the
+// window come as {"@odata.type":"#microsoft.graph.event","id":...,
+// "@removed":{"reason":"deleted"}}, as Graph does for out-of-window changes
+// (PROTOCOLS.md B.6). An initial round lists only existing instances in the
+// window. Pages honour "Prefer: odata.maxpagesize=N" (default
+// [DefaultPageSize]) and answer Preference-Applied; all but the last carry
+// @odata.nextLink with $skiptoken, the last @odata.deltaLink with
+// $deltatoken. Tokens are opaque, signed and bound to the calendar and
+// window: a malformed or foreign token is 400 InvalidDeltaToken; a token
+// expired by [Server.ExpireDeltaTokens] is 410 SyncStateNotFound (or
+// resyncRequired) with a Location header holding the initial query.
+//
+// # Faults
+//
+// [Server.Fail] and [Server.FailNext] (429 with a fractional Retry-After by
+// default, 5xx, any error), [Server.SetLatency], [Server.ExpireDeltaTokens],
+// [Server.RevokeToken], [Server.RevokeAll], and for notifications
+// [Server.DropNextNotifications], [Server.DuplicateNextNotifications] and
+// [Server.DelayNotifications]. [Server.WaitIdle] waits until every
+// notification has been delivered and [Server.Deliveries] logs every
+// attempt, so tests need no sleeps.
+//
+// # Inspecting state
+//
+// [Server.Events] returns what a fresh calendarView shows (what a client's
+// copy should hold after a sync), [Server.Event] one event and
+// [Server.Subscriptions] the live subscriptions, all as copies.
+package msgraphtest
