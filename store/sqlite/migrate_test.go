@@ -1,0 +1,129 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/store/sqlite"
+)
+
+func schemaVersion(t *testing.T, path string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v int
+	if err := db.QueryRow(`SELECT max(version) FROM schema_version`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestMigrateFromOlderVersion(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sqlite.OpenAt(ctx, path, nil, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := calsync.Calendar{ID: "c", Provider: "google", AccountID: "a", RemoteID: "r"}
+	if err := old.PutCalendar(ctx, cal); err != nil {
+		t.Fatal(err)
+	}
+	ev := &calsync.Event{ID: "e", Status: "confirmed", Updated: time.Unix(1, 2)}
+	if _, err := old.Apply(ctx, "c", &calsync.Batch{Changes: []calsync.Change{{Op: calsync.Upsert, EventID: "e", Event: ev}}, State: calsync.SyncState{Cursor: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Version 1 has no ledger table.
+	if _, err := old.BeginNotification(ctx, "k", time.Now()); err == nil {
+		t.Fatal("BeginNotification on a version 1 schema succeeded")
+	}
+	old.Close()
+	if v := schemaVersion(t, path); v != 1 {
+		t.Fatalf("schema version after OpenAt(1) = %d", v)
+	}
+
+	s, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatalf("Open of a version 1 database: %v", err)
+	}
+	defer s.Close()
+	if v, want := schemaVersion(t, path), sqlite.SchemaVersion(); v != want {
+		t.Fatalf("schema version after Open = %d, want %d", v, want)
+	}
+	if got, err := s.Event(ctx, "c", "e"); err != nil || !got.Updated.Equal(ev.Updated) || got.Version != 1 {
+		t.Fatalf("event after migration = %+v, %v", got, err)
+	}
+	if st, err := s.SyncState(ctx, "c"); err != nil || st.Cursor != "x" {
+		t.Fatalf("sync state after migration = %+v, %v", st, err)
+	}
+	if seen, err := s.BeginNotification(ctx, "k", time.Now()); err != nil || seen {
+		t.Fatalf("BeginNotification after migration = %v, %v", seen, err)
+	}
+}
+
+func TestOpenNewerVersionFails(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "new.db")
+	s, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE schema_version SET version = 99`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	_, err = sqlite.Open(ctx, path, nil)
+	if !errors.Is(err, sqlite.ErrSchemaTooNew) {
+		t.Fatalf("Open of a version 99 database: err = %v, want ErrSchemaTooNew", err)
+	}
+	if v := schemaVersion(t, path); v != 99 {
+		t.Fatalf("failed Open changed the schema version to %d", v)
+	}
+}
+
+func TestOpenBadConfig(t *testing.T) {
+	for _, path := range []string{"", ":memory:", "a?b"} {
+		if _, err := sqlite.Open(t.Context(), path, nil); err == nil {
+			t.Errorf("Open(%q) succeeded", path)
+		}
+	}
+	if _, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "x.db"), &sqlite.Config{BusyTimeout: -1}); err == nil {
+		t.Error("Open with a negative BusyTimeout succeeded")
+	}
+}
+
+func TestSecondOpenerSharesFile(t *testing.T) {
+	// Two Stores (as two processes would) on one file: both migrate safely
+	// and see each other's writes.
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	a, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.PutCalendar(ctx, calsync.Calendar{ID: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Calendar(ctx, "c"); err != nil {
+		t.Fatalf("second Store does not see the first one's calendar: %v", err)
+	}
+}

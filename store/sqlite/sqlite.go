@@ -1,0 +1,275 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/calsync/calsync"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+var (
+	_ calsync.Store       = (*Store)(nil)
+	_ calsync.Ledger      = (*Store)(nil)
+	_ calsync.DeadLetters = (*Store)(nil)
+	_ calsync.Accounts    = (*Store)(nil)
+)
+
+// Defaults of [Config].
+const (
+	// DefaultBusyTimeout is how long a write waits for another process's
+	// write transaction to finish before failing with SQLITE_BUSY.
+	DefaultBusyTimeout = 5 * time.Second
+	// DefaultMaxReadConns is the size of the read connection pool.
+	DefaultMaxReadConns = 4
+)
+
+// ErrSchemaTooNew means the database was migrated by a newer version of
+// calsync than this one; opening it could corrupt it, so Open refuses.
+var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this calsync")
+
+// Config configures a Store. A nil *Config means all defaults.
+type Config struct {
+	// BusyTimeout is how long a statement waits for a lock held by another
+	// connection or process. Default [DefaultBusyTimeout].
+	BusyTimeout time.Duration
+	// MaxReadConns bounds the connections used for reads (WAL lets them run
+	// while a write is under way). Writes use one connection of their own.
+	// Default [DefaultMaxReadConns].
+	MaxReadConns int
+}
+
+// WithDefaults returns a copy of c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.BusyTimeout == 0 {
+		c.BusyTimeout = DefaultBusyTimeout
+	}
+	if c.MaxReadConns == 0 {
+		c.MaxReadConns = DefaultMaxReadConns
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.BusyTimeout < 0 {
+		return fmt.Errorf("sqlite: Config.BusyTimeout %s is negative", c.BusyTimeout)
+	}
+	if c.MaxReadConns < 0 {
+		return fmt.Errorf("sqlite: Config.MaxReadConns %d is negative", c.MaxReadConns)
+	}
+	return nil
+}
+
+// Store is a [calsync.Store] in an SQLite database file. It also implements
+// [calsync.Ledger], [calsync.DeadLetters] and [calsync.Accounts]. It is safe
+// for concurrent use, and several processes may open the same file.
+type Store struct {
+	w *sql.DB // one connection, BEGIN IMMEDIATE: every write transaction
+	r *sql.DB // reads
+}
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in version order. Their file
+// names start with the version number ("0002_reliability.sql").
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("sqlite: migration %q: name does not start with a version", e.Name())
+		}
+		b, err := migrationFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	for i, m := range out {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("sqlite: migration %q: want version %d", m.name, i+1)
+		}
+	}
+	return out, nil
+}
+
+// SchemaVersion is the schema version this package migrates databases to.
+func SchemaVersion() int {
+	ms, err := migrations()
+	if err != nil {
+		panic(err) // the embedded files are fixed at build time
+	}
+	return len(ms)
+}
+
+// Open opens (creating it if needed) the SQLite database at path and
+// migrates its schema to [SchemaVersion]. A database whose schema is newer
+// fails with an error wrapping [ErrSchemaTooNew]. The database runs in WAL
+// mode with foreign keys on and synchronous=NORMAL: a committed Apply
+// survives the process being killed. path must be a file name (not
+// ":memory:"; use a temporary file).
+//
+// Close the Store when done.
+func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
+	return open(ctx, path, cfg, 0)
+}
+
+func open(ctx context.Context, path string, cfg *Config, upTo int) (*Store, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	c = c.WithDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: Open: %q is not a database file name", path)
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", c.BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: Open: %w", err)
+	}
+	q.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("sqlite: Open: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	r.SetMaxOpenConns(c.MaxReadConns)
+	r.SetMaxIdleConns(c.MaxReadConns)
+	s := &Store{w: w, r: r}
+	if err := s.migrate(ctx, upTo); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// migrate brings the schema to version upTo (0: the latest) in one
+// BEGIN IMMEDIATE transaction, so concurrent openers wait for each other.
+func (s *Store) migrate(ctx context.Context, upTo int) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	if upTo == 0 {
+		upTo = len(ms)
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		var cur int
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&cur); err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		if cur > len(ms) {
+			return fmt.Errorf("%w: database is at version %d, this calsync knows versions up to %d", ErrSchemaTooNew, cur, len(ms))
+		}
+		for _, m := range ms[cur:upTo] {
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+			}
+		}
+		if upTo > cur {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
+				return fmt.Errorf("sqlite: migrate: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, upTo); err != nil {
+				return fmt.Errorf("sqlite: migrate: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// tx runs fn in a write transaction (BEGIN IMMEDIATE) and commits it if fn
+// returns nil.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// Times are stored as nanoseconds since the epoch; the zero time as
+// math.MinInt64 so that it sorts first, as time.Time's zero does.
+const zeroTime = math.MinInt64
+
+var (
+	minTime = time.Unix(0, math.MinInt64+1)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+func enc(t time.Time) (int64, error) {
+	if t.IsZero() {
+		return zeroTime, nil
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return 0, fmt.Errorf("sqlite: time %s is outside the years 1678-2262 the store keeps", t.Format(time.RFC3339))
+	}
+	return t.UnixNano(), nil
+}
+
+func dec(n int64) time.Time {
+	if n == zeroTime {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func notFound(what, id string) error {
+	return fmt.Errorf("sqlite: %s %q: %w", what, id, calsync.ErrNotFound)
+}
+
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}

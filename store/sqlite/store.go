@@ -1,0 +1,485 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/store/internal/plan"
+)
+
+// PutCalendar creates or replaces a calendar. Replacing keeps its events,
+// sync state and subscriptions.
+func (s *Store) PutCalendar(ctx context.Context, cal calsync.Calendar) error {
+	if cal.ID == "" {
+		return errors.New("sqlite: PutCalendar: empty calendar ID")
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO calendars (id, provider, account_id, remote_id) VALUES (?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, account_id = excluded.account_id, remote_id = excluded.remote_id`,
+		cal.ID, cal.Provider, cal.AccountID, cal.RemoteID)
+	return wrap("PutCalendar", err)
+}
+
+// Calendar returns the calendar with the given id.
+func (s *Store) Calendar(ctx context.Context, id string) (calsync.Calendar, error) {
+	c := calsync.Calendar{ID: id}
+	err := s.r.QueryRowContext(ctx, `SELECT provider, account_id, remote_id FROM calendars WHERE id = ?`, id).
+		Scan(&c.Provider, &c.AccountID, &c.RemoteID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return calsync.Calendar{}, notFound("calendar", id)
+	}
+	if err != nil {
+		return calsync.Calendar{}, wrap("Calendar", err)
+	}
+	return c, nil
+}
+
+// ListCalendars returns every calendar, ordered by id.
+func (s *Store) ListCalendars(ctx context.Context) ([]calsync.Calendar, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, provider, account_id, remote_id FROM calendars ORDER BY id`)
+	if err != nil {
+		return nil, wrap("ListCalendars", err)
+	}
+	defer rows.Close()
+	var out []calsync.Calendar
+	for rows.Next() {
+		var c calsync.Calendar
+		if err := rows.Scan(&c.ID, &c.Provider, &c.AccountID, &c.RemoteID); err != nil {
+			return nil, wrap("ListCalendars", err)
+		}
+		out = append(out, c)
+	}
+	return out, wrap("ListCalendars", rows.Err())
+}
+
+// DeleteCalendar removes a calendar with its events, sync state and
+// subscriptions, in one transaction.
+func (s *Store) DeleteCalendar(ctx context.Context, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM calendars WHERE id = ?`, id)
+		if err != nil {
+			return wrap("DeleteCalendar", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("calendar", id)
+		}
+		// events go with the calendar (ON DELETE CASCADE).
+		_, err = tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE calendar_id = ?`, id)
+		return wrap("DeleteCalendar", err)
+	})
+}
+
+// SyncState returns the calendar's sync state.
+func (s *Store) SyncState(ctx context.Context, calendarID string) (calsync.SyncState, error) {
+	var st calsync.SyncState
+	var last int64
+	err := s.r.QueryRowContext(ctx, `SELECT cursor, page_token, generation, last_sync FROM calendars WHERE id = ?`, calendarID).
+		Scan(&st.Cursor, &st.PageToken, &st.Generation, &last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return calsync.SyncState{}, notFound("calendar", calendarID)
+	}
+	if err != nil {
+		return calsync.SyncState{}, wrap("SyncState", err)
+	}
+	st.LastSync = dec(last)
+	return st, nil
+}
+
+const eventColumns = `id, status, summary, start_date, start_time, start_tz, end_date, end_time, end_tz,
+	recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence,
+	ical_uid, etag, updated, version, raw`
+
+// Apply applies a batch of changes and writes b.State in one BEGIN
+// IMMEDIATE transaction, following the rules of [calsync.Batch]. The batch
+// is validated first: an invalid change fails Apply before anything is
+// written.
+func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) (*calsync.ApplyResult, error) {
+	if err := plan.Validate("sqlite", b); err != nil {
+		return nil, err
+	}
+	last, err := enc(b.State.LastSync)
+	if err != nil {
+		return nil, err
+	}
+	var res *calsync.ApplyResult
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `UPDATE calendars SET cursor = ?, page_token = ?, generation = ?, last_sync = ? WHERE id = ?`,
+			b.State.Cursor, b.State.PageToken, b.State.Generation, last, calendarID)
+		if err != nil {
+			return wrap("Apply", err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return notFound("calendar", calendarID)
+		}
+		res, err = applyChanges(ctx, tx, calendarID, b)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync.Batch) (*calsync.ApplyResult, error) {
+	cur := make(map[string]plan.Current, len(b.Changes))
+	if len(b.Changes) > 0 {
+		ids, _ := json.Marshal(plan.IDs(b))
+		rows, err := tx.QueryContext(ctx, `SELECT id, updated, etag, version FROM events
+			WHERE calendar_id = ? AND id IN (SELECT value FROM json_each(?))`, calendarID, string(ids))
+		if err != nil {
+			return nil, wrap("Apply", err)
+		}
+		for rows.Next() {
+			var id string
+			var c plan.Current
+			var upd int64
+			if err := rows.Scan(&id, &upd, &c.ETag, &c.Version); err != nil {
+				rows.Close()
+				return nil, wrap("Apply", err)
+			}
+			c.Updated = dec(upd)
+			cur[id] = c
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, wrap("Apply", err)
+		}
+	}
+	p := plan.Make(calendarID, b, cur)
+	var upsert, del, stamp *sql.Stmt
+	defer func() {
+		for _, st := range []*sql.Stmt{upsert, del, stamp} {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}()
+	var err error
+	for _, w := range p.Writes {
+		switch {
+		case w.Delete:
+			if del == nil {
+				if del, err = tx.PrepareContext(ctx, `DELETE FROM events WHERE calendar_id = ? AND id = ? AND version = ?`); err != nil {
+					return nil, wrap("Apply", err)
+				}
+			}
+			if err := expectOne(del.ExecContext(ctx, calendarID, w.ID, w.PrevVersion)); err != nil {
+				return nil, fmt.Errorf("sqlite: Apply: delete %q: %w", w.ID, err)
+			}
+		case w.Stamp():
+			if stamp == nil {
+				if stamp, err = tx.PrepareContext(ctx, `UPDATE events SET generation = ? WHERE calendar_id = ? AND id = ?`); err != nil {
+					return nil, wrap("Apply", err)
+				}
+			}
+			if err := expectOne(stamp.ExecContext(ctx, w.Generation, calendarID, w.ID)); err != nil {
+				return nil, fmt.Errorf("sqlite: Apply: stamp %q: %w", w.ID, err)
+			}
+		default:
+			if upsert == nil {
+				if upsert, err = tx.PrepareContext(ctx, upsertSQL); err != nil {
+					return nil, wrap("Apply", err)
+				}
+			}
+			if w.Recreate {
+				if del == nil {
+					if del, err = tx.PrepareContext(ctx, `DELETE FROM events WHERE calendar_id = ? AND id = ? AND version = ?`); err != nil {
+						return nil, wrap("Apply", err)
+					}
+				}
+				if err := expectOne(del.ExecContext(ctx, calendarID, w.ID, w.PrevVersion)); err != nil {
+					return nil, fmt.Errorf("sqlite: Apply: delete %q: %w", w.ID, err)
+				}
+				w.Existed = false
+			}
+			args, err := eventArgs(calendarID, w)
+			if err != nil {
+				return nil, err
+			}
+			if err := expectOne(upsert.ExecContext(ctx, args...)); err != nil {
+				return nil, fmt.Errorf("sqlite: Apply: upsert %q: %w", w.ID, err)
+			}
+		}
+	}
+	if b.Sweep {
+		rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE calendar_id = ? AND generation <> ? RETURNING id`, calendarID, b.Generation)
+		if err != nil {
+			return nil, wrap("Apply: sweep", err)
+		}
+		var swept []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, wrap("Apply: sweep", err)
+			}
+			swept = append(swept, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, wrap("Apply: sweep", err)
+		}
+		slices.Sort(swept)
+		for _, id := range swept {
+			p.Result.Applied = append(p.Result.Applied, calsync.Change{
+				Op: calsync.Delete, EventID: id,
+				Event: &calsync.Event{ID: id, CalendarID: calendarID},
+			})
+		}
+	}
+	return p.Result, nil
+}
+
+// upsertSQL writes one event. Last write wins: the WHERE lets an update
+// through only if the stored row is the version Apply planned against and
+// not newer than the incoming event; anything else is a concurrent write
+// Apply did not plan for, and fails the batch (expectOne).
+const upsertSQL = `INSERT INTO events (calendar_id, id, status, summary,
+	start_date, start_time, start_tz, end_date, end_time, end_tz,
+	recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence,
+	ical_uid, etag, updated, version, generation, raw)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+ON CONFLICT (calendar_id, id) DO UPDATE SET
+	status = excluded.status, summary = excluded.summary,
+	start_date = excluded.start_date, start_time = excluded.start_time, start_tz = excluded.start_tz,
+	end_date = excluded.end_date, end_time = excluded.end_time, end_tz = excluded.end_tz,
+	recurring_event_id = excluded.recurring_event_id, original_start_date = excluded.original_start_date,
+	original_start_time = excluded.original_start_time, original_start_tz = excluded.original_start_tz,
+	recurrence = excluded.recurrence, ical_uid = excluded.ical_uid, etag = excluded.etag,
+	updated = excluded.updated, version = excluded.version,
+	generation = CASE WHEN ?22 THEN excluded.generation ELSE events.generation END,
+	raw = excluded.raw
+WHERE events.version = ?23 AND events.updated <= excluded.updated`
+
+func eventArgs(calendarID string, w plan.Write) ([]any, error) {
+	e := w.Event
+	st, err := enc(e.Start.DateTime)
+	if err != nil {
+		return nil, err
+	}
+	et, err := enc(e.End.DateTime)
+	if err != nil {
+		return nil, err
+	}
+	upd, err := enc(e.Updated)
+	if err != nil {
+		return nil, err
+	}
+	var osDate, osTZ, rec, raw any
+	var osTime any
+	if o := e.OriginalStart; o != nil {
+		t, err := enc(o.DateTime)
+		if err != nil {
+			return nil, err
+		}
+		osDate, osTime, osTZ = o.Date, t, o.TimeZone
+	}
+	if len(e.Recurrence) > 0 {
+		b, err := json.Marshal(e.Recurrence)
+		if err != nil {
+			return nil, err
+		}
+		rec = string(b)
+	}
+	if len(e.Raw) > 0 {
+		raw = []byte(e.Raw)
+	}
+	prev := int64(-1)
+	if w.Existed {
+		prev = w.PrevVersion
+	}
+	return []any{calendarID, e.ID, e.Status, e.Summary,
+		e.Start.Date, st, e.Start.TimeZone, e.End.Date, et, e.End.TimeZone,
+		e.RecurringEventID, osDate, osTime, osTZ, rec,
+		e.ICalUID, e.ETag, upd, e.Version, w.Generation, raw,
+		w.SetGeneration, prev}, nil
+}
+
+var errConcurrent = errors.New("the stored row changed under the transaction")
+
+func expectOne(r sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return errConcurrent
+	}
+	return nil
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanEvent(sc scanner, calendarID string) (calsync.Event, error) {
+	e := calsync.Event{CalendarID: calendarID}
+	var st, et, upd int64
+	var osDate, osTZ, rec sql.NullString
+	var osTime sql.NullInt64
+	var raw []byte
+	if err := sc.Scan(&e.ID, &e.Status, &e.Summary, &e.Start.Date, &st, &e.Start.TimeZone, &e.End.Date, &et, &e.End.TimeZone,
+		&e.RecurringEventID, &osDate, &osTime, &osTZ, &rec, &e.ICalUID, &e.ETag, &upd, &e.Version, &raw); err != nil {
+		return calsync.Event{}, err
+	}
+	e.Start.DateTime, e.End.DateTime, e.Updated = dec(st), dec(et), dec(upd)
+	if osDate.Valid {
+		e.OriginalStart = &calsync.EventTime{Date: osDate.String, DateTime: dec(osTime.Int64), TimeZone: osTZ.String}
+	}
+	if rec.Valid {
+		if err := json.Unmarshal([]byte(rec.String), &e.Recurrence); err != nil {
+			return calsync.Event{}, fmt.Errorf("recurrence of %q: %w", e.ID, err)
+		}
+	}
+	if len(raw) > 0 {
+		e.Raw = json.RawMessage(raw)
+	}
+	return e, nil
+}
+
+// Event returns one event.
+func (s *Store) Event(ctx context.Context, calendarID, eventID string) (calsync.Event, error) {
+	row := s.r.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE calendar_id = ? AND id = ?`, calendarID, eventID)
+	e, err := scanEvent(row, calendarID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return calsync.Event{}, notFound("event", eventID)
+	}
+	if err != nil {
+		return calsync.Event{}, wrap("Event", err)
+	}
+	return e, nil
+}
+
+// ListEvents returns up to limit events of the calendar whose id sorts after
+// afterID (byte order), ordered by id: one index range scan. It returns an
+// error wrapping ErrNotFound if the calendar does not exist.
+func (s *Store) ListEvents(ctx context.Context, calendarID, afterID string, limit int) ([]calsync.Event, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("sqlite: ListEvents: limit %d is not positive", limit)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE calendar_id = ? AND id > ? ORDER BY id LIMIT ?`,
+		calendarID, afterID, limit)
+	if err != nil {
+		return nil, wrap("ListEvents", err)
+	}
+	defer rows.Close()
+	out := make([]calsync.Event, 0, min(limit, 1024))
+	for rows.Next() {
+		e, err := scanEvent(rows, calendarID)
+		if err != nil {
+			return nil, wrap("ListEvents", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("ListEvents", err)
+	}
+	if len(out) == 0 {
+		if _, err := s.Calendar(ctx, calendarID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+const subColumns = `id, calendar_id, provider, resource_id, resource_uri, address, lifecycle_address, secret, expiration, created`
+
+// PutSubscription creates or replaces a subscription.
+func (s *Store) PutSubscription(ctx context.Context, sub calsync.Subscription) error {
+	if sub.ID == "" {
+		return errors.New("sqlite: PutSubscription: empty subscription ID")
+	}
+	exp, err := enc(sub.Expiration)
+	if err != nil {
+		return err
+	}
+	created, err := enc(sub.Created)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT OR REPLACE INTO subscriptions (`+subColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sub.ID, sub.CalendarID, sub.Provider, sub.ResourceID, sub.ResourceURI, sub.Address, sub.LifecycleAddress, sub.Secret, exp, created)
+	return wrap("PutSubscription", err)
+}
+
+func scanSub(sc scanner) (calsync.Subscription, error) {
+	var sub calsync.Subscription
+	var exp, created int64
+	err := sc.Scan(&sub.ID, &sub.CalendarID, &sub.Provider, &sub.ResourceID, &sub.ResourceURI, &sub.Address, &sub.LifecycleAddress, &sub.Secret, &exp, &created)
+	sub.Expiration, sub.Created = dec(exp), dec(created)
+	return sub, err
+}
+
+// Subscription returns the subscription with the given id.
+func (s *Store) Subscription(ctx context.Context, id string) (calsync.Subscription, error) {
+	sub, err := scanSub(s.r.QueryRowContext(ctx, `SELECT `+subColumns+` FROM subscriptions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return calsync.Subscription{}, notFound("subscription", id)
+	}
+	if err != nil {
+		return calsync.Subscription{}, wrap("Subscription", err)
+	}
+	return sub, nil
+}
+
+func (s *Store) subs(ctx context.Context, op, query string, args ...any) ([]calsync.Subscription, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var out []calsync.Subscription
+	for rows.Next() {
+		sub, err := scanSub(rows)
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, sub)
+	}
+	return out, wrap(op, rows.Err())
+}
+
+// ListSubscriptions returns the calendar's subscriptions, ordered by id.
+func (s *Store) ListSubscriptions(ctx context.Context, calendarID string) ([]calsync.Subscription, error) {
+	return s.subs(ctx, "ListSubscriptions", `SELECT `+subColumns+` FROM subscriptions WHERE calendar_id = ? ORDER BY id`, calendarID)
+}
+
+// ExpiringSubscriptions returns every subscription whose expiration is
+// before t, ordered by expiration (then id).
+func (s *Store) ExpiringSubscriptions(ctx context.Context, before time.Time) ([]calsync.Subscription, error) {
+	t, err := encClamp(before)
+	if err != nil {
+		return nil, err
+	}
+	return s.subs(ctx, "ExpiringSubscriptions", `SELECT `+subColumns+` FROM subscriptions WHERE expiration < ? ORDER BY expiration, id`, t)
+}
+
+// encClamp encodes a bound of a range query, clamping times outside the
+// stored range.
+func encClamp(t time.Time) (int64, error) {
+	switch {
+	case t.IsZero():
+		return zeroTime, nil
+	case t.Before(minTime):
+		return zeroTime + 1, nil
+	case t.After(maxTime):
+		return maxTime.UnixNano(), nil
+	}
+	return enc(t)
+}
+
+// DeleteSubscription removes a subscription.
+func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
+	r, err := s.w.ExecContext(ctx, `DELETE FROM subscriptions WHERE id = ?`, id)
+	if err != nil {
+		return wrap("DeleteSubscription", err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return notFound("subscription", id)
+	}
+	return nil
+}
