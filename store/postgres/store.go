@@ -1,0 +1,396 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/store/internal/plan"
+	"github.com/jackc/pgx/v5"
+)
+
+// PutCalendar creates or replaces a calendar. Replacing keeps its events,
+// sync state and subscriptions.
+func (s *Store) PutCalendar(ctx context.Context, cal calsync.Calendar) error {
+	if cal.ID == "" {
+		return errors.New("postgres: PutCalendar: empty calendar ID")
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO calendars (id, provider, account_id, remote_id) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, account_id = excluded.account_id, remote_id = excluded.remote_id`,
+		cal.ID, cal.Provider, cal.AccountID, cal.RemoteID)
+	return wrap("PutCalendar", err)
+}
+
+// Calendar returns the calendar with the given id.
+func (s *Store) Calendar(ctx context.Context, id string) (calsync.Calendar, error) {
+	c := calsync.Calendar{ID: id}
+	err := s.pool.QueryRow(ctx, `SELECT provider, account_id, remote_id FROM calendars WHERE id = $1`, id).
+		Scan(&c.Provider, &c.AccountID, &c.RemoteID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return calsync.Calendar{}, notFound("calendar", id)
+	}
+	if err != nil {
+		return calsync.Calendar{}, wrap("Calendar", err)
+	}
+	return c, nil
+}
+
+// ListCalendars returns every calendar, ordered by id.
+func (s *Store) ListCalendars(ctx context.Context) ([]calsync.Calendar, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id, provider, account_id, remote_id FROM calendars ORDER BY id`)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (calsync.Calendar, error) {
+		var c calsync.Calendar
+		err := r.Scan(&c.ID, &c.Provider, &c.AccountID, &c.RemoteID)
+		return c, err
+	})
+	if err != nil {
+		return nil, wrap("ListCalendars", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// DeleteCalendar removes a calendar with its events, sync state and
+// subscriptions, in one transaction.
+func (s *Store) DeleteCalendar(ctx context.Context, id string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM calendars WHERE id = $1`, id)
+		if err != nil {
+			return wrap("DeleteCalendar", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("calendar", id)
+		}
+		// events go with the calendar (ON DELETE CASCADE).
+		_, err = tx.Exec(ctx, `DELETE FROM subscriptions WHERE calendar_id = $1`, id)
+		return wrap("DeleteCalendar", err)
+	})
+}
+
+// SyncState returns the calendar's sync state.
+func (s *Store) SyncState(ctx context.Context, calendarID string) (calsync.SyncState, error) {
+	var st calsync.SyncState
+	err := s.pool.QueryRow(ctx, `SELECT cursor, page_token, generation, last_sync FROM calendars WHERE id = $1`, calendarID).
+		Scan(&st.Cursor, &st.PageToken, &st.Generation, &st.LastSync)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return calsync.SyncState{}, notFound("calendar", calendarID)
+	}
+	if err != nil {
+		return calsync.SyncState{}, wrap("SyncState", err)
+	}
+	st.LastSync = utc(st.LastSync)
+	return st, nil
+}
+
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+const eventColumns = `id, status, summary, start_date, start_time, start_tz, end_date, end_time, end_tz,
+	recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence,
+	ical_uid, etag, updated, version, raw`
+
+// upsertSQL writes one event. Last write wins: the WHERE lets an update
+// through only if the stored row is still the version Apply planned against
+// and is not newer than the incoming event. RETURNING reports whether the
+// write happened; one that was skipped means the row changed in a way Apply
+// did not plan for, and fails the batch.
+const upsertSQL = `INSERT INTO events AS e (calendar_id, id, status, summary,
+	start_date, start_time, start_tz, end_date, end_time, end_tz,
+	recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence,
+	ical_uid, etag, updated, version, generation, raw)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+ON CONFLICT (calendar_id, id) DO UPDATE SET
+	status = excluded.status, summary = excluded.summary,
+	start_date = excluded.start_date, start_time = excluded.start_time, start_tz = excluded.start_tz,
+	end_date = excluded.end_date, end_time = excluded.end_time, end_tz = excluded.end_tz,
+	recurring_event_id = excluded.recurring_event_id, original_start_date = excluded.original_start_date,
+	original_start_time = excluded.original_start_time, original_start_tz = excluded.original_start_tz,
+	recurrence = excluded.recurrence, ical_uid = excluded.ical_uid, etag = excluded.etag,
+	updated = excluded.updated, version = excluded.version,
+	generation = CASE WHEN $22::boolean THEN excluded.generation ELSE e.generation END,
+	raw = excluded.raw
+WHERE e.version = $23 AND e.updated <= excluded.updated
+RETURNING version`
+
+// Apply applies a batch of changes and writes b.State in one transaction,
+// following the rules of [calsync.Batch]. It locks the calendar's row (so
+// Applies of one calendar, from any process, run one after the other), reads
+// the stored version of every event the batch names, plans the writes in Go
+// and sends them as one pgx.Batch.
+func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) (*calsync.ApplyResult, error) {
+	if err := plan.Validate("postgres", b); err != nil {
+		return nil, err
+	}
+	var res *calsync.ApplyResult
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Writing the state first takes the calendar's row lock.
+		tag, err := tx.Exec(ctx, `UPDATE calendars SET cursor = $1, page_token = $2, generation = $3, last_sync = $4 WHERE id = $5`,
+			b.State.Cursor, b.State.PageToken, b.State.Generation, b.State.LastSync, calendarID)
+		if err != nil {
+			return wrap("Apply", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("calendar", calendarID)
+		}
+		res, err = applyChanges(ctx, tx, calendarID, b)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.Batch) (*calsync.ApplyResult, error) {
+	cur := make(map[string]plan.Current, len(b.Changes))
+	if len(b.Changes) > 0 {
+		rows, _ := tx.Query(ctx, `SELECT id, updated, etag, version FROM events WHERE calendar_id = $1 AND id = ANY($2)`, calendarID, plan.IDs(b))
+		var id string
+		var c plan.Current
+		_, err := pgx.ForEachRow(rows, []any{&id, &c.Updated, &c.ETag, &c.Version}, func() error {
+			cur[id] = c
+			return nil
+		})
+		if err != nil {
+			return nil, wrap("Apply", err)
+		}
+	}
+	p := plan.Make(calendarID, b, cur)
+	var batch pgx.Batch
+	for _, w := range p.Writes {
+		switch {
+		case w.Delete:
+			batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND id = $2 AND version = $3`, calendarID, w.ID, w.PrevVersion)
+		case w.Stamp():
+			batch.Queue(`UPDATE events SET generation = $1 WHERE calendar_id = $2 AND id = $3`, w.Generation, calendarID, w.ID)
+		default:
+			if w.Recreate {
+				batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND id = $2 AND version = $3`, calendarID, w.ID, w.PrevVersion)
+				w.Existed = false
+			}
+			batch.Queue(upsertSQL, eventArgs(calendarID, w)...)
+		}
+	}
+	if b.Sweep {
+		batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND generation <> $2 RETURNING id`, calendarID, b.Generation)
+	}
+	if batch.Len() == 0 {
+		return p.Result, nil
+	}
+	br := tx.SendBatch(ctx, &batch)
+	defer br.Close()
+	for _, w := range p.Writes {
+		switch {
+		case w.Delete, w.Stamp():
+			tag, err := br.Exec()
+			if err != nil {
+				return nil, wrap("Apply", err)
+			}
+			if tag.RowsAffected() != 1 {
+				return nil, fmt.Errorf("postgres: Apply: event %q: %w", w.ID, errConcurrent)
+			}
+		default:
+			if w.Recreate {
+				if tag, err := br.Exec(); err != nil {
+					return nil, wrap("Apply", err)
+				} else if tag.RowsAffected() != 1 {
+					return nil, fmt.Errorf("postgres: Apply: event %q: %w", w.ID, errConcurrent)
+				}
+			}
+			var v int64
+			if err := br.QueryRow().Scan(&v); errors.Is(err, pgx.ErrNoRows) {
+				// The upsert's WHERE skipped the write.
+				return nil, fmt.Errorf("postgres: Apply: event %q: %w", w.ID, errConcurrent)
+			} else if err != nil {
+				return nil, fmt.Errorf("postgres: Apply: event %q: %w", w.ID, err)
+			}
+		}
+	}
+	if b.Sweep {
+		rows, _ := br.Query()
+		swept, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, wrap("Apply: sweep", err)
+		}
+		slices.Sort(swept)
+		for _, id := range swept {
+			p.Result.Applied = append(p.Result.Applied, calsync.Change{
+				Op: calsync.Delete, EventID: id,
+				Event: &calsync.Event{ID: id, CalendarID: calendarID},
+			})
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, wrap("Apply", err)
+	}
+	return p.Result, nil
+}
+
+var errConcurrent = errors.New("the stored row changed under the transaction")
+
+func eventArgs(calendarID string, w plan.Write) []any {
+	e := w.Event
+	var osDate, osTZ *string
+	var osTime *time.Time
+	if o := e.OriginalStart; o != nil {
+		osDate, osTime, osTZ = &o.Date, &o.DateTime, &o.TimeZone
+	}
+	var rec []string
+	if len(e.Recurrence) > 0 {
+		rec = e.Recurrence
+	}
+	var raw any
+	if len(e.Raw) > 0 {
+		raw = json.RawMessage(e.Raw)
+	}
+	prev := int64(-1)
+	if w.Existed {
+		prev = w.PrevVersion
+	}
+	return []any{calendarID, e.ID, e.Status, e.Summary,
+		e.Start.Date, e.Start.DateTime, e.Start.TimeZone, e.End.Date, e.End.DateTime, e.End.TimeZone,
+		e.RecurringEventID, osDate, osTime, osTZ, rec,
+		e.ICalUID, e.ETag, e.Updated, e.Version, w.Generation, raw,
+		w.SetGeneration, prev}
+}
+
+func scanEvent(row pgx.Row, calendarID string) (calsync.Event, error) {
+	e := calsync.Event{CalendarID: calendarID}
+	var osDate, osTZ *string
+	var osTime *time.Time
+	var raw []byte
+	if err := row.Scan(&e.ID, &e.Status, &e.Summary, &e.Start.Date, &e.Start.DateTime, &e.Start.TimeZone,
+		&e.End.Date, &e.End.DateTime, &e.End.TimeZone, &e.RecurringEventID, &osDate, &osTime, &osTZ, &e.Recurrence,
+		&e.ICalUID, &e.ETag, &e.Updated, &e.Version, &raw); err != nil {
+		return calsync.Event{}, err
+	}
+	e.Start.DateTime, e.End.DateTime, e.Updated = utc(e.Start.DateTime), utc(e.End.DateTime), utc(e.Updated)
+	if osDate != nil {
+		o := calsync.EventTime{Date: *osDate}
+		if osTime != nil {
+			o.DateTime = utc(*osTime)
+		}
+		if osTZ != nil {
+			o.TimeZone = *osTZ
+		}
+		e.OriginalStart = &o
+	}
+	if len(raw) > 0 {
+		e.Raw = json.RawMessage(raw)
+	}
+	return e, nil
+}
+
+// Event returns one event.
+func (s *Store) Event(ctx context.Context, calendarID, eventID string) (calsync.Event, error) {
+	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE calendar_id = $1 AND id = $2`, calendarID, eventID), calendarID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return calsync.Event{}, notFound("event", eventID)
+	}
+	if err != nil {
+		return calsync.Event{}, wrap("Event", err)
+	}
+	return e, nil
+}
+
+// ListEvents returns up to limit events of the calendar whose id sorts after
+// afterID (byte order, the ids' "C" collation), ordered by id: one range
+// scan of the primary key. It returns an error wrapping ErrNotFound if the
+// calendar does not exist.
+func (s *Store) ListEvents(ctx context.Context, calendarID, afterID string, limit int) ([]calsync.Event, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("postgres: ListEvents: limit %d is not positive", limit)
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE calendar_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		calendarID, afterID, limit)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (calsync.Event, error) { return scanEvent(r, calendarID) })
+	if err != nil {
+		return nil, wrap("ListEvents", err)
+	}
+	if len(out) == 0 {
+		if _, err := s.Calendar(ctx, calendarID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+const subColumns = `id, calendar_id, provider, resource_id, resource_uri, address, lifecycle_address, secret, expiration, created`
+
+// PutSubscription creates or replaces a subscription.
+func (s *Store) PutSubscription(ctx context.Context, sub calsync.Subscription) error {
+	if sub.ID == "" {
+		return errors.New("postgres: PutSubscription: empty subscription ID")
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO subscriptions (`+subColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (id) DO UPDATE SET calendar_id = excluded.calendar_id, provider = excluded.provider,
+			resource_id = excluded.resource_id, resource_uri = excluded.resource_uri, address = excluded.address,
+			lifecycle_address = excluded.lifecycle_address, secret = excluded.secret,
+			expiration = excluded.expiration, created = excluded.created`,
+		sub.ID, sub.CalendarID, sub.Provider, sub.ResourceID, sub.ResourceURI, sub.Address, sub.LifecycleAddress, sub.Secret, sub.Expiration, sub.Created)
+	return wrap("PutSubscription", err)
+}
+
+func scanSub(row pgx.Row) (calsync.Subscription, error) {
+	var sub calsync.Subscription
+	err := row.Scan(&sub.ID, &sub.CalendarID, &sub.Provider, &sub.ResourceID, &sub.ResourceURI, &sub.Address, &sub.LifecycleAddress, &sub.Secret, &sub.Expiration, &sub.Created)
+	sub.Expiration, sub.Created = utc(sub.Expiration), utc(sub.Created)
+	return sub, err
+}
+
+// Subscription returns the subscription with the given id.
+func (s *Store) Subscription(ctx context.Context, id string) (calsync.Subscription, error) {
+	sub, err := scanSub(s.pool.QueryRow(ctx, `SELECT `+subColumns+` FROM subscriptions WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return calsync.Subscription{}, notFound("subscription", id)
+	}
+	if err != nil {
+		return calsync.Subscription{}, wrap("Subscription", err)
+	}
+	return sub, nil
+}
+
+func (s *Store) subs(ctx context.Context, op, query string, args ...any) ([]calsync.Subscription, error) {
+	rows, _ := s.pool.Query(ctx, query, args...)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (calsync.Subscription, error) { return scanSub(r) })
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// ListSubscriptions returns the calendar's subscriptions, ordered by id.
+func (s *Store) ListSubscriptions(ctx context.Context, calendarID string) ([]calsync.Subscription, error) {
+	return s.subs(ctx, "ListSubscriptions", `SELECT `+subColumns+` FROM subscriptions WHERE calendar_id = $1 ORDER BY id`, calendarID)
+}
+
+// ExpiringSubscriptions returns every subscription whose expiration is
+// before t, ordered by expiration (then id), from the expiration index.
+func (s *Store) ExpiringSubscriptions(ctx context.Context, before time.Time) ([]calsync.Subscription, error) {
+	return s.subs(ctx, "ExpiringSubscriptions", `SELECT `+subColumns+` FROM subscriptions WHERE expiration < $1 ORDER BY expiration, id`, before)
+}
+
+// DeleteSubscription removes a subscription.
+func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM subscriptions WHERE id = $1`, id)
+	if err != nil {
+		return wrap("DeleteSubscription", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound("subscription", id)
+	}
+	return nil
+}
