@@ -67,7 +67,8 @@ type calendarState struct {
 	epoch      uint32 // bumped by ExpireSyncTokens
 	lastEtag   int64
 	rows       map[string]*row
-	ids        []string // sorted ids of rows
+	ids        []string // sorted ids of rows, except those in added
+	added      []string // ids added since ids was last sorted
 	resourceID string
 }
 
@@ -86,8 +87,31 @@ func newCalendar(id, tzName string, loc *time.Location, now time.Time) *calendar
 
 func (c *calendarState) addRow(r *row) {
 	c.rows[r.id] = r
-	i, _ := slices.BinarySearch(c.ids, r.id)
-	c.ids = slices.Insert(c.ids, i, r.id)
+	c.added = append(c.added, r.id)
+}
+
+// sortedIDs returns the ids of all rows in order. Ids added since the last
+// call are merged in then, so bulk inserts stay cheap.
+func (c *calendarState) sortedIDs() []string {
+	if len(c.added) == 0 {
+		return c.ids
+	}
+	slices.Sort(c.added)
+	merged := make([]string, 0, len(c.ids)+len(c.added))
+	i, j := 0, 0
+	for i < len(c.ids) && j < len(c.added) {
+		if c.ids[i] < c.added[j] {
+			merged = append(merged, c.ids[i])
+			i++
+		} else {
+			merged = append(merged, c.added[j])
+			j++
+		}
+	}
+	merged = append(merged, c.ids[i:]...)
+	merged = append(merged, c.added[j:]...)
+	c.ids, c.added = merged, nil
+	return c.ids
 }
 
 // stamp records a change of r: next sequence number, new etag and updated.

@@ -63,7 +63,9 @@ type Config struct {
 	Now func() time.Time
 
 	// PushClient delivers notifications. Use the Client() of an
-	// httptest.NewTLSServer receiver so its certificate is trusted.
+	// httptest.NewTLSServer receiver so its certificate is trusted. The
+	// server uses a copy that does not follow redirects: a 3xx answer is a
+	// failed delivery, since Google documents only its success codes.
 	// Default: a client with a DefaultPushTimeout (10 s) timeout.
 	PushClient *http.Client
 

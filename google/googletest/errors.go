@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+
+	"google.golang.org/api/googleapi"
 )
 
 // ErrClosed is returned by [Server.WaitIdle] when the server has been closed.
@@ -117,6 +119,19 @@ func newAPIError(code int, reason, message string) *apiError {
 		e.message = http.StatusText(code)
 	}
 	return &e
+}
+
+// googleapiError converts e into the error the official client returns.
+func (e *apiError) googleapiError() *googleapi.Error {
+	return &googleapi.Error{
+		Code:    e.code,
+		Message: e.message,
+		Body:    string(e.body()),
+		Errors: []googleapi.ErrorItem{{
+			Reason:  e.reason,
+			Message: e.message,
+		}},
+	}
 }
 
 func errNotFound() *apiError { return newAPIError(http.StatusNotFound, "notFound", "") }

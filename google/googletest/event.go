@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -114,8 +115,8 @@ func parseWhen(raw json.RawMessage, which string) (eventDateTime, when, *apiErro
 	case edt.DateTime != "":
 		var loc *time.Location
 		if edt.TimeZone != "" {
-			l, err := time.LoadLocation(edt.TimeZone)
-			if err != nil || edt.TimeZone == "Local" {
+			l, err := loadZone(edt.TimeZone)
+			if err != nil {
 				return edt, when{}, errInvalid("", fmt.Sprintf("Invalid time zone definition for %s time.", which))
 			}
 			loc = l
@@ -334,4 +335,22 @@ func decodeBody(r *http.Request, w http.ResponseWriter) (map[string]json.RawMess
 		return nil, errParse()
 	}
 	return m, nil
+}
+
+// zones caches time.LoadLocation, which parses zone data on every call.
+var zones sync.Map // name -> *time.Location
+
+func loadZone(name string) (*time.Location, error) {
+	if v, ok := zones.Load(name); ok {
+		return v.(*time.Location), nil
+	}
+	if name == "Local" || name == "" {
+		return nil, fmt.Errorf("time zone %q is not an IANA name", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, loc)
+	return loc, nil
 }

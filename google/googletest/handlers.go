@@ -42,41 +42,45 @@ func (s *Server) handleInsert(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	out, e := s.insert(r.PathValue("calendarId"), body)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	writeRaw(w, http.StatusOK, out)
+}
+
+// insert creates an event from a request body and returns its resource.
+func (s *Server) insert(calendarID string, body map[string]json.RawMessage) ([]byte, *apiError) {
 	var id, iCalUID string
 	if raw, ok := body["id"]; ok && string(raw) != "null" {
 		if json.Unmarshal(raw, &id) != nil || !isEventID(id) {
-			writeError(w, errInvalid("", "Invalid resource id value."))
-			return
+			return nil, errInvalid("", "Invalid resource id value.")
 		}
 	}
 	if raw, ok := body["iCalUID"]; ok && string(raw) != "null" {
 		if json.Unmarshal(raw, &iCalUID) != nil {
-			writeError(w, errInvalid("", "Invalid value for: iCalUID"))
-			return
+			return nil, errInvalid("", "Invalid value for: iCalUID")
 		}
 	}
 	f := writableFields(body)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.calendar(r.PathValue("calendarId"))
+	c := s.calendar(calendarID)
 	if c == nil {
-		writeError(w, errNotFound())
-		return
+		return nil, errNotFound()
 	}
 	if id == "" {
 		id = s.newEventID(c)
 	} else if _, taken := c.rows[id]; taken {
-		writeError(w, newAPIError(http.StatusConflict, "duplicate", ""))
-		return
+		return nil, newAPIError(http.StatusConflict, "duplicate", "")
 	}
-	now := s.cfg.Now()
-	row, e := c.insertEvent(id, f, iCalUID, now)
+	row, e := c.insertEvent(id, f, iCalUID, s.cfg.Now())
 	if e != nil {
-		writeError(w, e)
-		return
+		return nil, e
 	}
 	s.changedLocked(c)
-	writeRaw(w, http.StatusOK, c.render(row))
+	return c.render(row), nil
 }
 
 // handleWrite serves events.patch (merge of the top-level members sent; null
@@ -167,11 +171,11 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleInstances serves events.instances: the instances of a recurring
-// event, one page of up to maxResults (cancelled ones only with
-// showDeleted=true).
+// event within timeMin/timeMax, cancelled ones only with showDeleted=true,
+// all in one page (maxResults and pageToken are not supported).
 func (s *Server) handleInstances(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	lq := &listQuery{maxResults: DefaultPageSize}
+	lq := &listQuery{}
 	var e *apiError
 	if lq.showDeleted, _, e = parseBool(q, "showDeleted"); e != nil {
 		writeError(w, e)

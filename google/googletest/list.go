@@ -240,16 +240,17 @@ func orderKey(r *row, lq *listQuery) string {
 // page collects up to lq.maxResults matching rows after the key after; more
 // reports whether further matching rows exist.
 func (c *calendarState) page(lq *listQuery, after string) (rows []*row, more bool) {
+	ids := c.sortedIDs()
 	if lq.orderBy == "" {
 		i := 0
 		if after != "" {
-			i, _ = slices.BinarySearch(c.ids, after)
-			if i < len(c.ids) && c.ids[i] == after {
+			i, _ = slices.BinarySearch(ids, after)
+			if i < len(ids) && ids[i] == after {
 				i++
 			}
 		}
-		for ; i < len(c.ids); i++ {
-			r := c.rows[c.ids[i]]
+		for ; i < len(ids); i++ {
+			r := c.rows[ids[i]]
 			if !c.match(r, lq) {
 				continue
 			}
@@ -265,7 +266,7 @@ func (c *calendarState) page(lq *listQuery, after string) (rows []*row, more boo
 		r   *row
 	}
 	var all []keyed
-	for _, id := range c.ids {
+	for _, id := range ids {
 		r := c.rows[id]
 		if c.match(r, lq) {
 			if k := orderKey(r, lq); k > after {

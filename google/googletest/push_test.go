@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -440,4 +441,24 @@ func TestCloseAbandonsDeliveries(t *testing.T) {
 		t.Fatalf("WaitIdle after Close = %v", err)
 	}
 	srv.Close() // idempotent
+}
+
+func TestNotificationRedirectIsAFailure(t *testing.T) {
+	target := newReceiver(t)
+	redirect := httptest.NewTLSServer(http.RedirectHandler(target.srv.URL, http.StatusFound))
+	defer redirect.Close()
+	client := redirect.Client()
+	srv, svc := newEnv(t, googletest.Config{PushClient: client})
+	watch(t, svc, "c", redirect.URL, "")
+	waitIdle(t, srv)
+	d := srv.Deliveries()
+	if len(d) != 1 || d[0].StatusCode != http.StatusFound || d[0].OK() {
+		t.Fatalf("deliveries = %+v", d)
+	}
+	if n := len(target.requests()); n != 0 {
+		t.Fatalf("redirect was followed: target got %d requests", n)
+	}
+	if client.CheckRedirect != nil {
+		t.Fatal("the caller's PushClient was modified")
+	}
 }

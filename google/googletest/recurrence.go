@@ -140,7 +140,7 @@ func parseExdate(params, value string) ([]exdate, error) {
 		k, v, _ := strings.Cut(p, "=")
 		switch strings.ToUpper(k) {
 		case "TZID":
-			l, err := time.LoadLocation(v)
+			l, err := loadZone(v)
 			if err != nil {
 				return nil, fmt.Errorf("bad TZID %q", v)
 			}

@@ -3,6 +3,7 @@ package googletest_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -468,4 +469,32 @@ func TestUpdateReplacesAndPatchNullClears(t *testing.T) {
 	}
 	_, err = svc.Events.Update(calID, "nosuchevent", timedEvent("x", t0, time.Hour)).Do()
 	apiErr(t, err, 404, "notFound")
+}
+
+func TestInsertEventSeedsLargeCalendars(t *testing.T) {
+	srv, svc := newEnv(t, googletest.Config{})
+	const n = 2501
+	for i := range n {
+		start := t0.Add(time.Duration(i) * time.Hour)
+		if _, err := srv.InsertEvent(calID, timedEvent("seed", start, time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// maxResults above 2500 is lowered to 2500: two pages.
+	pages := 0
+	items, _ := listAll(t, func(pt string) *calendar.EventsListCall {
+		pages++
+		return svc.Events.List(calID).MaxResults(5000).PageToken(pt)
+	})
+	if len(items) != n || pages != 2 {
+		t.Fatalf("%d items in %d pages, want %d in 2", len(items), pages, n)
+	}
+	if !slices.IsSortedFunc(items, func(a, b *calendar.Event) int { return strings.Compare(a.Id, b.Id) }) {
+		t.Fatal("full list is not ordered by id")
+	}
+	_, err := srv.InsertEvent(calID, &calendar.Event{Summary: "no times"})
+	apiErr(t, err, 400, "required")
+	if _, err := srv.InsertEvent("nobody", timedEvent("x", t0, time.Hour)); !errors.Is(err, googletest.ErrCalendarNotFound) {
+		t.Fatalf("unknown calendar: %v", err)
+	}
 }
