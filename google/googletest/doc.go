@@ -92,5 +92,21 @@
 // # Inspecting state
 //
 // [Server.Events] returns what a client's copy should hold after a sync, and
-// [Server.Channels] the live channels, both as copies.
+// [Server.Channels] the live channels, both as copies. [Server.InsertEvent]
+// seeds events without HTTP.
+//
+// # Limitations
+//
+// Not emulated: calendarList, acl and settings (including their watch
+// methods), events.import, events.move, events.quickAdd, batch requests,
+// If-Match and If-None-Match, the "not_exists" resource state, and the
+// timeZone, maxAttendees and alwaysIncludeEmail list parameters (accepted
+// and ignored, as are the list parameters events.watch accepts). Sync tokens
+// expire only through [Server.ExpireSyncTokens], never by age, and
+// tombstones are kept forever. An exception keeps its own copy of the event
+// and does not follow later edits of its series. The sequence member is
+// never incremented by the server. Behaviour Google does not document, such
+// as the status of a successful channels.stop (204 here) or the answer to a
+// malformed sync token (400 here), is the emulator's choice and is noted
+// where it applies.
 package googletest
