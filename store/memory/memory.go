@@ -13,7 +13,12 @@ import (
 	"github.com/calsync/calsync"
 )
 
-var _ calsync.Store = (*Store)(nil)
+var (
+	_ calsync.Store       = (*Store)(nil)
+	_ calsync.Ledger      = (*Store)(nil)
+	_ calsync.DeadLetters = (*Store)(nil)
+	_ calsync.Accounts    = (*Store)(nil)
+)
 
 // Store is an in-memory [calsync.Store]. The zero value is not usable; call
 // [New].
@@ -21,6 +26,9 @@ type Store struct {
 	mu   sync.Mutex
 	cals map[string]*calendar
 	subs map[string]calsync.Subscription
+
+	// ext holds the optional capabilities (ext.go), under its own lock.
+	ext ext
 }
 
 type calendar struct {

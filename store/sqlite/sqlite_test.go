@@ -20,10 +20,10 @@ func open(t testing.TB) *sqlite.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) calsync.Store { return open(t) }, storetest.Features{TimePrecision: 1})
+	storetest.Run(t, func(t *testing.T) calsync.Store { return open(t) }, storetest.Features{TimePrecision: 1, Ledger: true, DeadLetters: true, Accounts: true})
 }
 
 func TestConformanceParallelShared(t *testing.T) {
 	shared := open(t)
-	storetest.Run(t, func(t *testing.T) calsync.Store { return shared }, storetest.Features{Parallel: true, TimePrecision: 1})
+	storetest.Run(t, func(t *testing.T) calsync.Store { return shared }, storetest.Features{Parallel: true, TimePrecision: 1, Ledger: true, DeadLetters: true, Accounts: true})
 }

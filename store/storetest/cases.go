@@ -38,6 +38,14 @@ var cases = []struct {
 	{"Copies", testCopies},
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"CancelledContext", testCancelledContext},
+	{"FullSyncResume", testFullSyncResume},
+	{"CursorWithEvents", testCursorWithEvents},
+	{"DeleteThenOlderUpsert", testDeleteThenOlderUpsert},
+	{"Ledger", testLedger},
+	{"LedgerConcurrentBegin", testLedgerConcurrentBegin},
+	{"LedgerPrune", testLedgerPrune},
+	{"DeadLetters", testDeadLetters},
+	{"Accounts", testAccounts},
 }
 
 func testCalendars(h *harness) {

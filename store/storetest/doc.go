@@ -23,6 +23,22 @@
 // writers and cancelled contexts. Errors that mean "does not exist" are
 // checked with errors.Is(err, calsync.ErrNotFound).
 //
+// The optional capabilities ([calsync.Ledger], [calsync.DeadLetters],
+// [calsync.Accounts]) are checked when [Features] asks for them
+// ([All] asks for every one): the notification ledger's claims (exactly one
+// of concurrent claimers wins, failed entries can be claimed again) and
+// pruning by age; retry attempts, due attempts, dead letters (add, list,
+// replay, delete); encrypted account tokens kept byte for byte. The suite
+// also checks that a full sync interrupted by a crash resumes from its
+// stored SyncState, and that readers never see a cursor without its
+// events or events without their cursor.
+//
+// Event.Raw is compared as JSON values, not bytes: a Store may normalise it
+// (store/postgres keeps it as jsonb, which drops insignificant whitespace
+// and reorders keys), and calsync promises host applications only the same
+// JSON value back. store/memory and store/sqlite happen to return the
+// exact bytes.
+//
 // Each subtest gets a fresh Store from newStore and namespaces its data
 // (calendar and subscription ids carry a per-run, per-subtest prefix), so a
 // newStore that hands out the same database to every subtest works too,

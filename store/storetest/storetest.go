@@ -33,7 +33,19 @@ type Features struct {
 	// namespace their data, so this is safe even when newStore returns the
 	// same database each time.
 	Parallel bool
+
+	// Ledger checks [calsync.Ledger]; the Store must implement it.
+	Ledger bool
+	// DeadLetters checks [calsync.DeadLetters]; the Store must implement
+	// it.
+	DeadLetters bool
+	// Accounts checks [calsync.Accounts]; the Store must implement it.
+	Accounts bool
 }
+
+// All is the Features of a Store that implements every optional
+// capability and keeps times to the microsecond.
+func All() Features { return Features{Ledger: true, DeadLetters: true, Accounts: true} }
 
 func (f Features) withDefaults() Features {
 	if f.TimePrecision <= 0 || f.TimePrecision > time.Microsecond {
