@@ -213,10 +213,9 @@ func (c *calendarState) expandSeries(series *row, now time.Time) {
 	sort.Strings(newIDs)
 	for _, id := range newIDs {
 		or := current[id]
-		if existing, ok := c.rows[id]; ok {
-			// The id belonged to another row (cannot normally happen:
-			// instance ids contain '_', client ids cannot).
-			_ = existing
+		if _, taken := c.rows[id]; taken {
+			// Unreachable in practice: instance ids contain '_', which
+			// client-chosen ids cannot.
 			continue
 		}
 		r := &row{
