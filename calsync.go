@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
+	"github.com/calsync/calsync/internal/alert"
 	"github.com/calsync/calsync/internal/coalesce"
 )
 
@@ -28,6 +31,32 @@ const (
 	// DefaultMaxResyncs is how many times one sync restarts from scratch after
 	// ErrFullSyncRequired before giving up.
 	DefaultMaxResyncs = 2
+	// DefaultMaxAttempts is how many times a notification is attempted
+	// before it moves to the dead letters.
+	DefaultMaxAttempts = 5
+	// DefaultRetryUnit scales retry delays: 2^attempt minutes.
+	DefaultRetryUnit = time.Minute
+	// DefaultRetryInterval is how often Run retries due notifications.
+	DefaultRetryInterval = 30 * time.Second
+	// DefaultDedupRetention is how long the ledger remembers a message.
+	DefaultDedupRetention = 7 * 24 * time.Hour
+	// DefaultSafetyNetAfter is how long a calendar may go without a sync.
+	DefaultSafetyNetAfter = 6 * time.Hour
+	// DefaultSafetyNetInterval is how often Run looks for such calendars.
+	DefaultSafetyNetInterval = 10 * time.Minute
+	// DefaultAlertWindow is the alerting window.
+	DefaultAlertWindow = 10 * time.Minute
+	// DefaultAlertFailureRate is the failure share that raises an alert.
+	DefaultAlertFailureRate = 0.10
+	// DefaultAlertLatencyP95 is the P95 latency that raises an alert.
+	DefaultAlertLatencyP95 = 10 * time.Second
+	// DefaultAlertVolumeDrop is the volume ratio below which an alert fires.
+	DefaultAlertVolumeDrop = 0.2
+	// DefaultAlertMinSamples is the minimum sample count of a window.
+	DefaultAlertMinSamples = 20
+	// DefaultAlertExpiryWithin is how close to expiry a subscription may be
+	// after a renewal sweep before an alert fires.
+	DefaultAlertExpiryWithin = 2 * time.Hour
 )
 
 // Config configures an Engine. Store and Providers are required.
@@ -62,6 +91,59 @@ type Config struct {
 	// MaxResyncs bounds the full-sync restarts of one sync.
 	// Default: DefaultMaxResyncs.
 	MaxResyncs int
+	// MaxAttempts is how many times a failed notification is attempted
+	// before it moves to the dead letters (Stores that implement
+	// DeadLetters). Default: DefaultMaxAttempts.
+	MaxAttempts int
+	// RetryUnit scales the wait before retrying a failed notification:
+	// 2^attempt × RetryUnit. Default: DefaultRetryUnit (one minute).
+	RetryUnit time.Duration
+	// RetryInterval is how often Run looks for failed notifications due
+	// for another attempt. Default: DefaultRetryInterval.
+	RetryInterval time.Duration
+	// OnDeadLetter is called when a notification moves to the dead
+	// letters. Default: none (it is logged and counted).
+	OnDeadLetter func(ctx context.Context, d DeadLetter)
+	// DedupRetention is how long the notification ledger remembers a
+	// message (Stores that implement Ledger). Default:
+	// DefaultDedupRetention (7 days).
+	DedupRetention time.Duration
+	// SafetyNetAfter: a calendar that has not synced for this long is
+	// synced anyway, because pushes are not guaranteed. Default:
+	// DefaultSafetyNetAfter (6 hours).
+	SafetyNetAfter time.Duration
+	// SafetyNetInterval is how often Run looks for such calendars.
+	// Default: DefaultSafetyNetInterval.
+	SafetyNetInterval time.Duration
+	// SkipCatchUp stops Run from syncing every calendar when it starts.
+	// Default: false (catch up).
+	SkipCatchUp bool
+	// OnAlert receives alerts: failure rate, P95 latency, dead letters,
+	// notification volume drop, subscriptions about to expire. Default:
+	// none (alerts are logged at Warn and counted).
+	OnAlert func(ctx context.Context, a Alert)
+	// AlertWindow is the sliding window the alert rates are computed over.
+	// Default: DefaultAlertWindow.
+	AlertWindow time.Duration
+	// AlertFailureRate is the share of failed notifications in the window
+	// above which an alert fires. Default: DefaultAlertFailureRate (10 %).
+	AlertFailureRate float64
+	// AlertLatencyP95 is the P95 processing latency above which an alert
+	// fires. Default: DefaultAlertLatencyP95 (10 s).
+	AlertLatencyP95 time.Duration
+	// AlertVolumeDrop: an alert fires when a window receives fewer than
+	// this fraction of the notifications of the window before. Default:
+	// DefaultAlertVolumeDrop.
+	AlertVolumeDrop float64
+	// AlertMinSamples is how many notifications a window needs before its
+	// rates count. Default: DefaultAlertMinSamples.
+	AlertMinSamples int
+	// AlertExpiryWithin: a subscription this close to expiry after a
+	// renewal sweep raises an alert. Default: DefaultAlertExpiryWithin.
+	AlertExpiryWithin time.Duration
+	// MeterProvider receives the Engine's OpenTelemetry metrics. Default:
+	// none (no-op).
+	MeterProvider metric.MeterProvider
 	// Logger receives structured logs (ids, never secrets). Default: none.
 	Logger *slog.Logger
 	// Now returns the current time. Default: time.Now. Tests set a fake clock.
@@ -84,6 +166,42 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxResyncs <= 0 {
 		c.MaxResyncs = DefaultMaxResyncs
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.RetryUnit <= 0 {
+		c.RetryUnit = DefaultRetryUnit
+	}
+	if c.RetryInterval <= 0 {
+		c.RetryInterval = DefaultRetryInterval
+	}
+	if c.DedupRetention <= 0 {
+		c.DedupRetention = DefaultDedupRetention
+	}
+	if c.SafetyNetAfter <= 0 {
+		c.SafetyNetAfter = DefaultSafetyNetAfter
+	}
+	if c.SafetyNetInterval <= 0 {
+		c.SafetyNetInterval = DefaultSafetyNetInterval
+	}
+	if c.AlertWindow <= 0 {
+		c.AlertWindow = DefaultAlertWindow
+	}
+	if c.AlertFailureRate <= 0 {
+		c.AlertFailureRate = DefaultAlertFailureRate
+	}
+	if c.AlertLatencyP95 <= 0 {
+		c.AlertLatencyP95 = DefaultAlertLatencyP95
+	}
+	if c.AlertVolumeDrop <= 0 {
+		c.AlertVolumeDrop = DefaultAlertVolumeDrop
+	}
+	if c.AlertMinSamples <= 0 {
+		c.AlertMinSamples = DefaultAlertMinSamples
+	}
+	if c.AlertExpiryWithin <= 0 {
+		c.AlertExpiryWithin = DefaultAlertExpiryWithin
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -127,11 +245,14 @@ type Engine struct {
 	log       *slog.Logger
 	syncs     coalesce.Group
 
+	metrics *instruments
+	monitor *alert.Monitor
+
 	mu     sync.Mutex
 	health map[string]*Health
 
 	stats struct {
-		enqueued, processed, syncs, fullSyncs, changes, stale, failures atomic.Int64
+		enqueued, handled, processed, duplicates, syncs, fullSyncs, changes, stale, failures, deadLetters atomic.Int64
 	}
 }
 
@@ -150,6 +271,20 @@ func NewEngine(cfg Config) (*Engine, error) {
 	for _, p := range cfg.Providers {
 		e.providers[p.Name()] = p
 	}
+	var (
+		meter metric.Meter
+		err   error
+	)
+	if e.metrics, meter, err = newInstruments(cfg.MeterProvider); err != nil {
+		return nil, fmt.Errorf("calsync: metrics: %w", err)
+	}
+	if err := e.registerGauges(meter); err != nil {
+		return nil, fmt.Errorf("calsync: metrics: %w", err)
+	}
+	e.monitor = alert.New(alert.Config{
+		Window: cfg.AlertWindow, FailureRate: cfg.AlertFailureRate, MinSamples: cfg.AlertMinSamples,
+		P95: cfg.AlertLatencyP95, DeadLetters: 1, VolumeDrop: cfg.AlertVolumeDrop,
+	})
 	return e, nil
 }
 
@@ -303,12 +438,17 @@ func (e *Engine) Enqueue(ctx context.Context, n Notification) error {
 		return fmt.Errorf("calsync: enqueue: %w", err)
 	}
 	e.stats.enqueued.Add(1)
+	e.metrics.received.Add(ctx, 1, providerAttr(n.Provider))
+	e.monitor.Received(n.Received)
 	return nil
 }
 
-// Run processes queued notifications with Config.Workers goroutines and
-// renews expiring subscriptions every Config.RenewInterval, until ctx is
-// done. It returns ctx's error.
+// Run processes queued notifications with Config.Workers goroutines until
+// ctx is done, and meanwhile: syncs every calendar once at start (catch-up,
+// unless Config.SkipCatchUp), renews expiring subscriptions every
+// RenewInterval, retries failed notifications every RetryInterval, syncs
+// calendars silent for SafetyNetAfter every SafetyNetInterval, prunes the
+// dedup ledger, and checks the alert thresholds. It returns ctx's error.
 func (e *Engine) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range e.cfg.Workers {
@@ -323,48 +463,87 @@ func (e *Engine) Run(ctx context.Context) error {
 					continue
 				}
 				e.Process(ctx, n)
+				e.stats.handled.Add(1)
 			}
 		})
 	}
-	wg.Go(func() {
-		t := time.NewTicker(e.cfg.RenewInterval)
-		defer t.Stop()
-		for {
-			if _, err := e.RenewExpiring(ctx); err != nil && ctx.Err() == nil {
-				e.log.ErrorContext(ctx, "calsync: renewal sweep", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	})
+	wg.Go(func() { e.maintain(ctx) })
 	wg.Wait()
 	return ctx.Err()
 }
 
-// Process handles one notification: for a change it runs an incremental
-// sync of the calendar, coalesced with any sync of that calendar under way
-// (a burst of notifications costs at most one follow-up sync). Run calls
-// it; hosts with their own Queue consumer may call it directly.
-func (e *Engine) Process(ctx context.Context, n Notification) {
-	defer e.stats.processed.Add(1)
+// maintain runs the periodic work of Run.
+func (e *Engine) maintain(ctx context.Context) {
+	if !e.cfg.SkipCatchUp {
+		if _, err := e.CatchUp(ctx); err != nil && ctx.Err() == nil {
+			e.log.ErrorContext(ctx, "calsync: catch-up", "err", err)
+		}
+	}
+	renew := time.NewTicker(e.cfg.RenewInterval)
+	defer renew.Stop()
+	retry := time.NewTicker(e.cfg.RetryInterval)
+	defer retry.Stop()
+	safety := time.NewTicker(e.cfg.SafetyNetInterval)
+	defer safety.Stop()
+	for first := true; ; first = false {
+		if first {
+			e.renewSweep(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-renew.C:
+			e.renewSweep(ctx)
+		case <-retry.C:
+			if _, err := e.RetryDue(ctx); err != nil && ctx.Err() == nil {
+				e.log.ErrorContext(ctx, "calsync: retry", "err", err)
+			}
+			e.checkAlerts(ctx, e.cfg.Now())
+		case <-safety.C:
+			if _, err := e.SafetyNet(ctx); err != nil && ctx.Err() == nil {
+				e.log.ErrorContext(ctx, "calsync: safety net", "err", err)
+			}
+			if l, ok := e.cfg.Store.(Ledger); ok {
+				if _, err := l.PruneNotifications(ctx, e.cfg.Now().Add(-e.cfg.DedupRetention)); err != nil && ctx.Err() == nil {
+					e.log.ErrorContext(ctx, "calsync: prune ledger", "err", err)
+				}
+			}
+		}
+	}
+}
+
+func (e *Engine) renewSweep(ctx context.Context) {
+	if _, err := e.RenewExpiring(ctx); err != nil && ctx.Err() == nil {
+		e.log.ErrorContext(ctx, "calsync: renewal sweep", "err", err)
+	}
+}
+
+// process does what a notification asks: renew or recreate the
+// subscription for lifecycle notifications, then an incremental sync of the
+// calendar, coalesced with any sync of it under way. ran is false when the
+// sync was folded into one under way (which will run once more for it).
+func (e *Engine) process(ctx context.Context, n Notification) (ran bool, err error) {
 	cal, err := e.cfg.Store.Calendar(ctx, n.CalendarID)
 	if err != nil {
-		e.log.WarnContext(ctx, "calsync: notification for unknown calendar", "calendar", n.CalendarID, "subscription", n.SubscriptionID, "err", err)
-		return
+		if errors.Is(err, ErrNotFound) {
+			// Disconnected meanwhile: nothing to do, nothing to retry.
+			e.log.WarnContext(ctx, "calsync: notification for unknown calendar", "calendar", n.CalendarID, "subscription", n.SubscriptionID)
+			return true, nil
+		}
+		return true, fmt.Errorf("calsync: process: %w", err)
 	}
 	switch n.Kind {
 	case SubscriptionRemoved, ReauthorizationRequired:
 		if err := e.resubscribe(ctx, cal, n.SubscriptionID); err != nil {
 			e.fail(ctx, cal, err)
+			return true, err
 		}
 	}
-	e.syncs.Do(cal.ID, func() error {
-		_, err := e.syncOnce(ctx, cal)
+	ran = e.syncs.Do(cal.ID, func() error {
+		_, err = e.syncOnce(ctx, cal)
 		return err
 	}, func(err error) { e.fail(ctx, cal, err) })
+	return ran, err
 }
 
 func (e *Engine) fail(ctx context.Context, cal Calendar, err error) {
@@ -424,7 +603,15 @@ func (e *Engine) Sync(ctx context.Context, calendarID string) (SyncResult, error
 // committed with the position it reached.
 func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, err error) {
 	start := e.cfg.Now()
-	defer func() { e.record(cal.ID, start, err) }()
+	defer func() {
+		e.record(cal.ID, start, err)
+		kind := "incremental"
+		if res.Full {
+			kind = "full"
+		}
+		e.metrics.syncDuration.Record(ctx, e.cfg.Now().Sub(start).Seconds(),
+			metric.WithAttributes(attribute.String("provider", cal.Provider), attribute.String("kind", kind)))
+	}()
 	p, err := e.provider(cal.Provider)
 	if err != nil {
 		return res, err
@@ -523,7 +710,25 @@ func (e *Engine) RenewExpiring(ctx context.Context) (int, error) {
 		}
 		n++
 	}
+	e.alertExpiring(ctx)
 	return n, errors.Join(errs...)
+}
+
+// alertExpiring raises an alert for every subscription that, after a
+// renewal sweep, still expires within AlertExpiryWithin.
+func (e *Engine) alertExpiring(ctx context.Context) {
+	now := e.cfg.Now()
+	subs, err := e.cfg.Store.ExpiringSubscriptions(ctx, now.Add(e.cfg.AlertExpiryWithin))
+	if err != nil {
+		return
+	}
+	for _, s := range subs {
+		e.raise(ctx, Alert{
+			Kind: AlertSubscriptionExpiring, CalendarID: s.CalendarID, SubscriptionID: s.ID, At: now,
+			Value: s.Expiration.Sub(now).Seconds(), Threshold: e.cfg.AlertExpiryWithin.Seconds(),
+			Message: fmt.Sprintf("subscription %s of calendar %s expires at %s and could not be renewed", s.ID, s.CalendarID, s.Expiration.UTC().Format(time.RFC3339)),
+		})
+	}
 }
 
 // resubscribe replaces subscription oldID of cal with a new one: create the

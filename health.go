@@ -48,8 +48,14 @@ func (e *Engine) Health(calendarID string) (h Health, ok bool) {
 type Stats struct {
 	// Enqueued counts notifications accepted by Enqueue.
 	Enqueued int64
-	// Processed counts notifications processed by workers.
+	// Handled counts queued notifications Run's workers have finished
+	// with (processed, recognised as duplicates, or failed). When it equals
+	// Enqueued, the queue is drained and nothing is being processed.
+	Handled int64
+	// Processed counts notifications processed (duplicates excluded).
 	Processed int64
+	// Duplicates counts notifications the dedup ledger recognised.
+	Duplicates int64
 	// Syncs counts syncs run (incremental and full).
 	Syncs int64
 	// FullSyncs counts syncs that listed the whole calendar.
@@ -60,17 +66,22 @@ type Stats struct {
 	Stale int64
 	// Failures counts failed syncs and renewals.
 	Failures int64
+	// DeadLetters counts notifications moved to the dead letters.
+	DeadLetters int64
 }
 
 // Stats returns the Engine's counters.
 func (e *Engine) Stats() Stats {
 	return Stats{
-		Enqueued:  e.stats.enqueued.Load(),
-		Processed: e.stats.processed.Load(),
-		Syncs:     e.stats.syncs.Load(),
-		FullSyncs: e.stats.fullSyncs.Load(),
-		Changes:   e.stats.changes.Load(),
-		Stale:     e.stats.stale.Load(),
-		Failures:  e.stats.failures.Load(),
+		Enqueued:    e.stats.enqueued.Load(),
+		Handled:     e.stats.handled.Load(),
+		Processed:   e.stats.processed.Load(),
+		Duplicates:  e.stats.duplicates.Load(),
+		DeadLetters: e.stats.deadLetters.Load(),
+		Syncs:       e.stats.syncs.Load(),
+		FullSyncs:   e.stats.fullSyncs.Load(),
+		Changes:     e.stats.changes.Load(),
+		Stale:       e.stats.stale.Load(),
+		Failures:    e.stats.failures.Load(),
 	}
 }
