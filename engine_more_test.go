@@ -50,6 +50,7 @@ func TestRenewCreatesNewBeforeStoppingOld(t *testing.T) {
 	p := newFakeProvider(10)
 	st := memory.New()
 	now := time.Unix(0, 0)
+	p.now = func() time.Time { return now }
 	e, _ := newTestEngine(t, p, st, calsync.Config{Now: func() time.Time { return now }, RenewBefore: time.Hour})
 	old, err := e.Connect(ctx, fakeCal, calsync.ConnectRequest{Address: "https://example.com/hook", TTL: 3 * time.Hour})
 	if err != nil {

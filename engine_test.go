@@ -31,6 +31,8 @@ type fakeProvider struct {
 	// hooks, called without mu held
 	beforeFetch func(n int, pos provider.Position) error
 	onWatch     func(req provider.WatchRequest) error
+	// now is the provider's clock for expirations; default time.Now.
+	now func() time.Time
 }
 
 type logEntry struct {
@@ -107,8 +109,15 @@ func (f *fakeProvider) Watch(_ context.Context, cal provider.Calendar, req provi
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.watches = append(f.watches, req)
+	now, ttl := time.Now, req.TTL
+	if f.now != nil {
+		now = f.now
+	}
+	if ttl <= 0 {
+		ttl = 7 * 24 * time.Hour
+	}
 	return &provider.Subscription{ID: req.ID, CalendarID: cal.ID, Provider: "fake", ResourceID: "res-" + cal.ID,
-		Secret: req.Secret, Expiration: time.Unix(0, 0).Add(req.TTL)}, nil
+		Secret: req.Secret, Expiration: now().Add(ttl)}, nil
 }
 
 func (f *fakeProvider) Stop(_ context.Context, _ provider.Calendar, sub *provider.Subscription) error {
