@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"golang.org/x/oauth2"
 	calendar "google.golang.org/api/calendar/v3"
 	"google.golang.org/api/option"
@@ -83,8 +84,16 @@ func run(ctx context.Context) error {
 	}
 
 	// 3. The library: provider, store, engine, webhook handler.
+	reader := sdkmetric.NewManualReader()
+	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer meters.Shutdown(context.Background())
+	counted, err := calsync.InstrumentTransport(nil, meters, google.Name)
+	if err != nil {
+		return err
+	}
 	token := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "quickstart-token"})
 	prov, err := google.New(google.Config{
+		HTTPClient:  &http.Client{Transport: counted},
 		Endpoint:    emu.Endpoint(),
 		TokenSource: func(context.Context, string) (oauth2.TokenSource, error) { return token, nil },
 		PageSize:    10, // small pages, to show paging on a tiny calendar
@@ -97,9 +106,10 @@ func run(ctx context.Context) error {
 	var failures []error
 	var failMu sync.Mutex
 	engine, err := calsync.NewEngine(calsync.Config{
-		Store:     store,
-		Providers: []calsync.Provider{prov},
-		OnChange:  pr.onChange,
+		MeterProvider: meters,
+		Store:         store,
+		Providers:     []calsync.Provider{prov},
+		OnChange:      pr.onChange,
 		OnError: func(_ context.Context, cal calsync.Calendar, err error) {
 			failMu.Lock()
 			failures = append(failures, fmt.Errorf("%s: %w", cal.ID, err))
@@ -223,6 +233,9 @@ func run(ctx context.Context) error {
 		if !same {
 			fmt.Printf("    local:    %s\n    emulator: %s\n", strings.Join(local, ", "), strings.Join(want, ", "))
 		}
+	}
+	if err := printMetrics(ctx, reader); err != nil {
+		return err
 	}
 	failMu.Lock()
 	defer failMu.Unlock()
