@@ -261,3 +261,23 @@ func TestSubscriptionExpiringAlert(t *testing.T) {
 		t.Fatalf("alerts = %+v", alerts)
 	}
 }
+
+func TestCalendarHealth(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	p := newFakeProvider(10)
+	p.now = clock.Now
+	e, _ := newTestEngine(t, p, memory.New(), calsync.Config{Now: clock.Now})
+	sub := connectFake(t, e)
+	clock.Advance(90 * time.Minute)
+	h, err := e.CalendarHealth(ctx, fakeCal.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.CursorAge != 90*time.Minute || !h.SubscriptionExpiry.Equal(sub.Expiration) || h.FullSyncInProgress || h.Local.LastSuccess.IsZero() {
+		t.Errorf("health = %+v", h)
+	}
+	if _, err := e.CalendarHealth(ctx, "nope"); !errors.Is(err, calsync.ErrNotFound) {
+		t.Errorf("unknown calendar: %v", err)
+	}
+}

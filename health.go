@@ -1,6 +1,10 @@
 package calsync
 
-import "time"
+import (
+	"context"
+	"fmt"
+	"time"
+)
 
 // Health is what the Engine knows of one calendar's recent syncs in this
 // process.
@@ -84,4 +88,53 @@ func (e *Engine) Stats() Stats {
 		Stale:       e.stats.stale.Load(),
 		Failures:    e.stats.failures.Load(),
 	}
+}
+
+// CalendarHealth is the health of one calendar as read from the Store
+// (shared by every instance) and this Engine's own observations.
+type CalendarHealth struct {
+	// Calendar is the calendar.
+	Calendar Calendar
+	// LastSync is when a sync of the calendar last completed, by any
+	// instance sharing the Store.
+	LastSync time.Time
+	// CursorAge is how long ago that was: how stale the local copy may be
+	// if pushes have stopped. Zero when the calendar never synced.
+	CursorAge time.Duration
+	// FullSyncInProgress is true while a full sync is under way (or was
+	// interrupted and will resume).
+	FullSyncInProgress bool
+	// SubscriptionExpiry is the latest expiration among the calendar's
+	// subscriptions; zero if it has none.
+	SubscriptionExpiry time.Time
+	// Local is this Engine's view: last attempt, last success, last error.
+	// Zero if this Engine has not synced the calendar.
+	Local Health
+}
+
+// CalendarHealth returns the health of a calendar.
+func (e *Engine) CalendarHealth(ctx context.Context, calendarID string) (CalendarHealth, error) {
+	cal, err := e.cfg.Store.Calendar(ctx, calendarID)
+	if err != nil {
+		return CalendarHealth{}, fmt.Errorf("calsync: health %s: %w", calendarID, err)
+	}
+	st, err := e.cfg.Store.SyncState(ctx, calendarID)
+	if err != nil {
+		return CalendarHealth{}, fmt.Errorf("calsync: health %s: %w", calendarID, err)
+	}
+	subs, err := e.cfg.Store.ListSubscriptions(ctx, calendarID)
+	if err != nil {
+		return CalendarHealth{}, fmt.Errorf("calsync: health %s: %w", calendarID, err)
+	}
+	h := CalendarHealth{Calendar: cal, LastSync: st.LastSync, FullSyncInProgress: st.FullSync() && st.Generation != 0}
+	if !st.LastSync.IsZero() {
+		h.CursorAge = e.cfg.Now().Sub(st.LastSync)
+	}
+	for _, s := range subs {
+		if s.Expiration.After(h.SubscriptionExpiry) {
+			h.SubscriptionExpiry = s.Expiration
+		}
+	}
+	h.Local, _ = e.Health(calendarID)
+	return h, nil
 }
