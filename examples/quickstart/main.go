@@ -1,6 +1,6 @@
 // Command quickstart runs calsync end to end on one machine, with no
 // credentials and no internet: an emulator of the Google Calendar API
-// (googletest), the calsync Engine with an in-memory store, and a webhook
+// (googletest), the calsync Engine with the embedded SQLite store, and a webhook
 // server on loopback that the emulator pushes notifications to.
 //
 // It connects two calendars, creates, moves and deletes events through the
@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -32,7 +33,7 @@ import (
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/google"
 	"github.com/calsync/calsync/google/googletest"
-	"github.com/calsync/calsync/store/memory"
+	"github.com/calsync/calsync/store/sqlite"
 	"github.com/calsync/calsync/webhook"
 )
 
@@ -101,7 +102,18 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store := memory.New()
+	// The embedded default store: one SQLite file (here in a temporary
+	// directory, removed at the end).
+	dir, err := os.MkdirTemp("", "calsync-quickstart-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "calsync.db"), nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	pr := &printer{}
 	var failures []error
 	var failMu sync.Mutex
@@ -125,8 +137,9 @@ func run(ctx context.Context) error {
 	}
 	mux.Handle("/hooks/google", hook)
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go engine.Run(runCtx)
+	runDone := make(chan struct{})
+	go func() { engine.Run(runCtx); close(runDone) }()
+	defer func() { stop(); <-runDone }() // before the store closes
 
 	// The emulator's API client, standing in for the users editing their
 	// calendars in Google Calendar.
