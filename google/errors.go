@@ -11,6 +11,7 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/calsync/calsync/provider"
+	"github.com/calsync/calsync/retry"
 )
 
 // apiError turns a Calendar API client error into a *provider.ProviderError
@@ -59,20 +60,9 @@ func apiError(op string, err error) error {
 	return pe
 }
 
-// retryAfter parses a Retry-After value: seconds (fractions allowed) or an
-// HTTP date. It returns 0 when absent or unparsable.
+// retryAfter parses a Retry-After value with retry.ParseRetryAfter; it
+// returns 0 when absent or unparsable.
 func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	d, _ := retry.ParseRetryAfter(v, now)
+	return d
 }
