@@ -13,6 +13,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/calsync/calsync/provider"
+	"github.com/calsync/calsync/retry"
 )
 
 // Name is the provider name stored with Google calendars and subscriptions.
@@ -136,6 +137,7 @@ func (p *Provider) service(ctx context.Context, cal provider.Calendar) (*calenda
 // (req.TTL, default DefaultTTL). Google may shorten it; the returned
 // Subscription has the expiration Google granted.
 func (p *Provider) Watch(ctx context.Context, cal provider.Calendar, req provider.WatchRequest) (*provider.Subscription, error) {
+	ctx = retry.WithAccount(ctx, cal.AccountID) // keys retry.LimitTransport's per-account limits
 	switch {
 	case req.ID == "" || len(req.ID) > MaxChannelIDLength:
 		return nil, fmt.Errorf("google: watch: channel id must be 1..%d characters, got %d", MaxChannelIDLength, len(req.ID))
@@ -188,6 +190,7 @@ func (p *Provider) Watch(ctx context.Context, cal provider.Calendar, req provide
 
 // Stop stops a channel (channels.stop with its id and resourceId).
 func (p *Provider) Stop(ctx context.Context, cal provider.Calendar, sub *provider.Subscription) error {
+	ctx = retry.WithAccount(ctx, cal.AccountID) // keys retry.LimitTransport's per-account limits
 	if sub.ID == "" || sub.ResourceID == "" {
 		return fmt.Errorf("google: channels.stop: channel %q has no resourceId (was it ever created?): %w", sub.ID, provider.ErrNotFound)
 	}
@@ -206,6 +209,7 @@ func (p *Provider) Stop(ctx context.Context, cal provider.Calendar, sub *provide
 // (deleted events included, as status "cancelled"). A 410 maps to
 // provider.ErrFullSyncRequired.
 func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provider.Position) (*provider.Page, error) {
+	ctx = retry.WithAccount(ctx, cal.AccountID) // keys retry.LimitTransport's per-account limits
 	syncToken, pageToken, err := p.decodePosition(pos)
 	if err != nil {
 		return nil, err
