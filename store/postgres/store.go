@@ -154,7 +154,15 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.Batch) (*calsync.ApplyResult, error) {
 	cur := make(map[string]plan.Current, len(b.Changes))
 	if len(b.Changes) > 0 {
-		rows, _ := tx.Query(ctx, `SELECT id, updated, etag, version FROM events WHERE calendar_id = $1 AND id = ANY($2)`, calendarID, plan.IDs(b))
+		// One primary-key lookup per id, whatever the statistics say: with
+		// "id = ANY($2)" the planner, misled by a young table's
+		// statistics, may scan every event of the calendar instead, making
+		// each page of a large sync slower than the last. LIMIT 1 keeps the
+		// lateral subquery from being flattened into such a join.
+		rows, _ := tx.Query(ctx, `SELECT e.id, e.updated, e.etag, e.version
+			FROM unnest($2::text[]) AS u(id),
+			LATERAL (SELECT id, updated, etag, version FROM events
+				WHERE calendar_id = $1 AND id = u.id LIMIT 1) AS e`, calendarID, plan.IDs(b))
 		var id string
 		var c plan.Current
 		_, err := pgx.ForEachRow(rows, []any{&id, &c.Updated, &c.ETag, &c.Version}, func() error {

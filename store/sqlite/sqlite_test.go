@@ -27,3 +27,7 @@ func TestConformanceParallelShared(t *testing.T) {
 	shared := open(t)
 	storetest.Run(t, func(t *testing.T) calsync.Store { return shared }, storetest.Features{Parallel: true, TimePrecision: 1, Ledger: true, DeadLetters: true, Accounts: true})
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) calsync.Store { return open(b) })
+}

@@ -30,31 +30,7 @@ const (
 // not the measured operation runs with the timer stopped.
 func Bench(b *testing.B, newStore func(b *testing.B) calsync.Store) {
 	run := randomHex(4)
-	events := make([]*calsync.Event, BenchEvents)
-	for i := range events {
-		h := &harness{f: Features{}.withDefaults()}
-		events[i] = h.ev("", fmt.Sprintf("event-%06d", (i*7919)%BenchEvents), h.at(1), "1")
-	}
-	// batches builds the pages of one sync writing events with Updated step n.
-	batches := func(cal string, n int, gen int64) []*calsync.Batch {
-		var out []*calsync.Batch
-		for i := 0; i < len(events); i += BenchPageSize {
-			bt := &calsync.Batch{Generation: gen, State: calsync.SyncState{PageToken: fmt.Sprint(i), Generation: gen}}
-			for _, e := range events[i:min(len(events), i+BenchPageSize)] {
-				e.CalendarID = cal
-				e.Updated = base.Add(timeStep(n))
-				e.ETag = fmt.Sprint(n)
-				c := *e // the store copies; one Event value per change is enough
-				bt.Changes = append(bt.Changes, upsert(&c))
-			}
-			out = append(out, bt)
-		}
-		if gen != 0 {
-			out[len(out)-1].Sweep = true
-		}
-		out[len(out)-1].State = calsync.SyncState{Cursor: "cursor"}
-		return out
-	}
+	batches := func(cal string, n int, gen int64) []*calsync.Batch { return benchPages(cal, n, gen) }
 	applyAll := func(b *testing.B, s calsync.Store, cal string, bs []*calsync.Batch) {
 		for _, bt := range bs {
 			if _, err := s.Apply(b.Context(), cal, bt); err != nil {
@@ -148,3 +124,30 @@ func Bench(b *testing.B, newStore func(b *testing.B) calsync.Store) {
 }
 
 func timeStep(n int) time.Duration { return time.Duration(n) * time.Microsecond }
+
+// BenchPages returns the pages of the sync that [Bench] applies: BenchEvents
+// upserts of new or changed events in pages of BenchPageSize, each event's
+// Updated at step n (a larger n is newer), the last page carrying a cursor.
+// Benchmarks of a baseline (a raw database upsert) write the same rows with
+// it.
+func BenchPages(calendarID string, n int) []*calsync.Batch { return benchPages(calendarID, n, 0) }
+
+// benchPages builds the pages of one sync writing events with Updated step
+// n; a non-zero gen makes it a full sync that sweeps on its last page.
+func benchPages(cal string, n int, gen int64) []*calsync.Batch {
+	h := &harness{f: Features{}.withDefaults()}
+	var out []*calsync.Batch
+	for i := 0; i < BenchEvents; i += BenchPageSize {
+		bt := &calsync.Batch{Generation: gen, State: calsync.SyncState{PageToken: fmt.Sprint(i), Generation: gen}}
+		for j := i; j < min(BenchEvents, i+BenchPageSize); j++ {
+			e := h.ev(cal, fmt.Sprintf("event-%06d", (j*7919)%BenchEvents), base.Add(timeStep(n)), fmt.Sprint(n))
+			bt.Changes = append(bt.Changes, upsert(e))
+		}
+		out = append(out, bt)
+	}
+	if gen != 0 {
+		out[len(out)-1].Sweep = true
+	}
+	out[len(out)-1].State = calsync.SyncState{Cursor: "cursor"}
+	return out
+}
