@@ -1,0 +1,59 @@
+// Package postgres is the production [calsync.Store]: PostgreSQL through
+// github.com/jackc/pgx/v5 and a pgxpool.Pool, safe for any number of
+// processes (host app instances) sharing one database.
+//
+// # Use
+//
+//	st, err := postgres.Open(ctx, "postgres://app@db/app", nil)
+//	if err != nil { ... }
+//	defer st.Close()
+//	eng, err := calsync.NewEngine(calsync.Config{Store: st, ...})
+//
+// or, with a pool the host already has, [New](ctx, pool, nil). The tables
+// live in the first schema of the connections' search_path.
+//
+// # Behaviour
+//
+// A [Store] follows every rule of [calsync.Store] and [calsync.Batch], passes
+// store/storetest, and implements the optional [calsync.Ledger],
+// [calsync.DeadLetters] and [calsync.Accounts].
+//
+//   - [Store.Apply] is one READ COMMITTED transaction. It first writes the
+//     calendar's new SyncState, which takes the calendar row's lock: Applies
+//     of one calendar, from any process, run one after the other, while
+//     different calendars proceed in parallel. It then reads the stored
+//     version of every event the batch names (one primary-key lookup each),
+//     decides in Go what last-write-wins requires (the same code as
+//     store/sqlite), and sends every write as one pgx.Batch: INSERT … ON
+//     CONFLICT … DO UPDATE … WHERE the version and Updated it planned
+//     against still hold, RETURNING the new version. A write the WHERE
+//     skipped (a row changed outside Apply) fails the batch rather than
+//     being lost. The cursor is committed with the events or not at all.
+//   - Times are timestamptz: microsecond precision (storetest's default
+//     Features.TimePrecision); they come back in UTC.
+//   - Event.Raw is jsonb: it comes back as the same JSON value, not
+//     necessarily the same bytes (whitespace and key order are
+//     normalised). jsonb cannot hold the \u0000 escape; an event whose
+//     Raw contains one fails the Apply.
+//   - Ids use the "C" collation, so [Store.ListEvents] pages in byte order.
+//   - Indexes serve the lookups the Engine makes: events by (calendar,
+//     id), subscriptions by id, by (calendar, id) and by expiration, the
+//     notification ledger by the time it was begun, retry attempts by
+//     when they are due.
+//
+// # Schema
+//
+// Numbered migrations are embedded in the binary and recorded in the
+// schema_version table. [New] (or [Migrate]) applies the missing ones in
+// one transaction holding a transaction-scoped advisory lock, so instances
+// starting together migrate once; a database migrated by a newer calsync
+// fails with [ErrSchemaTooNew] and is left alone. Set
+// [Config].SkipMigrations when migrations run as a separate deploy step.
+//
+// # Tests
+//
+// The tests need a PostgreSQL server: set CALSYNC_TEST_POSTGRES_URL (for
+// example postgres://postgres@127.0.0.1:5432/test?sslmode=disable); without
+// it they skip. Each test works in a schema of its own, dropped afterwards,
+// so parallel runs do not collide.
+package postgres
