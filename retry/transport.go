@@ -109,10 +109,11 @@ func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			r = shallowCopy(req, body)
 		}
-		var written atomic.Bool
+		var written *atomic.Bool // only non-idempotent requests pay for the trace
 		if !idem {
 			// Learn whether the request reached the wire, which decides
 			// whether a failed POST may be resent.
+			written = new(atomic.Bool)
 			r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
 				WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) },
 			}))
