@@ -1,0 +1,82 @@
+// Package msgraph implements calsync's Provider for Microsoft Graph
+// (Outlook) calendars, on the official SDK
+// github.com/microsoftgraph/msgraph-sdk-go and golang.org/x/oauth2 token
+// sources.
+//
+// # Authentication
+//
+// [Config.TokenSource] returns an oauth2.TokenSource per host account; a
+// small kiota AccessTokenProvider turns it into the SDK's bearer
+// authentication, so neither azcore nor MSAL is needed. Tokens are only sent
+// to the host of [Config.BaseURL]. A token source whose refresh the
+// authorization server refuses, and any 401, map to
+// provider.ErrReauthRequired.
+//
+// The SDK's default middleware (retries, redirects, compression, telemetry)
+// is not used: calls go through [Config.HTTPClient]'s transport, where the
+// host puts the retrying transport shared with the google provider, so that
+// one retry policy applies. Only the SDK handler that rewrites its
+// /users/me-token-to-replace paths to /me is kept.
+//
+// # Subscriptions
+//
+// [Provider.Watch] creates a subscription (POST /subscriptions) with
+// changeType "created,updated,deleted" on me/events (Calendar.RemoteID
+// empty: the signed-in user's default calendar) or
+// me/calendars/{RemoteID}/events. Calendar.AccountID is the host's account
+// key, not a Graph user id, and the tokens are delegated, so the resource
+// is always the token's own user ("me"); a host that syncs other users'
+// calendars with application permissions needs users/{id} paths, which this
+// package does not make. Graph assigns the subscription id; the clientState
+// is the Engine's secret (hexadecimal, at most [MaxClientStateLength]
+// characters); lifecycle notifications go to the WatchRequest's
+// LifecycleAddress, or its Address. The lifetime is at most
+// [Config.SubscriptionTTL] (default [DefaultSubscriptionTTL], one hour under
+// the live ceiling [MaxSubscriptionTTL] of 10,070 minutes; the documented
+// 10,080 is refused by the service).
+//
+// [Provider.Renew] extends a subscription in place (PATCH) and
+// [Provider.Reauthorize] answers a reauthorizationRequired lifecycle
+// notification (POST /subscriptions/{id}/reauthorize): the Provider
+// implements provider.Renewer and provider.Reauthorizer, which the Engine
+// detects. A 404 from either wraps provider.ErrSubscriptionGone: the Engine
+// then creates a new subscription and resyncs. [Provider.Stop] deletes
+// (404 → provider.ErrNotFound).
+//
+// # Sync
+//
+// [Provider.Fetch] runs delta query rounds: calendarView/delta over
+// [Config.Window] (default 30 days back, 365 ahead), or events/delta with
+// [Config.UseEventsDelta]. Each call returns one page (Prefer:
+// odata.maxpagesize=[Config.MaxPageSize], outlook.timezone="UTC"), so memory
+// is bounded by the page size. @odata.nextLink becomes the page token,
+// @odata.deltaLink the cursor; both are replayed verbatim. Items with
+// @removed and cancelled events are deletions; the rest are upserts with
+// Raw holding the item's JSON. Recurrence patterns are kept in Raw only
+// (Event.Recurrence stays empty): calendarView delta returns the expanded
+// occurrences and exceptions, each with its seriesMasterId.
+//
+// A 410, or the codes syncStateNotFound / resyncRequired in any case (Graph
+// documents camelCase, the live service answers SyncStateNotFound), maps to
+// provider.ErrFullSyncRequired; the Engine then resyncs and deletes what
+// Graph no longer has. 429 and 5xx answers are *provider.ProviderError with
+// RetryAfter parsed from Retry-After, fractional seconds included ("2.128").
+//
+// # Typed builders and the request adapter
+//
+// Subscriptions use the SDK's typed request builders and models. Delta
+// requests are built with the typed builders too (me.CalendarView().Delta()
+// and friends), nextLink and deltaLink through the same builders' WithUrl,
+// which sends the opaque absolute URL as it is. The response is read with
+// the request adapter's SendPrimitive as raw bytes rather than the typed
+// Get: the typed model would lose the item's JSON (Event.Raw must be what
+// Graph sent), drops @removed into untyped additional data, and decoding
+// the same page twice would double its memory. Error answers are captured
+// below the SDK (a recorder transport) so that the status, Retry-After and
+// Graph's error code survive whatever body came with them.
+//
+// # Testing
+//
+// Package msgraphtest is an emulator of the Graph endpoints used here;
+// point [Config.BaseURL] at it.
+package msgraph

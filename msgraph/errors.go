@@ -1,0 +1,158 @@
+package msgraph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+
+	"github.com/calsync/calsync/provider"
+)
+
+// maxErrorBody caps how much of an error response is kept for its code and
+// message.
+const maxErrorBody = 64 << 10
+
+// response is what the recorder saw of a failed call's last response.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+type responseKey struct{}
+
+// withResponse returns a context under which the recorder stores the call's
+// error response in the returned *response.
+func withResponse(ctx context.Context) (context.Context, *response) {
+	r := &response{}
+	return context.WithValue(ctx, responseKey{}, r), r
+}
+
+// recorder is the innermost transport: for a response with status >= 400 it
+// keeps the status, headers and (capped) body in the *response of the
+// request's context, whatever the SDK later makes of the body (which may be
+// no JSON at all). The body is handed on unchanged.
+type recorder struct{ base http.RoundTripper }
+
+func (t *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil || resp.StatusCode < 400 {
+		return resp, err
+	}
+	if rec, ok := req.Context().Value(responseKey{}).(*response); ok {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		rec.status, rec.header, rec.body = resp.StatusCode, resp.Header, body
+	}
+	return resp, nil
+}
+
+// errorBody is Graph's error envelope.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// fullSyncCodes are the error codes that say a delta token can no longer be
+// used: documented camelCase, recorded PascalCase (PROTOCOLS.md C.10),
+// compared case-insensitively. syncStateInvalid is only seen in third-party
+// tests and InvalidDeltaToken is a 400 for a token Graph cannot read; a new
+// full sync is the only way on from either.
+var fullSyncCodes = []string{"syncStateNotFound", "resyncRequired", "syncStateInvalid", "invalidDeltaToken"}
+
+// apiError turns an error of an SDK call into a *provider.ProviderError
+// wrapping the sentinel the Engine branches on:
+//
+//   - 401, or a token source whose refresh the authorization server refuses
+//     → provider.ErrReauthRequired
+//   - 404 → notFound (provider.ErrNotFound, or ErrSubscriptionGone for a
+//     renewal)
+//   - 410, or a fullSyncCodes code (on a delta call, fullSync true) →
+//     provider.ErrFullSyncRequired
+//   - 429 and 5xx carry RetryAfter from Retry-After (seconds, fractions
+//     allowed, or an HTTP date).
+func apiError(op string, err error, rec *response, notFound error, fullSync bool, now time.Time) error {
+	if re, ok := retrieveError(err); ok {
+		code := re.ErrorCode
+		if code == "" && re.Response != nil {
+			code = strconv.Itoa(re.Response.StatusCode)
+		}
+		return &provider.ProviderError{Provider: Name, Op: op + " (token refresh)", StatusCode: http.StatusUnauthorized,
+			Reason: code, Message: "the account's OAuth grant was refused", Err: provider.ErrReauthRequired}
+	}
+	status, header, body := 0, http.Header(nil), []byte(nil)
+	if rec != nil && rec.status != 0 {
+		status, header, body = rec.status, rec.header, rec.body
+	} else if ae, ok := errors.AsType[*abs.ApiError](err); ok && ae.ResponseStatusCode != 0 {
+		status = ae.ResponseStatusCode
+		if ae.ResponseHeaders != nil {
+			header = http.Header{}
+			for _, k := range ae.ResponseHeaders.ListKeys() {
+				for _, v := range ae.ResponseHeaders.Get(k) {
+					header.Add(k, v)
+				}
+			}
+		}
+	}
+	if status == 0 {
+		return fmt.Errorf("msgraph: %s: %w", op, err)
+	}
+	pe := &provider.ProviderError{Provider: Name, Op: op, StatusCode: status, Err: err}
+	var eb errorBody
+	if json.Unmarshal(body, &eb) == nil {
+		pe.Reason, pe.Message = eb.Error.Code, eb.Error.Message
+	}
+	if header != nil {
+		pe.RetryAfter = retryAfter(header.Get("Retry-After"), now)
+	}
+	switch {
+	case status == http.StatusUnauthorized:
+		pe.Err = errors.Join(provider.ErrReauthRequired, err)
+	case status == http.StatusNotFound && notFound != nil:
+		pe.Err = errors.Join(notFound, err)
+	case fullSync && (status == http.StatusGone || isFullSyncCode(pe.Reason)):
+		pe.Err = errors.Join(provider.ErrFullSyncRequired, err)
+	}
+	return pe
+}
+
+func isFullSyncCode(code string) bool {
+	for _, c := range fullSyncCodes {
+		if strings.EqualFold(code, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// retryAfter parses a Retry-After value: seconds (fractions allowed, as in
+// Graph's own "2.128") or an HTTP date. It returns 0 when absent or
+// unparsable.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		if !(s > 0 && s <= 24*3600) { // also rejects NaN
+			return 0
+		}
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

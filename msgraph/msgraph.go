@@ -1,0 +1,223 @@
+package msgraph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	khttp "github.com/microsoft/kiota-http-go"
+	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+	core "github.com/microsoftgraph/msgraph-sdk-go-core"
+
+	"github.com/calsync/calsync/provider"
+)
+
+// Name is the provider name stored with Graph calendars and subscriptions.
+const Name = "msgraph"
+
+// Defaults and limits for Config fields.
+const (
+	// DefaultBaseURL is Microsoft Graph v1.0.
+	DefaultBaseURL = "https://graph.microsoft.com/v1.0"
+	// DefaultWindowBefore and DefaultWindowAfter bound the calendarView
+	// window of a full sync: from 30 days before its start to 365 days
+	// after.
+	DefaultWindowBefore = 30 * 24 * time.Hour
+	DefaultWindowAfter  = 365 * 24 * time.Hour
+	// DefaultMaxPageSize is the odata.maxpagesize asked for. Graph does not
+	// document its own default for delta (one project reports 10) and does
+	// not strictly honour the preference when a recurring series expands
+	// (PROTOCOLS.md B.6), so 100 keeps round trips few and pages small.
+	DefaultMaxPageSize = 100
+	// LimitMaxPageSize is the largest MaxPageSize accepted.
+	LimitMaxPageSize = 1000
+	// MaxSubscriptionTTL is the longest lifetime Graph grants an Outlook
+	// event subscription without resource data. The documentation says
+	// 10,080 minutes, but the live service refuses more than 10,070
+	// ("Subscription expiration can only be 10070 minutes in the future",
+	// PROTOCOLS.md B.3), so the live value is the limit.
+	MaxSubscriptionTTL = 10070 * time.Minute
+	// DefaultSubscriptionTTL is MaxSubscriptionTTL less one hour: the
+	// expiration is computed from this process's clock, sent over the
+	// network and checked against Graph's clock, and a request that lands
+	// even a second beyond the ceiling fails with 400. The margin absorbs
+	// clock skew and latency and still leaves just under seven days.
+	DefaultSubscriptionTTL = MaxSubscriptionTTL - time.Hour
+	// MaxClientStateLength is the longest clientState a subscription may
+	// carry (subscription resource: 128 characters).
+	MaxClientStateLength = 128
+	// ChangeTypes are the changes every subscription asks for.
+	ChangeTypes = "created,updated,deleted"
+)
+
+// TokenSourceFunc returns the OAuth 2.0 token source of a host account. The
+// tokens must carry a Graph scope that allows reading calendars and
+// subscribing to them (Calendars.Read).
+type TokenSourceFunc func(ctx context.Context, accountID string) (oauth2.TokenSource, error)
+
+// Window is the calendarView window of a full sync, relative to the time the
+// full sync starts. Graph's delta links remember the window they were made
+// with, so later incremental syncs keep it until the next full sync.
+type Window struct {
+	// Before is how far back the window reaches. Default: DefaultWindowBefore.
+	Before time.Duration
+	// After is how far ahead it reaches. Default: DefaultWindowAfter.
+	After time.Duration
+}
+
+// Config configures a Provider. TokenSource is required.
+type Config struct {
+	// TokenSource returns the token source of the account that owns a
+	// calendar (Calendar.AccountID). Required.
+	TokenSource TokenSourceFunc
+	// HTTPClient carries the API calls; its Transport is the base of the
+	// SDK's pipeline. Put a retrying transport (package retry) here: the
+	// SDK's own retry middleware is not used, so that retries have one
+	// policy. Default: http.DefaultClient.
+	HTTPClient *http.Client
+	// BaseURL is the Graph service root, without a trailing slash.
+	// Tokens are only ever sent to its host. Default: DefaultBaseURL.
+	// Tests point it at an msgraphtest server.
+	BaseURL string
+	// Window is the calendarView window. Ignored with UseEventsDelta.
+	Window Window
+	// UseEventsDelta syncs with events/delta (series masters and single
+	// events, no window, no expanded occurrences) instead of
+	// calendarView/delta. Graph documents events/delta only in beta, so
+	// BaseURL must point at a service that serves it. Cursors remember the
+	// mode they were made with; changing it makes the next sync of every
+	// calendar a full one. Default: false.
+	UseEventsDelta bool
+	// MaxPageSize is sent as Prefer: odata.maxpagesize, 1..LimitMaxPageSize.
+	// Default: DefaultMaxPageSize.
+	MaxPageSize int
+	// SubscriptionTTL is the lifetime of new and renewed subscriptions when
+	// the Engine asks for none, and the most any request gets,
+	// 1 minute..MaxSubscriptionTTL. Default: DefaultSubscriptionTTL.
+	SubscriptionTTL time.Duration
+	// Now returns the current time. Default: time.Now.
+	Now func() time.Time
+}
+
+// WithDefaults returns a copy of c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.HTTPClient == nil {
+		c.HTTPClient = http.DefaultClient
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultBaseURL
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.Window.Before == 0 {
+		c.Window.Before = DefaultWindowBefore
+	}
+	if c.Window.After == 0 {
+		c.Window.After = DefaultWindowAfter
+	}
+	if c.MaxPageSize == 0 {
+		c.MaxPageSize = DefaultMaxPageSize
+	}
+	if c.SubscriptionTTL == 0 {
+		c.SubscriptionTTL = DefaultSubscriptionTTL
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.TokenSource == nil {
+		return errors.New("msgraph: Config.TokenSource is required")
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
+		return fmt.Errorf("msgraph: Config.BaseURL %q is not an absolute http(s) URL", c.BaseURL)
+	}
+	if c.Window.Before < 0 || c.Window.After <= 0 {
+		return fmt.Errorf("msgraph: Config.Window %+v: Before must be >= 0 and After > 0", c.Window)
+	}
+	if c.MaxPageSize < 1 || c.MaxPageSize > LimitMaxPageSize {
+		return fmt.Errorf("msgraph: Config.MaxPageSize %d out of range 1..%d", c.MaxPageSize, LimitMaxPageSize)
+	}
+	if c.SubscriptionTTL < time.Minute || c.SubscriptionTTL > MaxSubscriptionTTL {
+		return fmt.Errorf("msgraph: Config.SubscriptionTTL %v out of range 1m..%v", c.SubscriptionTTL, MaxSubscriptionTTL)
+	}
+	return nil
+}
+
+// Provider implements provider.Provider, provider.Renewer and
+// provider.Reauthorizer for Microsoft Graph calendars. It is safe for
+// concurrent use.
+type Provider struct {
+	cfg     Config
+	base    *url.URL
+	adapter *msgraphsdk.GraphRequestAdapter
+	client  *msgraphsdk.GraphServiceClient
+}
+
+var (
+	_ provider.Provider     = (*Provider)(nil)
+	_ provider.Renewer      = (*Provider)(nil)
+	_ provider.Reauthorizer = (*Provider)(nil)
+)
+
+// New returns a Provider for cfg, or an error if cfg is invalid.
+func New(cfg Config) (*Provider, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	base, _ := url.Parse(cfg.BaseURL)
+	p := &Provider{cfg: cfg, base: base}
+
+	// The SDK's default pipeline (retry, redirect, compression, telemetry)
+	// is replaced by the host's client; only the handler that turns the
+	// SDK's /users/me-token-to-replace paths into /me is kept, under a
+	// recorder that captures error responses for apiError.
+	parent := cfg.HTTPClient.Transport
+	if parent == nil {
+		parent = http.DefaultTransport
+	}
+	hc := &http.Client{
+		Transport: khttp.NewCustomTransportWithParentTransport(&recorder{base: parent},
+			khttp.NewUrlReplaceHandler(true, core.ReplacementPairs)),
+		CheckRedirect: cfg.HTTPClient.CheckRedirect,
+		Jar:           cfg.HTTPClient.Jar,
+		Timeout:       cfg.HTTPClient.Timeout,
+	}
+	auth := newAuthProvider(cfg.TokenSource, base.Hostname())
+	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
+	if err != nil {
+		return nil, fmt.Errorf("msgraph: request adapter: %w", err)
+	}
+	adapter.SetBaseUrl(cfg.BaseURL)
+	p.adapter = adapter
+	p.client = msgraphsdk.NewGraphServiceClient(adapter)
+	return p, nil
+}
+
+// Name returns "msgraph".
+func (p *Provider) Name() string { return Name }
+
+// resource is the subscription resource for cal: the events of the signed-in
+// user's default calendar, or of the calendar whose id is RemoteID.
+func resource(cal provider.Calendar) string {
+	if cal.RemoteID == "" {
+		return "me/events"
+	}
+	return "me/calendars/" + url.PathEscape(cal.RemoteID) + "/events"
+}
+
+// sameOrigin reports whether link is an absolute URL on the service root's
+// scheme and host, so that an access token is never sent elsewhere.
+func (p *Provider) sameOrigin(link string) bool {
+	u, err := url.Parse(link)
+	return err == nil && strings.EqualFold(u.Scheme, p.base.Scheme) && strings.EqualFold(u.Host, p.base.Host)
+}
