@@ -95,7 +95,7 @@ func TestOpenNewerVersionFails(t *testing.T) {
 }
 
 func TestOpenBadConfig(t *testing.T) {
-	for _, path := range []string{"", ":memory:", "a?b"} {
+	for _, path := range []string{"", ":memory:", "file:x.db"} {
 		if _, err := sqlite.Open(t.Context(), path, nil); err == nil {
 			t.Errorf("Open(%q) succeeded", path)
 		}

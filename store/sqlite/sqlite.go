@@ -129,8 +129,8 @@ func SchemaVersion() int {
 // migrates its schema to [SchemaVersion]. A database whose schema is newer
 // fails with an error wrapping [ErrSchemaTooNew]. The database runs in WAL
 // mode with foreign keys on and synchronous=NORMAL: a committed Apply
-// survives the process being killed. path must be a file name (not
-// ":memory:"; use a temporary file).
+// survives the process being killed. path is a file name, not a URI, and
+// not ":memory:" (use a temporary file).
 //
 // Close the Store when done.
 func Open(ctx context.Context, path string, cfg *Config) (*Store, error) {
@@ -146,20 +146,23 @@ func open(ctx context.Context, path string, cfg *Config, upTo int) (*Store, erro
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: Open: %q is not a database file name", path)
 	}
+	// The database is opened by URI (file:…?_pragma=…), so escape what a
+	// URI path would interpret.
+	uriPath := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", c.BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	r, err := sql.Open("sqlite", "file:"+uriPath+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: Open: %w", err)
 	}
 	q.Set("_txlock", "immediate")
-	w, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	w, err := sql.Open("sqlite", "file:"+uriPath+"?"+q.Encode())
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: Open: %w", err)
