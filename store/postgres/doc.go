@@ -33,8 +33,8 @@
 //     Features.TimePrecision); they come back in UTC.
 //   - Event.Raw is jsonb: it comes back as the same JSON value, not
 //     necessarily the same bytes (whitespace and key order are
-//     normalised). jsonb cannot hold the \u0000 escape; an event whose
-//     Raw contains one fails the Apply.
+//     normalised). jsonb refuses the \u0000 escape: an event whose Raw
+//     contains one is kept byte for byte in a bytea column instead.
 //   - Ids use the "C" collation, so [Store.ListEvents] pages in byte order.
 //   - Indexes serve the lookups the Engine makes: events by (calendar,
 //     id), subscriptions by id, by (calendar, id) and by expiration, the

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -97,7 +98,7 @@ func utc(t time.Time) time.Time {
 
 const eventColumns = `id, status, summary, start_date, start_time, start_tz, end_date, end_time, end_tz,
 	recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence,
-	ical_uid, etag, updated, version, raw`
+	ical_uid, etag, updated, version, raw, raw_bytes`
 
 // upsertSQL writes one event. Last write wins: the WHERE lets an update
 // through only if the stored row is still the version Apply planned against
@@ -107,8 +108,8 @@ const eventColumns = `id, status, summary, start_date, start_time, start_tz, end
 const upsertSQL = `INSERT INTO events AS e (calendar_id, id, status, summary,
 	start_date, start_time, start_tz, end_date, end_time, end_tz,
 	recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence,
-	ical_uid, etag, updated, version, generation, raw)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+	ical_uid, etag, updated, version, generation, raw, raw_bytes)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $24)
 ON CONFLICT (calendar_id, id) DO UPDATE SET
 	status = excluded.status, summary = excluded.summary,
 	start_date = excluded.start_date, start_time = excluded.start_time, start_tz = excluded.start_tz,
@@ -118,7 +119,7 @@ ON CONFLICT (calendar_id, id) DO UPDATE SET
 	recurrence = excluded.recurrence, ical_uid = excluded.ical_uid, etag = excluded.etag,
 	updated = excluded.updated, version = excluded.version,
 	generation = CASE WHEN $22::boolean THEN excluded.generation ELSE e.generation END,
-	raw = excluded.raw
+	raw = excluded.raw, raw_bytes = excluded.raw_bytes
 WHERE e.version = $23 AND e.updated <= excluded.updated
 RETURNING version`
 
@@ -257,8 +258,11 @@ func eventArgs(calendarID string, w plan.Write) []any {
 	if len(e.Recurrence) > 0 {
 		rec = e.Recurrence
 	}
-	var raw any
-	if len(e.Raw) > 0 {
+	var raw, rawBytes any
+	switch {
+	case bytes.Contains(e.Raw, nulEscape):
+		rawBytes = []byte(e.Raw) // jsonb refuses \u0000
+	case len(e.Raw) > 0:
 		raw = json.RawMessage(e.Raw)
 	}
 	prev := int64(-1)
@@ -269,17 +273,19 @@ func eventArgs(calendarID string, w plan.Write) []any {
 		e.Start.Date, e.Start.DateTime, e.Start.TimeZone, e.End.Date, e.End.DateTime, e.End.TimeZone,
 		e.RecurringEventID, osDate, osTime, osTZ, rec,
 		e.ICalUID, e.ETag, e.Updated, e.Version, w.Generation, raw,
-		w.SetGeneration, prev}
+		w.SetGeneration, prev, rawBytes}
 }
+
+var nulEscape = []byte(`\u0000`)
 
 func scanEvent(row pgx.Row, calendarID string) (calsync.Event, error) {
 	e := calsync.Event{CalendarID: calendarID}
 	var osDate, osTZ *string
 	var osTime *time.Time
-	var raw []byte
+	var raw, rawBytes []byte
 	if err := row.Scan(&e.ID, &e.Status, &e.Summary, &e.Start.Date, &e.Start.DateTime, &e.Start.TimeZone,
 		&e.End.Date, &e.End.DateTime, &e.End.TimeZone, &e.RecurringEventID, &osDate, &osTime, &osTZ, &e.Recurrence,
-		&e.ICalUID, &e.ETag, &e.Updated, &e.Version, &raw); err != nil {
+		&e.ICalUID, &e.ETag, &e.Updated, &e.Version, &raw, &rawBytes); err != nil {
 		return calsync.Event{}, err
 	}
 	e.Start.DateTime, e.End.DateTime, e.Updated = utc(e.Start.DateTime), utc(e.End.DateTime), utc(e.Updated)
@@ -293,7 +299,10 @@ func scanEvent(row pgx.Row, calendarID string) (calsync.Event, error) {
 		}
 		e.OriginalStart = &o
 	}
-	if len(raw) > 0 {
+	switch {
+	case rawBytes != nil:
+		e.Raw = json.RawMessage(rawBytes)
+	case len(raw) > 0:
 		e.Raw = json.RawMessage(raw)
 	}
 	return e, nil

@@ -41,6 +41,7 @@ var cases = []struct {
 	{"FullSyncResume", testFullSyncResume},
 	{"CursorWithEvents", testCursorWithEvents},
 	{"DeleteThenOlderUpsert", testDeleteThenOlderUpsert},
+	{"RawJSON", testRawJSON},
 	{"Ledger", testLedger},
 	{"LedgerConcurrentBegin", testLedgerConcurrentBegin},
 	{"LedgerPrune", testLedgerPrune},

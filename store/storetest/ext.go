@@ -125,6 +125,25 @@ func testDeleteThenOlderUpsert(h *harness) {
 	h.checkEvent("re-created event", h.event(cal, "e"), want(again, 1))
 }
 
+// testRawJSON: Raw comes back as the same JSON value whatever it holds,
+// including what some databases' JSON types refuse or rewrite (the \u0000
+// escape, numbers beyond float64, duplicate-free key order, deep nesting).
+func testRawJSON(h *harness) {
+	cal := h.newCalendar("cal")
+	raws := []string{
+		`{"description":"line one\u0000line two","id":"nul"}`,
+		`{"z":1,"a":[1.50,-0,1e2,12345678901234567890],"m":{"\u00e9":"\ud83d\ude00","s":"tab\there"}}`,
+		`{}`,
+		`{"deep":[[[[[[[[[[{"x":null}]]]]]]]]]]}`,
+	}
+	for i, raw := range raws {
+		e := h.ev(cal, fmt.Sprintf("e%d", i), h.at(1), "1")
+		e.Raw = []byte(raw)
+		h.put(cal, e)
+		h.checkEvent(fmt.Sprintf("event with Raw %s", raw), h.event(cal, e.ID), want(e, 1))
+	}
+}
+
 func (h *harness) ledger() calsync.Ledger {
 	h.Helper()
 	if !h.f.Ledger {
