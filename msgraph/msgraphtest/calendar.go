@@ -344,7 +344,6 @@ func (s *Server) deleteEventLocked(user, calendar, id string) error {
 		return err
 	}
 	es.overrides[orig.UnixNano()] = &override{cancelled: true}
-	es.ev.LastModified = s.cfg.Now().UTC()
 	c.seq++
 	c.instSeq[id] = c.seq
 	c.evSeq[es.ev.ID] = c.seq

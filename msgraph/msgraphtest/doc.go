@@ -8,13 +8,19 @@
 //	srv := msgraphtest.NewServer(msgraphtest.Config{})
 //	defer srv.Close()
 //	srv.AddUser("alice")
+//	opts := msgraphsdk.GetDefaultClientOptions()
+//	hc := &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(
+//		srv.Client().Transport, msgraphcore.GetDefaultMiddlewaresWithOptions(&opts)...)}
 //	adapter, _ := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
-//		authentication.NewBaseBearerTokenAuthenticationProvider(staticToken("t")), nil, nil, srv.Client())
+//		authentication.NewBaseBearerTokenAuthenticationProvider(staticToken("t")), nil, nil, hc)
 //	adapter.SetBaseUrl(srv.URL() + "/v1.0")
 //	client := msgraphsdk.NewGraphServiceClient(adapter)
 //
 // The server speaks TLS (Graph is HTTPS only); [Server.Client] trusts its
-// certificate. Every behaviour follows the wire reference of the project
+// certificate. Keep Graph's default middleware in the SDK's client: it
+// rewrites the SDK's "/users/me-token-to-replace" paths to "/me" (without
+// it every Me() call is 404 here, as it would be against Graph), and it
+// gzips request bodies, which the emulator accepts like Graph does. Every behaviour follows the wire reference of the project
 // (wire/PROTOCOLS.md, part B and §C), which cites Microsoft's
 // documentation; where Microsoft documents nothing the emulator's choice is
 // stated on the method or constant concerned.

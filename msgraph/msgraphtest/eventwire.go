@@ -3,7 +3,6 @@ package msgraphtest
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -219,12 +218,8 @@ func (s *Server) eventHandler(t *target, id string) handler {
 		}
 		var in eventInput
 		if r.Method == http.MethodPost || r.Method == http.MethodPatch {
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-			if err != nil {
-				return newAPIError(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", "")
-			}
-			if err := json.Unmarshal(body, &in); err != nil {
-				return newAPIError(http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
+			if e := readJSON(w, r, &in); e != nil {
+				return e
 			}
 		}
 		s.mu.Lock()

@@ -1,6 +1,7 @@
 package msgraphtest
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -136,10 +137,30 @@ func errSubNotFound(id string) *apiError {
 	return newAPIError(http.StatusNotFound, "ResourceNotFound", "The object was not found.")
 }
 
+// readBody reads a request body of at most maxBodyBytes, gunzipping it
+// when Content-Encoding is gzip (kiota's default middleware compresses
+// request bodies, and Graph accepts that).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
+	var rd io.Reader = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if strings.EqualFold(strings.TrimSpace(r.Header.Get("Content-Encoding")), "gzip") {
+		zr, err := gzip.NewReader(rd)
+		if err != nil {
+			return nil, newAPIError(http.StatusBadRequest, "BadRequest", "The request body is not valid gzip.")
+		}
+		defer zr.Close()
+		rd = io.LimitReader(zr, maxBodyBytes+1)
+	}
+	body, err := io.ReadAll(rd)
+	if err != nil || len(body) > maxBodyBytes {
+		return nil, newAPIError(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", "")
+	}
+	return body, nil
+}
+
 func readJSON(w http.ResponseWriter, r *http.Request, v any) *apiError {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		return newAPIError(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", "")
+	body, e := readBody(w, r)
+	if e != nil {
+		return e
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return newAPIError(http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
