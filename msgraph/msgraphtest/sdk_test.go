@@ -149,6 +149,20 @@ func TestSDKClient(t *testing.T) {
 		t.Fatalf("second round = %d items", len(v))
 	}
 
+	// The SDK's retry middleware honours the (fractional) Retry-After of a
+	// 429 and retries; a persistent 429 surfaces as an ODataError.
+	srv.FailNext(1, 429, "", msgraphtest.OpGetSubscription)
+	if _, err := client.Subscriptions().BySubscriptionId(id).Get(ctx, nil); err != nil {
+		t.Fatalf("get after one 429: %v", describe(err))
+	}
+	srv.FailNext(10, 429, "", msgraphtest.OpGetSubscription)
+	_, err = client.Subscriptions().BySubscriptionId(id).Get(ctx, nil)
+	var throttled *odataerrors.ODataError
+	if !errors.As(err, &throttled) || throttled.ResponseStatusCode != 429 || deref(throttled.GetErrorEscaped().GetCode()) != "TooManyRequests" {
+		t.Fatalf("persistent 429: %v", describe(err))
+	}
+	srv.ClearFaults()
+
 	// Renew, reauthorize, get, delete.
 	patch := models.NewSubscription()
 	patch.SetExpirationDateTime(ptr(t0.Add(5 * 24 * time.Hour)))
