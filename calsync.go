@@ -17,6 +17,7 @@ import (
 
 	"github.com/calsync/calsync/internal/alert"
 	"github.com/calsync/calsync/internal/coalesce"
+	"github.com/calsync/calsync/provider"
 )
 
 // Defaults for Config fields left zero.
@@ -534,7 +535,9 @@ func (e *Engine) process(ctx context.Context, n Notification) (ran bool, err err
 	}
 	switch n.Kind {
 	case SubscriptionRemoved, ReauthorizationRequired:
-		if err := e.resubscribe(ctx, cal, n.SubscriptionID); err != nil {
+		// The sync below covers the gap; a full one if the subscription
+		// turned out to be gone.
+		if _, err := e.resubscribe(ctx, cal, n.SubscriptionID, n.Kind); err != nil {
 			e.fail(ctx, cal, err)
 			return true, err
 		}
@@ -684,10 +687,12 @@ func (e *Engine) newGeneration(prev SyncState) int64 {
 }
 
 // RenewExpiring renews every subscription that expires within
-// Config.RenewBefore. A subscription is replaced: the new one is created
-// first and the old one stopped afterwards, so there is no gap (both are
-// accepted during the overlap). It returns how many were renewed; failures
-// are reported to OnError and joined into the error.
+// Config.RenewBefore. A provider that implements provider.Renewer (Graph)
+// extends the subscription in place; if it no longer has it, a new one is
+// created and the calendar fully resynced. Other subscriptions are replaced:
+// the new one is created first and the old one stopped afterwards, so there
+// is no gap (both are accepted during the overlap). It returns how many were
+// renewed; failures are reported to OnError and joined into the error.
 func (e *Engine) RenewExpiring(ctx context.Context) (int, error) {
 	subs, err := e.cfg.Store.ExpiringSubscriptions(ctx, e.cfg.Now().Add(e.cfg.RenewBefore))
 	if err != nil {
@@ -703,12 +708,19 @@ func (e *Engine) RenewExpiring(ctx context.Context) (int, error) {
 			errs = append(errs, fmt.Errorf("calsync: renew %s: %w", s.ID, err))
 			continue
 		}
-		if err := e.resubscribe(ctx, cal, s.ID); err != nil {
+		resync, err := e.resubscribe(ctx, cal, s.ID, 0)
+		if err != nil {
 			e.fail(ctx, cal, err)
 			errs = append(errs, err)
 			continue
 		}
 		n++
+		if resync {
+			e.syncs.Do(cal.ID, func() error {
+				_, err := e.syncOnce(ctx, cal)
+				return err
+			}, func(err error) { e.fail(ctx, cal, err) })
+		}
 	}
 	e.alertExpiring(ctx)
 	return n, errors.Join(errs...)
@@ -731,34 +743,93 @@ func (e *Engine) alertExpiring(ctx context.Context) {
 	}
 }
 
-// resubscribe replaces subscription oldID of cal with a new one: create the
-// new one, then stop and forget the old one.
-func (e *Engine) resubscribe(ctx context.Context, cal Calendar, oldID string) error {
+// resubscribe keeps subscription oldID of cal delivering; kind is the
+// lifecycle notification that asked for it, or zero for a renewal before
+// expiry. A provider.Renewer renews in place (after a reauthorization, for
+// ReauthorizationRequired, if it is a provider.Reauthorizer). Otherwise, for
+// SubscriptionRemoved, or when the provider says the subscription is gone,
+// a new subscription is created and then the old one stopped and
+// forgotten. resync reports that notifications were lost and the calendar
+// has been marked for a full resync, which the caller must run.
+func (e *Engine) resubscribe(ctx context.Context, cal Calendar, oldID string, kind NotificationKind) (resync bool, err error) {
 	old, err := e.cfg.Store.Subscription(ctx, oldID)
 	if err != nil {
-		return fmt.Errorf("calsync: renew %s: %w", oldID, err)
+		return false, fmt.Errorf("calsync: renew %s: %w", oldID, err)
 	}
 	ttl := old.Expiration.Sub(old.Created)
 	if ttl <= 0 {
 		ttl = 0
 	}
-	sub, err := e.subscribe(ctx, cal, WatchRequest{Address: old.Address, LifecycleAddress: old.LifecycleAddress, TTL: ttl})
-	if err != nil {
-		return fmt.Errorf("calsync: renew %s: %w", oldID, err)
-	}
 	p, err := e.provider(cal.Provider)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if r, ok := p.(provider.Renewer); ok && kind != SubscriptionRemoved {
+		err := e.renewInPlace(ctx, cal, p, r, old, ttl, kind)
+		if !errors.Is(err, ErrSubscriptionGone) {
+			if err != nil {
+				return false, fmt.Errorf("calsync: renew %s: %w", oldID, err)
+			}
+			return false, nil
+		}
+		e.log.InfoContext(ctx, "calsync: subscription gone, recreating it and resyncing", "calendar", cal.ID, "subscription", old.ID)
+		if err := e.requireFullSync(ctx, cal); err != nil {
+			return false, fmt.Errorf("calsync: renew %s: %w", oldID, err)
+		}
+		resync = true
+	}
+	sub, err := e.subscribe(ctx, cal, WatchRequest{Address: old.Address, LifecycleAddress: old.LifecycleAddress, TTL: ttl})
+	if err != nil {
+		return resync, fmt.Errorf("calsync: renew %s: %w", oldID, err)
 	}
 	if err := p.Stop(ctx, cal, &old); err != nil && !errors.Is(err, ErrNotFound) {
 		// The new subscription works; the old one expires on its own.
 		e.log.WarnContext(ctx, "calsync: cannot stop replaced subscription", "subscription", old.ID, "err", err)
 	}
 	if err := e.cfg.Store.DeleteSubscription(ctx, old.ID); err != nil && !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("calsync: renew %s: forget old subscription: %w", oldID, err)
+		return resync, fmt.Errorf("calsync: renew %s: forget old subscription: %w", oldID, err)
 	}
 	e.log.InfoContext(ctx, "calsync: subscription renewed", "calendar", cal.ID, "old", old.ID, "new", sub)
+	return resync, nil
+}
+
+// renewInPlace extends old with the provider's Renew (reauthorizing it
+// first for ReauthorizationRequired) and stores the new expiration.
+func (e *Engine) renewInPlace(ctx context.Context, cal Calendar, p Provider, r provider.Renewer, old Subscription, ttl time.Duration, kind NotificationKind) error {
+	if ra, ok := p.(provider.Reauthorizer); ok && kind == ReauthorizationRequired {
+		if err := ra.Reauthorize(ctx, cal, &old); err != nil {
+			return err
+		}
+	}
+	renewed, err := r.Renew(ctx, cal, &old, ttl)
+	if err != nil {
+		return err
+	}
+	s := old
+	s.Expiration, s.Created = renewed.Expiration, renewed.Created
+	if s.Created.IsZero() {
+		s.Created = e.cfg.Now()
+	}
+	if err := e.cfg.Store.PutSubscription(ctx, s); err != nil {
+		return fmt.Errorf("store subscription: %w", err)
+	}
+	e.log.InfoContext(ctx, "calsync: subscription extended", "calendar", cal.ID, "subscription", s)
 	return nil
+}
+
+// requireFullSync drops the calendar's cursor so that its next sync lists
+// it whole (and deletes what the provider no longer has). A sync under way
+// may write its cursor back; it ran after the gap, so it saw the changes.
+func (e *Engine) requireFullSync(ctx context.Context, cal Calendar) error {
+	st, err := e.cfg.Store.SyncState(ctx, cal.ID)
+	if err != nil {
+		return err
+	}
+	if st.FullSync() {
+		return nil
+	}
+	_, err = e.cfg.Store.Apply(ctx, cal.ID, &Batch{State: SyncState{Generation: e.newGeneration(st), LastSync: st.LastSync}})
+	return err
 }
 
 func randomSecret() (string, error) {
