@@ -1,0 +1,305 @@
+package webhook
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/calsync/calsync"
+)
+
+// GraphProvider is the provider name a subscription must carry for the
+// [Graph] handler to accept its notifications.
+const GraphProvider = "msgraph"
+
+// DefaultGraphMaxBodyBytes is the default cap on a Graph notification body.
+// Graph batches notifications of several subscriptions into one POST and an
+// Outlook notification without resource data is about 700 bytes, so 1 MiB
+// holds batches of over a thousand.
+const DefaultGraphMaxBodyBytes int64 = 1 << 20
+
+// MaxValidationTokenLength caps the validationToken the [Graph] handler
+// echoes. Graph's tokens are about 100 characters ("Validation: Testing
+// client application reachability for subscription Request-Id: <guid>");
+// a longer one is answered 400 so the endpoint cannot be used to reflect
+// arbitrary content.
+const MaxValidationTokenLength = 1024
+
+// The lifecycle events of Graph lifecycle notifications.
+const (
+	lifecycleReauthorizationRequired = "reauthorizationRequired"
+	lifecycleSubscriptionRemoved     = "subscriptionRemoved"
+	lifecycleMissed                  = "missed"
+)
+
+// GraphConfig configures a [Graph] handler. Sink is required.
+type GraphConfig struct {
+	// Sink looks up subscriptions and queues notifications. Usually the
+	// *calsync.Engine. Required.
+	Sink Sink
+	// MaxBodyBytes caps the request body; a larger one is answered 413.
+	// Default: DefaultGraphMaxBodyBytes. Negative is an error.
+	MaxBodyBytes int64
+	// Now returns the current time, used for expiry and Notification.Received.
+	// Default: time.Now.
+	Now func() time.Time
+	// Logger receives one record per rejected or queued notification, with
+	// ids only (never a clientState or the subscription's secret).
+	// Default: silent.
+	Logger *slog.Logger
+}
+
+// WithDefaults returns a copy of c with zero fields set to their defaults.
+func (c GraphConfig) WithDefaults() GraphConfig {
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultGraphMaxBodyBytes
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func (c GraphConfig) validate() error {
+	if c.Sink == nil {
+		return errors.New("webhook: GraphConfig.Sink is required")
+	}
+	if c.MaxBodyBytes < 0 {
+		return errors.New("webhook: GraphConfig.MaxBodyBytes is negative")
+	}
+	return nil
+}
+
+// Graph is the http.Handler for Microsoft Graph change notifications and
+// lifecycle notifications: mount it at both the notificationUrl and the
+// lifecycleNotificationUrl (or at one URL given as both). Create it with
+// [NewGraph]; it is safe for concurrent use.
+//
+// It answers:
+//
+//   - a request with a validationToken query parameter (Graph's handshake
+//     when a subscription is created, on either URL): 200, Content-Type
+//     text/plain; charset=utf-8, X-Content-Type-Options: nosniff, and the
+//     URL-decoded token as the body; 400 if the token is empty or longer
+//     than MaxValidationTokenLength; POST or GET only;
+//   - any other method than POST: 405 with Allow: POST;
+//   - a body larger than MaxBodyBytes: 413;
+//   - a body that is not a JSON object with a "value" array: 400;
+//   - otherwise each item of value is checked on its own. It is dropped if
+//     its subscription is unknown or not Graph's, if it lacks changeType and
+//     lifecycleEvent, if its clientState does not match the subscription's
+//     secret (compared in constant time: forged), or if it is a change
+//     notification and the subscription has expired. The others are queued:
+//     a change as [calsync.Changed]; lifecycle events reauthorizationRequired
+//     as [calsync.ReauthorizationRequired], subscriptionRemoved as
+//     [calsync.SubscriptionRemoved] and missed as [calsync.Resync];
+//   - then: 503 if an item could not be queued or its subscription could
+//     not be looked up (the Store is down), so that Graph delivers the batch
+//     again (redelivered items are recognised by their MessageID); 403 if
+//     every item was forged; 202 otherwise, including a batch whose
+//     subscriptions are all unknown.
+//
+// The handler never calls Graph. Error answers are short text/plain
+// messages that never echo a clientState.
+type Graph struct {
+	sink  Sink
+	limit int64
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+var _ http.Handler = (*Graph)(nil)
+
+// NewGraph returns the handler for cfg, or an error if cfg is invalid.
+func NewGraph(cfg GraphConfig) (*Graph, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	return &Graph{sink: cfg.Sink, limit: cfg.MaxBodyBytes, now: cfg.Now, log: cfg.Logger}, nil
+}
+
+// graphCollection is a changeNotificationCollection.
+type graphCollection struct {
+	Value []graphNotification `json:"value"`
+}
+
+// graphNotification holds the fields of a changeNotification the handler
+// uses.
+type graphNotification struct {
+	SubscriptionID string `json:"subscriptionId"`
+	Expiration     string `json:"subscriptionExpirationDateTime"`
+	ChangeType     string `json:"changeType"`
+	LifecycleEvent string `json:"lifecycleEvent"`
+	Resource       string `json:"resource"`
+	ClientState    string `json:"clientState"`
+	ResourceData   struct {
+		ETag string `json:"@odata.etag"`
+	} `json:"resourceData"`
+}
+
+// ServeHTTP handles one validation request or one batch of notifications.
+func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.RawQuery != "" && strings.Contains(r.URL.RawQuery, "validationToken") {
+		if token, ok := r.URL.Query()["validationToken"]; ok {
+			g.validate(w, r, token)
+			return
+		}
+	}
+	if r.Method != http.MethodPost {
+		methodNotAllowed(w, http.MethodPost)
+		return
+	}
+	body, ok := readBody(w, r, g.limit)
+	if !ok {
+		return
+	}
+	var batch graphCollection
+	if err := json.Unmarshal(body, &batch); err != nil || batch.Value == nil {
+		plain(w, http.StatusBadRequest, "webhook: body is not a Graph notification collection")
+		return
+	}
+
+	ctx := r.Context()
+	now := g.now()
+	var queued, forged, dropped int
+	retry := false
+	for i := range batch.Value {
+		n := &batch.Value[i]
+		kind, ok := graphKind(n)
+		if !ok || n.SubscriptionID == "" {
+			g.log.InfoContext(ctx, "webhook: graph notification without subscription, changeType or known lifecycleEvent", "subscription", n.SubscriptionID)
+			dropped++
+			continue
+		}
+		sub, err := g.sink.Subscription(ctx, n.SubscriptionID)
+		switch {
+		case errors.Is(err, calsync.ErrNotFound):
+			g.log.InfoContext(ctx, "webhook: graph notification for unknown subscription", "subscription", n.SubscriptionID)
+			dropped++
+			continue
+		case err != nil:
+			g.log.WarnContext(ctx, "webhook: graph subscription lookup failed", "subscription", n.SubscriptionID, "err", err)
+			retry = true
+			continue
+		case sub.Provider != GraphProvider:
+			g.log.InfoContext(ctx, "webhook: graph notification for a non-graph subscription", "subscription", n.SubscriptionID, "provider", sub.Provider)
+			dropped++
+			continue
+		}
+		if !secretEqual(n.ClientState, sub.Secret) {
+			g.log.WarnContext(ctx, "webhook: graph notification with a wrong clientState", "subscription", n.SubscriptionID, "calendar", sub.CalendarID)
+			forged++
+			continue
+		}
+		// Lifecycle events are about the subscription's life: a
+		// subscriptionRemoved may well come after the expiry we stored.
+		if kind == calsync.Changed && sub.Expired(now) {
+			g.log.InfoContext(ctx, "webhook: graph notification on an expired subscription", "subscription", n.SubscriptionID, "calendar", sub.CalendarID)
+			dropped++
+			continue
+		}
+		note := calsync.Notification{
+			Kind:           kind,
+			Provider:       GraphProvider,
+			SubscriptionID: n.SubscriptionID,
+			CalendarID:     sub.CalendarID,
+			MessageID:      graphMessageID(n),
+			Received:       now,
+		}
+		if err := g.sink.Enqueue(ctx, note); err != nil {
+			g.log.WarnContext(ctx, "webhook: cannot queue graph notification", "subscription", n.SubscriptionID, "calendar", sub.CalendarID, "kind", kind, "err", err)
+			retry = true
+			continue
+		}
+		queued++
+		if g.log.Enabled(ctx, slog.LevelDebug) {
+			g.log.DebugContext(ctx, "webhook: graph notification queued", "subscription", n.SubscriptionID, "calendar", sub.CalendarID, "kind", kind)
+		}
+	}
+	switch {
+	case retry:
+		unavailable(w, "webhook: cannot take every notification now, retry later")
+	case forged > 0 && queued == 0 && dropped == 0:
+		plain(w, http.StatusForbidden, "webhook: clientState does not match")
+	default:
+		w.WriteHeader(http.StatusAccepted)
+	}
+}
+
+// validate answers Graph's validation handshake with the decoded token.
+func (g *Graph) validate(w http.ResponseWriter, r *http.Request, token []string) {
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		methodNotAllowed(w, "POST, GET")
+		return
+	}
+	if len(token) != 1 || token[0] == "" || len(token[0]) > MaxValidationTokenLength {
+		plain(w, http.StatusBadRequest, "webhook: validationToken must be one value of 1..1024 bytes")
+		return
+	}
+	if !discardBody(w, r, g.limit) {
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, token[0])
+}
+
+// graphKind returns what a notification asks for.
+func graphKind(n *graphNotification) (calsync.NotificationKind, bool) {
+	switch {
+	case n.LifecycleEvent == "":
+		return calsync.Changed, n.ChangeType != ""
+	case strings.EqualFold(n.LifecycleEvent, lifecycleReauthorizationRequired):
+		return calsync.ReauthorizationRequired, true
+	case strings.EqualFold(n.LifecycleEvent, lifecycleSubscriptionRemoved):
+		return calsync.SubscriptionRemoved, true
+	case strings.EqualFold(n.LifecycleEvent, lifecycleMissed):
+		return calsync.Resync, true
+	}
+	return 0, false
+}
+
+// graphMessageID identifies the message, not its arrival, so that a
+// redelivered batch yields the same ids: subscription, change type,
+// resource and etag for a change; subscription, lifecycle event and the
+// subscription expiration it announces for a lifecycle notification. The
+// parts are escaped so that no two messages share an id.
+func graphMessageID(n *graphNotification) string {
+	if n.LifecycleEvent != "" {
+		return url.PathEscape(n.SubscriptionID) + "/" + url.PathEscape(n.LifecycleEvent) + "/" + url.PathEscape(n.Expiration)
+	}
+	return url.PathEscape(n.SubscriptionID) + "/" + url.PathEscape(n.ChangeType) + "/" + url.PathEscape(n.Resource) + "/" + url.PathEscape(n.ResourceData.ETag)
+}
+
+// readBody reads r's body through http.MaxBytesReader. It answers the
+// request itself and returns false if the body is larger than limit (413) or
+// cannot be read (400).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, true
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	defer body.Close()
+	b, err := io.ReadAll(body)
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			plain(w, http.StatusRequestEntityTooLarge, "webhook: request body too large")
+			return nil, false
+		}
+		plain(w, http.StatusBadRequest, "webhook: cannot read request body")
+		return nil, false
+	}
+	return b, true
+}
