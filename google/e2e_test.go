@@ -56,6 +56,11 @@ func newHarness(t *testing.T, cfg google.Config, calendars ...string) *harness {
 			t.Fatal(err)
 		}
 	}
+	if cfg.HTTPClient == nil {
+		// No retries: the fault tests want to see each failure, with no
+		// real waits. TestDefaultClientRetries covers the default client.
+		cfg.HTTPClient = &http.Client{}
+	}
 	cfg.Endpoint = h.emu.Endpoint()
 	cfg.TokenSource = func(context.Context, string) (oauth2.TokenSource, error) { return staticToken, nil }
 	h.cfg = cfg
@@ -345,7 +350,7 @@ func TestEndToEndCrashMidFullSyncResumes(t *testing.T) {
 	// While the process is down the calendar changes.
 	h.insert("cal@example.com", "while down", 3)
 	// Restart: a new Engine on the same Store resumes from the page token.
-	h.cfg.HTTPClient = nil
+	h.cfg.HTTPClient = &http.Client{}
 	h.engine = h.newEngine(calsync.Config{})
 	res, err := h.engine.Sync(ctx, "cal@example.com")
 	if err != nil {
@@ -439,9 +444,8 @@ func TestEndToEndRenewal(t *testing.T) {
 	}
 }
 
-// A rate-limited list fails the sync with the provider's status; the next
-// notification syncs normally. (Retries with backoff are the retry
-// package's job.)
+// Without retries, a rate-limited list fails the sync with the provider's
+// status; the next notification syncs normally.
 func TestEndToEndRateLimited(t *testing.T) {
 	h := newHarness(t, google.Config{}, "cal@example.com")
 	h.connect("cal@example.com")
@@ -455,5 +459,19 @@ func TestEndToEndRateLimited(t *testing.T) {
 	}
 	h.insert("cal@example.com", "y", 2)
 	h.settle()
+	h.assertConverged("cal@example.com")
+}
+
+// The default client retries a 429, honouring its Retry-After, so the sync
+// succeeds without the host noticing.
+func TestDefaultClientRetries(t *testing.T) {
+	h := newHarness(t, google.Config{HTTPClient: google.DefaultHTTPClient()}, "cal@example.com")
+	h.connect("cal@example.com")
+	h.emu.Fail(googletest.Fault{Op: googletest.OpEventsList, Status: 429, Times: 2, RetryAfter: "0.01"})
+	h.insert("cal@example.com", "x", 1)
+	h.settle()
+	if hl, _ := h.engine.Health("cal@example.com"); hl.LastError != nil {
+		t.Fatalf("sync failed despite retries: %v", hl.LastError)
+	}
 	h.assertConverged("cal@example.com")
 }

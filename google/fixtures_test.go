@@ -53,6 +53,9 @@ func newFixtureProvider(t *testing.T, f *fixtureServer, cfg Config) *Provider {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{} // each response as recorded, no retries
+	}
 	cfg.Endpoint = srv.URL + "/calendar/v3/"
 	cfg.TokenSource = func(context.Context, string) (oauth2.TokenSource, error) {
 		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "test-access-token"}), nil

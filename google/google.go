@@ -44,8 +44,11 @@ type Config struct {
 	// calendar (Calendar.AccountID). Required.
 	TokenSource TokenSourceFunc
 	// HTTPClient is the client whose Transport carries API calls (the OAuth
-	// transport is layered on top of it). Put a retrying transport
-	// (package retry) here. Default: http.DefaultClient.
+	// transport is layered on top of it). Default: a client whose transport
+	// retries transient failures with the default retry.Policy (429, 5xx,
+	// rate-limit 403s, Retry-After honoured) over a per-account rate limiter
+	// at retry.GoogleLimits (600 requests per minute per user). Pass your
+	// own client to change either; &http.Client{} disables both.
 	HTTPClient *http.Client
 	// Endpoint is the API base URL. Default: Google's
 	// (https://www.googleapis.com/calendar/v3/). Tests point it at
@@ -63,10 +66,24 @@ type Config struct {
 	Now func() time.Time
 }
 
+// DefaultHTTPClient returns the client a Provider uses when
+// Config.HTTPClient is nil: retries (retry.Transport, default Policy) over a
+// rate limiter (retry.LimitTransport, retry.GoogleLimits) of its own. Each
+// call returns a client with a new limiter; share one client among the
+// Providers that should share a quota.
+func DefaultHTTPClient() *http.Client {
+	lim, err := retry.NewLimiter(retry.GoogleLimits(), nil)
+	if err != nil {
+		// GoogleLimits are valid by construction.
+		panic("google: default limits: " + err.Error())
+	}
+	return &http.Client{Transport: &retry.Transport{Base: &retry.LimitTransport{Limiter: lim}}}
+}
+
 // WithDefaults returns a copy of c with zero fields set to their defaults.
 func (c Config) WithDefaults() Config {
 	if c.HTTPClient == nil {
-		c.HTTPClient = http.DefaultClient
+		c.HTTPClient = DefaultHTTPClient()
 	}
 	if c.PageSize == 0 {
 		c.PageSize = DefaultPageSize
