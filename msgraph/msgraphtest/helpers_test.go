@@ -81,6 +81,12 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(st)
 }
 
+func (rc *receiver) setValidate(v func(w http.ResponseWriter, r *http.Request, token string)) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.validate = v
+}
+
 func (rc *receiver) setStatus(st int) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()

@@ -362,6 +362,7 @@ func (s *Server) validateURL(ctx context.Context, target string) *apiError {
 	}
 	hreq.Header.Set("Content-Type", "text/plain; charset=utf-8")
 	d := Delivery{Kind: KindValidation, URL: target, Attempt: 1, Time: s.cfg.Now()}
+	began := time.Now()
 	resp, err := s.cfg.NotificationClient.Do(hreq)
 	var body []byte
 	if err == nil {
@@ -369,10 +370,14 @@ func (s *Server) validateURL(ctx context.Context, target string) *apiError {
 		resp.Body.Close()
 		d.StatusCode = resp.StatusCode
 	}
+	late := time.Since(began) > s.cfg.ValidationTimeout
+	if err == nil && late {
+		err = context.DeadlineExceeded
+	}
 	d.Err = err
 	s.logDelivery(d)
 	switch {
-	case err != nil && ctx.Err() == context.DeadlineExceeded:
+	case err != nil && (late || ctx.Err() == context.DeadlineExceeded):
 		s.cfg.Logger.Debug("msgraphtest: validation timed out")
 		return invalidRequest(validationTimeoutMessage)
 	case err != nil:

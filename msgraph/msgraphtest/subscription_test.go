@@ -59,7 +59,7 @@ func TestCreateSubscriptionValidationFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, _ := newServer(t, msgraphtest.Config{})
 			rc := newReceiver(t)
-			rc.validate = tc.validate
+			rc.setValidate(tc.validate)
 			resp, b := api(t, srv, "POST", "/subscriptions", subBody(rc.ts.URL, t0.Add(time.Hour), nil), nil)
 			e := expectError(t, resp, b, http.StatusBadRequest, "InvalidRequest")
 			if !strings.Contains(e.Error.Message, tc.message) {
@@ -76,14 +76,14 @@ func TestCreateSubscriptionValidationTimeout(t *testing.T) {
 	srv, _ := newServer(t, msgraphtest.Config{ValidationTimeout: 200 * time.Millisecond})
 	rc := newReceiver(t)
 	release := make(chan struct{})
-	rc.validate = func(w http.ResponseWriter, r *http.Request, token string) {
+	rc.setValidate(func(w http.ResponseWriter, r *http.Request, token string) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write([]byte(token))
-	}
+	})
 	defer close(release)
 	resp, b := api(t, srv, "POST", "/subscriptions", subBody(rc.ts.URL, t0.Add(time.Hour), nil), nil)
 	e := expectError(t, resp, b, http.StatusBadRequest, "InvalidRequest")
