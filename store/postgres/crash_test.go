@@ -13,6 +13,9 @@ import (
 
 const envCrashSchema = "CALSYNC_CRASH_POSTGRES_SCHEMA"
 
+// crashChildApp is the application_name of the child's connections.
+const crashChildApp = "calsync-crash-child"
+
 // TestCrashChild is the child process of TestCrash.
 func TestCrashChild(t *testing.T) {
 	if os.Getenv(crashtest.EnvChild) == "" {
@@ -23,6 +26,7 @@ func TestCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = os.Getenv(envCrashSchema)
+	cfg.ConnConfig.RuntimeParams["application_name"] = crashChildApp
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +55,15 @@ func TestCrash(t *testing.T) {
 	}
 	schema := pool.Config().ConnConfig.RuntimeParams["search_path"]
 	crashtest.Run(t, "TestCrashChild", []string{envCrashSchema + "=" + schema}, 4, func() (calsync.Store, func()) {
+		// A killed client's last COMMIT may still be in the server's
+		// socket buffer: the server then finishes that transaction after
+		// the process is gone. Wait for the child's backends to end, so
+		// the check reads a settled database rather than one that changes
+		// between its queries (that race, not a torn Apply, is what a
+		// check without this wait sees).
+		if _, err := pool.Exec(t.Context(), `SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE application_name = $1`, crashChildApp); err != nil {
+			t.Fatal(err)
+		}
 		return s, func() {}
 	})
 }
