@@ -52,9 +52,11 @@
 // is bounded by the page size. @odata.nextLink becomes the page token,
 // @odata.deltaLink the cursor; both are replayed verbatim. Items with
 // @removed and cancelled events are deletions; the rest are upserts with
-// Raw holding the item's JSON. Recurrence patterns are kept in Raw only
-// (Event.Recurrence stays empty): calendarView delta returns the expanded
-// occurrences and exceptions, each with its seriesMasterId.
+// Raw holding the item's JSON. calendarView delta returns the expanded
+// occurrences and exceptions, each with its seriesMasterId (as
+// RecurringEventID) and originalStart; a series master (events/delta)
+// carries its pattern as an RRULE line in Event.Recurrence when RFC 5545
+// can express it, and always in Raw.
 //
 // A 410, or the codes syncStateNotFound / resyncRequired in any case (Graph
 // documents camelCase, the live service answers SyncStateNotFound), maps to

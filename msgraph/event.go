@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ type graphEvent struct {
 	OrigStart    string           `json:"originalStart"`
 	ICalUID      string           `json:"iCalUId"`
 	LastModified string           `json:"lastModifiedDateTime"`
+	Recurrence   *recurrence      `json:"recurrence"`
 }
 
 type dateTimeZone struct {
@@ -82,6 +84,9 @@ func convert(calendarID string, g *graphEvent, raw json.RawMessage) (*provider.E
 		ev.Status = "cancelled"
 	case strings.EqualFold(g.ShowAs, "tentative"):
 		ev.Status = "tentative"
+	}
+	if g.Recurrence != nil {
+		ev.Recurrence = g.Recurrence.rrule(g.IsAllDay)
 	}
 	var err error
 	if g.LastModified != "" {
@@ -152,4 +157,122 @@ func eventTime(t *dateTimeZone, allDay bool) (provider.EventTime, error) {
 	}
 	out.DateTime = v.UTC()
 	return out, nil
+}
+
+// recurrence is Graph's patternedRecurrence.
+type recurrence struct {
+	Pattern struct {
+		Type           string   `json:"type"`
+		Interval       int      `json:"interval"`
+		Month          int      `json:"month"`
+		DayOfMonth     int      `json:"dayOfMonth"`
+		DaysOfWeek     []string `json:"daysOfWeek"`
+		FirstDayOfWeek string   `json:"firstDayOfWeek"`
+		Index          string   `json:"index"`
+	} `json:"pattern"`
+	Range struct {
+		Type                string `json:"type"`
+		EndDate             string `json:"endDate"`
+		NumberOfOccurrences int    `json:"numberOfOccurrences"`
+	} `json:"range"`
+}
+
+var (
+	weekdays = map[string]string{"sunday": "SU", "monday": "MO", "tuesday": "TU", "wednesday": "WE", "thursday": "TH", "friday": "FR", "saturday": "SA"}
+	setPos   = map[string]string{"first": "1", "second": "2", "third": "3", "fourth": "4", "last": "-1"}
+)
+
+// rrule renders the pattern as one RFC 5545 RRULE line, or nil for a
+// pattern it cannot express (the item's Raw keeps Graph's form). An
+// endDate range ends at the end of that day (UTC for timed events; Graph
+// evaluates it in the range's recurrenceTimeZone, which Raw keeps).
+func (r *recurrence) rrule(allDay bool) []string {
+	p := r.Pattern
+	var parts []string
+	byDay := func() bool {
+		var days []string
+		for _, d := range p.DaysOfWeek {
+			dd, ok := weekdays[strings.ToLower(d)]
+			if !ok {
+				return false
+			}
+			days = append(days, dd)
+		}
+		if len(days) > 0 {
+			parts = append(parts, "BYDAY="+strings.Join(days, ","))
+		}
+		return true
+	}
+	relative := func() bool {
+		pos, ok := setPos[strings.ToLower(p.Index)]
+		if p.Index == "" {
+			pos, ok = "1", true
+		}
+		if !ok || len(p.DaysOfWeek) == 0 || !byDay() {
+			return false
+		}
+		parts = append(parts, "BYSETPOS="+pos)
+		return true
+	}
+	switch strings.ToLower(p.Type) {
+	case "daily":
+		parts = append(parts, "FREQ=DAILY")
+	case "weekly":
+		parts = append(parts, "FREQ=WEEKLY")
+		if !byDay() {
+			return nil
+		}
+		if w, ok := weekdays[strings.ToLower(p.FirstDayOfWeek)]; ok {
+			parts = append(parts, "WKST="+w)
+		}
+	case "absolutemonthly":
+		if p.DayOfMonth < 1 || p.DayOfMonth > 31 {
+			return nil
+		}
+		parts = append(parts, "FREQ=MONTHLY", "BYMONTHDAY="+strconv.Itoa(p.DayOfMonth))
+	case "relativemonthly":
+		parts = append(parts, "FREQ=MONTHLY")
+		if !relative() {
+			return nil
+		}
+	case "absoluteyearly":
+		if p.Month < 1 || p.Month > 12 || p.DayOfMonth < 1 || p.DayOfMonth > 31 {
+			return nil
+		}
+		parts = append(parts, "FREQ=YEARLY", "BYMONTH="+strconv.Itoa(p.Month), "BYMONTHDAY="+strconv.Itoa(p.DayOfMonth))
+	case "relativeyearly":
+		if p.Month < 1 || p.Month > 12 {
+			return nil
+		}
+		parts = append(parts, "FREQ=YEARLY", "BYMONTH="+strconv.Itoa(p.Month))
+		if !relative() {
+			return nil
+		}
+	default:
+		return nil
+	}
+	if p.Interval > 1 {
+		parts = append(parts, "INTERVAL="+strconv.Itoa(p.Interval))
+	}
+	switch strings.ToLower(r.Range.Type) {
+	case "enddate":
+		d, err := time.Parse(time.DateOnly, r.Range.EndDate)
+		if err != nil {
+			return nil
+		}
+		if allDay {
+			parts = append(parts, "UNTIL="+d.Format("20060102"))
+		} else {
+			parts = append(parts, "UNTIL="+d.Format("20060102")+"T235959Z")
+		}
+	case "numbered":
+		if r.Range.NumberOfOccurrences < 1 {
+			return nil
+		}
+		parts = append(parts, "COUNT="+strconv.Itoa(r.Range.NumberOfOccurrences))
+	case "noend", "":
+	default:
+		return nil
+	}
+	return []string{"RRULE:" + strings.Join(parts, ";")}
 }

@@ -82,3 +82,37 @@ func TestChangeMapping(t *testing.T) {
 		})
 	}
 }
+
+func TestRecurrenceRRULE(t *testing.T) {
+	for _, tc := range []struct {
+		json   string
+		allDay bool
+		want   string
+	}{
+		{`{"pattern":{"type":"daily","interval":1},"range":{"type":"numbered","numberOfOccurrences":5}}`, false, "RRULE:FREQ=DAILY;COUNT=5"},
+		{`{"pattern":{"type":"weekly","interval":2,"daysOfWeek":["Monday","wednesday"],"firstDayOfWeek":"sunday"},"range":{"type":"endDate","endDate":"2024-06-30"}}`, false,
+			"RRULE:FREQ=WEEKLY;BYDAY=MO,WE;WKST=SU;INTERVAL=2;UNTIL=20240630T235959Z"},
+		{`{"pattern":{"type":"absoluteMonthly","interval":1,"dayOfMonth":15},"range":{"type":"noEnd"}}`, false, "RRULE:FREQ=MONTHLY;BYMONTHDAY=15"},
+		{`{"pattern":{"type":"relativeMonthly","interval":1,"daysOfWeek":["friday"],"index":"last"},"range":{"type":"noEnd"}}`, false, "RRULE:FREQ=MONTHLY;BYDAY=FR;BYSETPOS=-1"},
+		{`{"pattern":{"type":"absoluteYearly","interval":1,"month":2,"dayOfMonth":29},"range":{"type":"endDate","endDate":"2040-01-01"}}`, true, "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;UNTIL=20400101"},
+		{`{"pattern":{"type":"relativeYearly","interval":1,"month":11,"daysOfWeek":["thursday"],"index":"fourth"},"range":{"type":"noEnd"}}`, false, "RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=TH;BYSETPOS=4"},
+		{`{"pattern":{"type":"hourly"},"range":{"type":"noEnd"}}`, false, ""},
+		{`{"pattern":{"type":"weekly","daysOfWeek":["someday"]},"range":{"type":"noEnd"}}`, false, ""},
+		{`{"pattern":{"type":"daily"},"range":{"type":"endDate","endDate":"soon"}}`, false, ""},
+	} {
+		item := `{"id":"m","type":"seriesMaster","isAllDay":` + map[bool]string{false: "false", true: "true"}[tc.allDay] + `,"recurrence":` + tc.json + `}`
+		c, err := change("cal", json.RawMessage(item))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if len(c.Event.Recurrence) == 1 {
+			got = c.Event.Recurrence[0]
+		} else if len(c.Event.Recurrence) > 1 {
+			t.Fatalf("%v", c.Event.Recurrence)
+		}
+		if got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.json, got, tc.want)
+		}
+	}
+}
