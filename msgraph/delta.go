@@ -79,7 +79,16 @@ func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provide
 		return nil, apiError("delta", err, rec, nil, true, now)
 	}
 	body, _ := res.([]byte)
-	return p.parsePage(cal.ID, body)
+	page, err := p.parsePage(cal.ID, body)
+	if err != nil {
+		return nil, err
+	}
+	if link != "" && page.NextPageToken == p.prefix()+link {
+		// Graph has been seen answering a nextLink with itself
+		// (PROTOCOLS.md B.6, [SDK-3070]); following it would never end.
+		return nil, errors.New("msgraph: delta returned its own request as the nextLink")
+	}
+	return page, nil
 }
 
 // deltaRequest builds the request of the first page of a round with the

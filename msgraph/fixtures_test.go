@@ -512,3 +512,16 @@ func TestRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// A nextLink that repeats the request is an error, not an endless round.
+func TestFetchNextLinkLoop(t *testing.T) {
+	f := &fixtureServer{replies: []reply{{status: 200, body: fixture(t, "c9_delta_first_page.json")}}}
+	p := newFixtureProvider(t, f, Config{})
+	page, err := p.Fetch(context.Background(), testCal, provider.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Fetch(context.Background(), testCal, provider.Position{PageToken: page.NextPageToken}); err == nil || !strings.Contains(err.Error(), "own request") {
+		t.Errorf("looping nextLink: %v", err)
+	}
+}
