@@ -9,14 +9,17 @@ import (
 
 	"github.com/microsoft/kiota-abstractions-go/authentication"
 	"golang.org/x/oauth2"
+
+	"github.com/calsync/calsync/retry"
 )
 
 // accountKey carries the calendar's account id from a Provider method to the
 // SDK's authentication provider, through the call's context.
 type accountKey struct{}
 
+// withAccount also keys retry.LimitTransport's per-account limits.
 func withAccount(ctx context.Context, accountID string) context.Context {
-	return context.WithValue(ctx, accountKey{}, accountID)
+	return retry.WithAccount(context.WithValue(ctx, accountKey{}, accountID), accountID)
 }
 
 // tokenProvider is a kiota AccessTokenProvider over the host's oauth2 token

@@ -13,9 +13,10 @@
 // provider.ErrReauthRequired.
 //
 // The SDK's default middleware (retries, redirects, compression, telemetry)
-// is not used: calls go through [Config.HTTPClient]'s transport, where the
-// host puts the retrying transport shared with the google provider, so that
-// one retry policy applies. Only the SDK handler that rewrites its
+// is not used: calls go through [Config.HTTPClient]'s transport, by default
+// ([DefaultHTTPClient]) the retry transport shared with the google provider
+// over a per-mailbox rate limiter at Graph's Outlook limits, so that one
+// retry policy applies. Only the SDK handler that rewrites its
 // /users/me-token-to-replace paths to /me is kept.
 //
 // # Subscriptions

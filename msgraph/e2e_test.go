@@ -18,6 +18,7 @@ import (
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/msgraph"
 	"github.com/calsync/calsync/msgraph/msgraphtest"
+	"github.com/calsync/calsync/retry"
 	"github.com/calsync/calsync/store/memory"
 	"github.com/calsync/calsync/webhook"
 )
@@ -88,12 +89,18 @@ func newHarness(t *testing.T) *harness {
 	h.srv.AddUser("alice")
 
 	h.hook = &hookTransport{base: h.srv.Client().Transport}
-	var err error
+	lim, err := retry.NewLimiter(retry.GraphLimits(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.p, err = msgraph.New(msgraph.Config{
 		TokenSource: func(_ context.Context, account string) (oauth2.TokenSource, error) {
 			return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "token-of-" + account}), nil
 		},
-		HTTPClient:  &http.Client{Transport: h.hook},
+		// The default stack (retries over Graph's per-mailbox limits, at
+		// most 4 requests in flight) over the test's hook: a response the
+		// provider failed to close would hold a slot and stall the test.
+		HTTPClient:  &http.Client{Transport: &retry.Transport{Base: &retry.LimitTransport{Limiter: lim, Base: h.hook}}},
 		BaseURL:     h.srv.URL() + "/v1.0",
 		MaxPageSize: 3,
 	})

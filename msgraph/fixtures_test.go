@@ -83,6 +83,10 @@ func newFixtureProvider(t *testing.T, f *fixtureServer, cfg Config) *Provider {
 	t.Cleanup(srv.Close)
 	f.root = srv.URL + "/v1.0"
 	cfg.BaseURL = f.root
+	if cfg.HTTPClient == nil {
+		// No retries: these tests look at single answers.
+		cfg.HTTPClient = &http.Client{}
+	}
 	if cfg.TokenSource == nil {
 		cfg.TokenSource = func(context.Context, string) (oauth2.TokenSource, error) {
 			return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: testToken}), nil
@@ -488,7 +492,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	c := p.cfg
 	if c.BaseURL != DefaultBaseURL || c.MaxPageSize != DefaultMaxPageSize || c.SubscriptionTTL != 10010*time.Minute ||
-		c.Window != (Window{DefaultWindowBefore, DefaultWindowAfter}) || c.HTTPClient != http.DefaultClient {
+		c.Window != (Window{DefaultWindowBefore, DefaultWindowAfter}) || c.HTTPClient == nil || c.HTTPClient == http.DefaultClient {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -523,5 +527,23 @@ func TestFetchNextLinkLoop(t *testing.T) {
 	}
 	if _, err := p.Fetch(context.Background(), testCal, provider.Position{PageToken: page.NextPageToken}); err == nil || !strings.Contains(err.Error(), "own request") {
 		t.Errorf("looping nextLink: %v", err)
+	}
+}
+
+// The default client retries a 429 after its (fractional) Retry-After, so
+// the Engine sees only the success.
+func TestDefaultClientRetries(t *testing.T) {
+	f := &fixtureServer{replies: []reply{
+		{status: 429, body: fixture(t, "b8_429.json"), header: http.Header{"Retry-After": {"0.05"}}},
+		{status: 200, body: fixture(t, "c9_delta_last_page.json")},
+	}}
+	p := newFixtureProvider(t, f, Config{HTTPClient: DefaultHTTPClient()})
+	start := time.Now()
+	page, err := p.Fetch(context.Background(), testCal, provider.Position{})
+	if err != nil || !page.Last() {
+		t.Fatalf("Fetch = %+v, %v", page, err)
+	}
+	if len(f.reqs) != 2 || time.Since(start) < 50*time.Millisecond {
+		t.Errorf("%d requests in %v", len(f.reqs), time.Since(start))
 	}
 }

@@ -16,6 +16,7 @@ import (
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
 
 	"github.com/calsync/calsync/provider"
+	"github.com/calsync/calsync/retry"
 )
 
 // Name is the provider name stored with Graph calendars and subscriptions.
@@ -77,9 +78,13 @@ type Config struct {
 	// calendar (Calendar.AccountID). Required.
 	TokenSource TokenSourceFunc
 	// HTTPClient carries the API calls; its Transport is the base of the
-	// SDK's pipeline. Put a retrying transport (package retry) here: the
-	// SDK's own retry middleware is not used, so that retries have one
-	// policy. Default: http.DefaultClient.
+	// SDK's pipeline. The SDK's own retry middleware is not used, so that
+	// retries have one policy. Default: [DefaultHTTPClient], which retries
+	// transient failures with the default retry.Policy (429, 5xx,
+	// Retry-After honoured, fractions included) over a per-account rate
+	// limiter at retry.GraphLimits (4 requests in flight, 10,000 per 10
+	// minutes per mailbox). Pass your own client to change either;
+	// &http.Client{} disables both.
 	HTTPClient *http.Client
 	// BaseURL is the Graph service root, without a trailing slash.
 	// Tokens are only ever sent to its host. Default: DefaultBaseURL.
@@ -105,10 +110,24 @@ type Config struct {
 	Now func() time.Time
 }
 
+// DefaultHTTPClient returns the client a Provider uses when
+// Config.HTTPClient is nil: retries (retry.Transport, default Policy) over a
+// rate limiter (retry.LimitTransport, retry.GraphLimits) of its own. Each
+// call returns a client with a new limiter; share one client among the
+// Providers that should share a quota.
+func DefaultHTTPClient() *http.Client {
+	lim, err := retry.NewLimiter(retry.GraphLimits(), nil)
+	if err != nil {
+		// GraphLimits are valid by construction.
+		panic("msgraph: default limits: " + err.Error())
+	}
+	return &http.Client{Transport: &retry.Transport{Base: &retry.LimitTransport{Limiter: lim}}}
+}
+
 // WithDefaults returns a copy of c with zero fields set to their defaults.
 func (c Config) WithDefaults() Config {
 	if c.HTTPClient == nil {
-		c.HTTPClient = http.DefaultClient
+		c.HTTPClient = DefaultHTTPClient()
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = DefaultBaseURL
