@@ -49,6 +49,8 @@ type hookTransport struct {
 	mu     sync.Mutex
 	onSkip func()
 	gone   int
+	// onRequest, if set, is called before every request is sent.
+	onRequest func(*http.Request)
 }
 
 func (h *hookTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -59,9 +61,13 @@ func (h *hookTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	} else {
 		hook = nil
 	}
+	onRequest := h.onRequest
 	h.mu.Unlock()
 	if hook != nil {
 		hook()
+	}
+	if onRequest != nil {
+		onRequest(r)
 	}
 	resp, err := h.base.RoundTrip(r)
 	if err == nil && resp.StatusCode == http.StatusGone {
@@ -78,7 +84,19 @@ func (h *hookTransport) gones() int {
 	return h.gone
 }
 
-func newHarness(t *testing.T) *harness {
+// harnessOptions adjust a harness for one test.
+type harnessOptions struct {
+	// engine is the Engine's Config; Store, Providers and Queue are set by
+	// the harness, and RenewBefore when zero.
+	engine calsync.Config
+	// retry is the retry policy of the provider's client (default: the
+	// default Policy, on the real clock).
+	retry retry.Policy
+}
+
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, harnessOptions{}) }
+
+func newHarnessWith(t *testing.T, opts harnessOptions) *harness {
 	t.Helper()
 	h := &harness{t: t, st: memory.New(), q: calsync.NewMemoryQueue(0)}
 	mux := http.NewServeMux()
@@ -100,17 +118,19 @@ func newHarness(t *testing.T) *harness {
 		// The default stack (retries over Graph's per-mailbox limits, at
 		// most 4 requests in flight) over the test's hook: a response the
 		// provider failed to close would hold a slot and stall the test.
-		HTTPClient:  &http.Client{Transport: &retry.Transport{Base: &retry.LimitTransport{Limiter: lim, Base: h.hook}}},
+		HTTPClient:  &http.Client{Transport: &retry.Transport{Policy: opts.retry, Base: &retry.LimitTransport{Limiter: lim, Base: h.hook}}},
 		BaseURL:     h.srv.URL() + "/v1.0",
 		MaxPageSize: 3,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.e, err = calsync.NewEngine(calsync.Config{
-		Store: h.st, Providers: []calsync.Provider{h.p}, Queue: h.q,
-		RenewBefore: 8 * 24 * time.Hour, // every Graph subscription is due when the test asks
-	})
+	cfg := opts.engine
+	cfg.Store, cfg.Providers, cfg.Queue = h.st, []calsync.Provider{h.p}, h.q
+	if cfg.RenewBefore == 0 {
+		cfg.RenewBefore = 8 * 24 * time.Hour // every Graph subscription is due when the test asks
+	}
+	h.e, err = calsync.NewEngine(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
