@@ -1,12 +1,15 @@
 // Command quickstart runs calsync end to end on one machine, with no
-// credentials and no internet: an emulator of the Google Calendar API
-// (googletest), the calsync Engine with the embedded SQLite store, and a webhook
-// server on loopback that the emulator pushes notifications to.
+// credentials and no internet: emulators of the Google Calendar API
+// (googletest) and of Microsoft Graph (msgraphtest), the calsync Engine on
+// the embedded SQLite store, and a webhook server on loopback that both
+// emulators push notifications to.
 //
-// It connects two calendars, creates, moves and deletes events through the
-// emulator's API (including a recurring event with a cancelled occurrence),
-// prints every change as it reaches the host callback, and finally prints a
-// summary. It exits 0 only if the local copy equals the emulator's.
+// It connects two Google calendars and one Outlook calendar side by side,
+// then creates, moves and deletes events through the emulators (including
+// recurring events with a changed and a cancelled occurrence), prints every
+// change as it reaches the host callback, and finally prints a summary and
+// the OpenTelemetry metrics. It exits 0 only if every local copy equals the
+// emulator's.
 //
 //	go run ./examples/quickstart
 package main
@@ -20,21 +23,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"golang.org/x/oauth2"
-	calendar "google.golang.org/api/calendar/v3"
-	"google.golang.org/api/option"
 
 	"github.com/calsync/calsync"
-	"github.com/calsync/calsync/google"
-	"github.com/calsync/calsync/google/googletest"
 	"github.com/calsync/calsync/store/sqlite"
-	"github.com/calsync/calsync/webhook"
 )
 
 func main() {
@@ -47,18 +43,38 @@ func main() {
 	}
 }
 
-// printer prints each committed change as the host callback receives it.
-type printer struct {
-	mu sync.Mutex
-	n  int
+// side is one provider's half of the demo: its emulator, the calendars
+// connected on it, and the edits made through its API.
+type side interface {
+	// provider returns the calsync Provider for the emulator, counting its
+	// API calls in meters.
+	provider(meters metric.MeterProvider) (calsync.Provider, error)
+	// handler returns the webhook handler to mount for the Engine.
+	handler(engine *calsync.Engine) (http.Handler, error)
+	// seed fills the calendars before they are connected.
+	seed(ctx context.Context) error
+	// connect connects the side's calendars.
+	connect(ctx context.Context, engine *calsync.Engine, hookURL string) error
+	// The steps of the demo; the Engine converges after each.
+	create(ctx context.Context) error
+	edit(ctx context.Context) error
+	remove(ctx context.Context) error
+	// idle waits until the emulator has delivered every notification.
+	idle(ctx context.Context) error
+	// compare prints, per calendar, whether the local copy equals the
+	// emulator's, and reports whether all do.
+	compare(ctx context.Context, st calsync.Store) (bool, error)
+	close()
 }
+
+// printer prints each committed change as the host callback receives it.
+type printer struct{ mu sync.Mutex }
 
 func (p *printer) onChange(_ context.Context, cal calsync.Calendar, changes []calsync.Change) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range changes {
-		p.n++
-		line := fmt.Sprintf("  [%s] %-6s %s", cal.ID, c.Op, c.EventID)
+		line := fmt.Sprintf("  [%s] %-6s %s", cal.ID, c.Op, short(c.EventID))
 		if c.Op == calsync.Upsert && c.Event != nil {
 			line += fmt.Sprintf("  %q %s → %s", c.Event.Summary, c.Event.Start, c.Event.End)
 		}
@@ -66,44 +82,49 @@ func (p *printer) onChange(_ context.Context, cal calsync.Calendar, changes []ca
 	}
 }
 
+// short abbreviates Graph's long ids for printing.
+func short(id string) string {
+	if len(id) > 40 {
+		return id[:18] + "…" + id[len(id)-18:]
+	}
+	return id
+}
+
 func run(ctx context.Context) error {
-	// 1. The host app's webhook server. Google only pushes to HTTPS, so
-	//    this is a TLS server on loopback; the emulator trusts its
-	//    certificate through PushClient.
+	// The host app's webhook server. The providers only deliver to HTTPS,
+	// so it is a TLS server on loopback; the emulators trust its
+	// certificate.
 	mux := http.NewServeMux()
 	hooks := httptest.NewTLSServer(mux)
 	defer hooks.Close()
 
-	// 2. The Google Calendar emulator, pushing to the webhook server.
-	emu := googletest.NewServer(googletest.Config{PushClient: hooks.Client()})
-	defer emu.Close()
-	calendars := []string{"work@example.com", "family@example.com"}
-	for _, id := range calendars {
-		if err := emu.AddCalendar(id, "Europe/Berlin"); err != nil {
-			return err
-		}
+	order := []string{"google", "msgraph"}
+	sides := map[string]side{
+		"google":  newGoogleSide(hooks.Client()),
+		"msgraph": newOutlookSide(hooks.Client()),
 	}
+	defer func() {
+		for _, s := range sides {
+			s.close()
+		}
+	}()
 
-	// 3. The library: provider, store, engine, webhook handler.
+	// Metrics through the OpenTelemetry API, read back at the end.
 	reader := sdkmetric.NewManualReader()
 	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer meters.Shutdown(context.Background())
-	counted, err := calsync.InstrumentTransport(nil, meters, google.Name)
-	if err != nil {
-		return err
+
+	var providers []calsync.Provider
+	for _, name := range order {
+		p, err := sides[name].provider(meters)
+		if err != nil {
+			return err
+		}
+		providers = append(providers, p)
 	}
-	token := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "quickstart-token"})
-	prov, err := google.New(google.Config{
-		HTTPClient:  &http.Client{Transport: counted},
-		Endpoint:    emu.Endpoint(),
-		TokenSource: func(context.Context, string) (oauth2.TokenSource, error) { return token, nil },
-		PageSize:    10, // small pages, to show paging on a tiny calendar
-	})
-	if err != nil {
-		return err
-	}
-	// The embedded default store: one SQLite file (here in a temporary
-	// directory, removed at the end).
+
+	// The embedded default store: one SQLite file, here in a temporary
+	// directory removed at the end.
 	dir, err := os.MkdirTemp("", "calsync-quickstart-")
 	if err != nil {
 		return err
@@ -114,14 +135,17 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer store.Close()
+
 	pr := &printer{}
-	var failures []error
-	var failMu sync.Mutex
+	var (
+		failMu   sync.Mutex
+		failures []error
+	)
 	engine, err := calsync.NewEngine(calsync.Config{
-		MeterProvider: meters,
 		Store:         store,
-		Providers:     []calsync.Provider{prov},
+		Providers:     providers,
 		OnChange:      pr.onChange,
+		MeterProvider: meters,
 		OnError: func(_ context.Context, cal calsync.Calendar, err error) {
 			failMu.Lock()
 			failures = append(failures, fmt.Errorf("%s: %w", cal.ID, err))
@@ -131,121 +155,71 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	hook, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: engine})
-	if err != nil {
-		return err
+	for _, name := range order {
+		h, err := sides[name].handler(engine)
+		if err != nil {
+			return err
+		}
+		mux.Handle("/hooks/"+name, h)
 	}
-	mux.Handle("/hooks/google", hook)
 	runCtx, stop := context.WithCancel(ctx)
 	runDone := make(chan struct{})
 	go func() { engine.Run(runCtx); close(runDone) }()
 	defer func() { stop(); <-runDone }() // before the store closes
 
-	// The emulator's API client, standing in for the users editing their
-	// calendars in Google Calendar.
-	api, err := calendar.NewService(ctx, option.WithEndpoint(emu.Endpoint()), option.WithTokenSource(token))
-	if err != nil {
-		return err
+	settle := func(title string) error {
+		for _, name := range order {
+			if err := waitSettled(ctx, sides[name], engine); err != nil {
+				return err
+			}
+		}
+		fmt.Printf("== %s\n", title)
+		return nil
+	}
+	step := func(title string, do func(side, context.Context) error) error {
+		for _, name := range order {
+			if err := do(sides[name], ctx); err != nil {
+				return fmt.Errorf("%s: %s: %w", title, name, err)
+			}
+		}
+		return settle(title)
 	}
 
-	// Something is already there before we connect.
-	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
-	at := func(days, hour int) *calendar.EventDateTime {
-		return &calendar.EventDateTime{DateTime: day.AddDate(0, 0, days).Add(time.Duration(hour) * time.Hour).Format(time.RFC3339), TimeZone: "Europe/Berlin"}
-	}
-	for i := range 12 {
-		if _, err := api.Events.Insert(calendars[0], &calendar.Event{Summary: fmt.Sprintf("Existing meeting %d", i+1), Start: at(i, 9), End: at(i, 10)}).Context(ctx).Do(); err != nil {
-			return fmt.Errorf("seed: %w", err)
+	for _, name := range order {
+		if err := sides[name].seed(ctx); err != nil {
+			return fmt.Errorf("seed %s: %w", name, err)
 		}
 	}
-
-	fmt.Println("== connecting two calendars (subscription + initial full sync)")
-	for _, id := range calendars {
-		cal := calsync.Calendar{ID: id, Provider: google.Name, AccountID: "demo-user", RemoteID: id}
-		sub, err := engine.Connect(ctx, cal, calsync.ConnectRequest{Address: hooks.URL + "/hooks/google"})
-		if err != nil {
-			return err
+	fmt.Println("== connecting two Google calendars and one Outlook calendar (subscription + initial full sync)")
+	for _, name := range order {
+		if err := sides[name].connect(ctx, engine, hooks.URL+"/hooks/"+name); err != nil {
+			return fmt.Errorf("connect %s: %w", name, err)
 		}
-		fmt.Printf("  connected %s: channel %s expires %s\n", id, sub.ID, sub.Expiration.Format(time.RFC3339))
 	}
-
-	settle := func(step string) error {
-		fmt.Printf("== %s\n", step)
-		return waitSettled(ctx, emu, engine)
+	if err := settle("initial state synced; now editing through the providers' APIs"); err != nil {
+		return err
 	}
-	if err := settle("initial state synced; now editing through the API"); err != nil {
+	if err := step("created single, all-day and recurring events", side.create); err != nil {
+		return err
+	}
+	if err := step("moved an event, changed one occurrence and cancelled another", side.edit); err != nil {
+		return err
+	}
+	if err := step("deleted an event", side.remove); err != nil {
 		return err
 	}
 
-	work, family := calendars[0], calendars[1]
-	lunch, err := api.Events.Insert(work, &calendar.Event{Summary: "Lunch with Ana", Start: at(0, 12), End: at(0, 13)}).Context(ctx).Do()
-	if err != nil {
-		return err
-	}
-	trip, err := api.Events.Insert(family, &calendar.Event{Summary: "Trip to the lake", Start: &calendar.EventDateTime{Date: day.AddDate(0, 0, 5).Format(time.DateOnly)}, End: &calendar.EventDateTime{Date: day.AddDate(0, 0, 7).Format(time.DateOnly)}}).Context(ctx).Do()
-	if err != nil {
-		return err
-	}
-	standupStart := day.Add(8 * time.Hour)
-	standup, err := api.Events.Insert(work, &calendar.Event{
-		Summary:    "Daily standup",
-		Start:      &calendar.EventDateTime{DateTime: standupStart.Format(time.RFC3339), TimeZone: "Europe/Berlin"},
-		End:        &calendar.EventDateTime{DateTime: standupStart.Add(15 * time.Minute).Format(time.RFC3339), TimeZone: "Europe/Berlin"},
-		Recurrence: []string{"RRULE:FREQ=DAILY;COUNT=5"},
-	}).Context(ctx).Do()
-	if err != nil {
-		return err
-	}
-	if err := settle("created a lunch, an all-day trip and a recurring standup"); err != nil {
-		return err
-	}
-
-	if _, err := api.Events.Patch(work, lunch.Id, &calendar.Event{Summary: "Lunch with Ana (moved)", Start: at(1, 12), End: at(1, 13)}).Context(ctx).Do(); err != nil {
-		return err
-	}
-	// Cancel the third standup: delete that occurrence, addressed by its
-	// instance id (Google's "<seriesId>_<original start, UTC>").
-	third := standup.Id + "_" + standupStart.AddDate(0, 0, 2).UTC().Format("20060102T150405Z")
-	if err := api.Events.Delete(work, third).Context(ctx).Do(); err != nil {
-		return fmt.Errorf("cancel occurrence %s: %w", third, err)
-	}
-	if err := settle("moved the lunch and cancelled one standup"); err != nil {
-		return err
-	}
-
-	if err := api.Events.Delete(family, trip.Id).Context(ctx).Do(); err != nil {
-		return err
-	}
-	if err := settle("deleted the trip"); err != nil {
-		return err
-	}
-
-	// Summary.
 	stats := engine.Stats()
 	fmt.Println("== summary")
-	fmt.Printf("  notifications queued: %d, processed: %d\n", stats.Enqueued, stats.Processed)
+	fmt.Printf("  notifications queued: %d, processed: %d (duplicates skipped: %d)\n", stats.Enqueued, stats.Processed, stats.Duplicates)
 	fmt.Printf("  syncs run: %d (full: %d), changes committed: %d, stale skipped: %d\n", stats.Syncs, stats.FullSyncs, stats.Changes, stats.Stale)
 	equal := true
-	for _, id := range calendars {
-		local, err := localEvents(ctx, store, id)
+	for _, name := range order {
+		ok, err := sides[name].compare(ctx, store)
 		if err != nil {
 			return err
 		}
-		remote, err := emu.Events(id, false)
-		if err != nil {
-			return err
-		}
-		var want []string
-		for _, e := range remote {
-			want = append(want, e.Id+" "+e.Etag)
-		}
-		slices.Sort(want)
-		same := slices.Equal(local, want)
-		equal = equal && same
-		fmt.Printf("  %s: %d events stored, emulator has %d, equal: %v\n", id, len(local), len(want), same)
-		if !same {
-			fmt.Printf("    local:    %s\n    emulator: %s\n", strings.Join(local, ", "), strings.Join(want, ", "))
-		}
+		equal = equal && ok
 	}
 	if err := printMetrics(ctx, reader); err != nil {
 		return err
@@ -256,22 +230,22 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("background failures: %w", errors.Join(failures...))
 	}
 	if !equal {
-		return errors.New("local state differs from the emulator's")
+		return errors.New("local state differs from the emulators'")
 	}
-	fmt.Println("  local state equals the emulator's: true")
+	fmt.Println("  every local copy equals its emulator: true")
 	return nil
 }
 
-// waitSettled waits until the emulator has delivered every notification
-// and the Engine's workers have handled every one queued.
-func waitSettled(ctx context.Context, emu *googletest.Server, engine *calsync.Engine) error {
+// waitSettled waits until the side's emulator has delivered every
+// notification and the Engine's workers have handled every one queued.
+func waitSettled(ctx context.Context, s side, engine *calsync.Engine) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if err := emu.WaitIdle(ctx); err != nil {
+		if err := s.idle(ctx); err != nil {
 			return err
 		}
-		if s := engine.Stats(); s.Handled == s.Enqueued {
+		if st := engine.Stats(); st.Handled == st.Enqueued {
 			// A delivery is acknowledged only once queued (Enqueued), and
 			// the emulator was idle before this check, so nothing is left.
 			return nil
@@ -284,7 +258,8 @@ func waitSettled(ctx context.Context, emu *googletest.Server, engine *calsync.En
 	}
 }
 
-func localEvents(ctx context.Context, st calsync.Store, calID string) ([]string, error) {
+// localEvents lists a calendar's stored events, rendered by render.
+func localEvents(ctx context.Context, st calsync.Store, calID string, render func(calsync.Event) string) ([]string, error) {
 	var out []string
 	after := ""
 	for {
@@ -293,11 +268,10 @@ func localEvents(ctx context.Context, st calsync.Store, calID string) ([]string,
 			return nil, err
 		}
 		if len(evs) == 0 {
-			slices.Sort(out)
 			return out, nil
 		}
 		for _, e := range evs {
-			out = append(out, e.ID+" "+e.ETag)
+			out = append(out, render(e))
 		}
 		after = evs[len(evs)-1].ID
 	}
