@@ -6,16 +6,15 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"net/url"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/calsync/calsync"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	mig "github.com/calsync/calsync/store/internal/migrate"
 )
 
 var (
@@ -81,39 +80,9 @@ type Store struct {
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. Their file
-// names start with the version number ("0002_reliability.sql").
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("sqlite: migration %q: name does not start with a version", e.Name())
-		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("sqlite: migration %q: want version %d", m.name, i+1)
-		}
-	}
-	return out, nil
+// migrations returns the embedded migrations in version order.
+func migrations() ([]mig.Migration, error) {
+	return mig.Load(migrationFS, "migrations", "sqlite")
 }
 
 // SchemaVersion is the schema version this package migrates databases to.
@@ -207,8 +176,8 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 			return fmt.Errorf("%w: database is at version %d, this calsync knows versions up to %d", ErrSchemaTooNew, cur, len(ms))
 		}
 		for _, m := range ms[cur:upTo] {
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 			}
 		}
 		if upTo > cur {
