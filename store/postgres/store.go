@@ -174,7 +174,7 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 			return nil, wrap("Apply", err)
 		}
 	}
-	p := plan.Make(calendarID, b, cur)
+	p := plan.Make(calendarID, storedPrecision(b), cur)
 	var batch pgx.Batch
 	for _, w := range p.Writes {
 		switch {
@@ -246,6 +246,38 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 }
 
 var errConcurrent = errors.New("the stored row changed under the transaction")
+
+// storedPrecision returns b with every Event.Updated truncated to the
+// microsecond, as timestamptz keeps it (pgx truncates), so that the plan
+// compares the incoming event with the stored one at the precision both
+// are kept in: otherwise an event replayed with a finer Updated (Graph's
+// lastModifiedDateTime has 100 ns digits) never equals itself and is
+// reported, with a new version, every time it is seen again. b itself is
+// not modified.
+func storedPrecision(b *calsync.Batch) *calsync.Batch {
+	var out *calsync.Batch
+	for i, ch := range b.Changes {
+		if ch.Event == nil {
+			continue
+		}
+		t := ch.Event.Updated.Truncate(time.Microsecond)
+		if t.Equal(ch.Event.Updated) {
+			continue
+		}
+		if out == nil {
+			c := *b
+			c.Changes = slices.Clone(b.Changes)
+			out = &c
+		}
+		e := *ch.Event
+		e.Updated = t
+		out.Changes[i].Event = &e
+	}
+	if out == nil {
+		return b
+	}
+	return out
+}
 
 func eventArgs(calendarID string, w plan.Write) []any {
 	e := w.Event

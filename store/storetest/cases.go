@@ -42,6 +42,7 @@ var cases = []struct {
 	{"CursorWithEvents", testCursorWithEvents},
 	{"DeleteThenOlderUpsert", testDeleteThenOlderUpsert},
 	{"RawJSON", testRawJSON},
+	{"UnchangedFinerThanPrecision", testUnchangedFinerThanPrecision},
 	{"Ledger", testLedger},
 	{"LedgerConcurrentBegin", testLedgerConcurrentBegin},
 	{"LedgerPrune", testLedgerPrune},
@@ -473,4 +474,34 @@ func testCalendarsAreSeparate(h *harness) {
 	// A sweep of a does not touch b.
 	h.apply(a, &calsync.Batch{Generation: 7, Sweep: true, State: calsync.SyncState{Cursor: "a2"}})
 	h.checkEvent("b's event after sweeping a", h.event(b, "same-id"), want(eb, 1))
+}
+
+// testUnchangedFinerThanPrecision re-applies an event whose Updated is finer
+// than the store keeps (Graph's lastModifiedDateTime has seven fractional
+// digits, 100 ns): the same Updated and ETag again is unchanged, not a new
+// version reported to the host every time a page is replayed or a full sync
+// lists the calendar again.
+func testUnchangedFinerThanPrecision(h *harness) {
+	cal := h.newCalendar("cal")
+	updated := h.at(10).Add(700 * time.Nanosecond)
+	h.put(cal, h.ev(cal, "e", updated, "a"))
+	v := h.event(cal, "e").Version
+	res := h.put(cal, h.ev(cal, "e", updated, "a"))
+	h.checkApplied("upsert with the same Updated (100 ns digits) and ETag", res)
+	h.checkStale("upsert with the same Updated (100 ns digits) and ETag", res, 0)
+	if got := h.event(cal, "e").Version; got != v {
+		h.Errorf("Version after an unchanged upsert = %d, want %d", got, v)
+	}
+	// A full sync that lists it again stamps it and does not report it.
+	res = h.apply(cal, &calsync.Batch{Changes: []calsync.Change{upsert(h.ev(cal, "e", updated, "a"))}, Generation: 3, Sweep: true})
+	h.checkApplied("full sync listing the unchanged event", res)
+	h.absentNot(cal, "e")
+}
+
+// absentNot fails unless the event exists.
+func (h *harness) absentNot(cal, id string) {
+	h.Helper()
+	if _, err := h.s.Event(h.ctx, cal, id); err != nil {
+		h.Errorf("Event(%q, %q): %v, want the event", cal, id, err)
+	}
 }
