@@ -3,6 +3,7 @@ package calsync
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -677,10 +678,17 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 	return res, nil
 }
 
-// newGeneration returns a full-sync mark different from the previous one.
+// newGeneration returns a full-sync mark different from the previous one
+// and from the stamps earlier full syncs left on the calendar's events
+// (prev.Generation is zero once a full sync completed, so it cannot tell).
+// It is random rather than read from the clock: a clock that has not moved
+// since the last full sync (a fake or coarse Config.Now) would reuse that
+// sync's mark, and the sweep would keep events the provider deleted.
 func (e *Engine) newGeneration(prev SyncState) int64 {
-	g := e.cfg.Now().UnixNano()
-	if g <= prev.Generation {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	g := int64(binary.BigEndian.Uint64(b[:]) >> 1)
+	if g == 0 || g == prev.Generation {
 		g = prev.Generation + 1
 	}
 	return g

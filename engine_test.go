@@ -428,3 +428,35 @@ func TestBurstCoalesces(t *testing.T) {
 		t.Errorf("syncs for a burst of %d = %d, want 2", burst+1, got)
 	}
 }
+
+// A full resync at the same clock reading as the full sync before it (a
+// fake or coarse Config.Now) must still delete what the provider no longer
+// has: its generation mark must differ from the stamps the earlier full
+// sync left on the events.
+func TestExpiredCursorReconcilesDeletionsWithStoppedClock(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	p := newFakeProvider(3)
+	p.put(ids("a", 8)...)
+	st := memory.New()
+	e, rec := newTestEngine(t, p, st, calsync.Config{Now: clock.Now})
+	if _, err := e.Connect(ctx, fakeCal, calsync.ConnectRequest{Address: "https://example.com/hook"}); err != nil {
+		t.Fatal(err)
+	}
+	p.delSilently("a001", "a005")
+	p.put("a200")
+	p.expire()
+	res, err := e.Sync(ctx, fakeCal.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Full {
+		t.Errorf("result = %+v, want a full resync", res)
+	}
+	if !slices.Equal(storedIDs(t, st, fakeCal.ID), p.ids()) {
+		t.Fatalf("stored %v, provider %v", storedIDs(t, st, fakeCal.ID), p.ids())
+	}
+	if rec.count(calsync.Delete) != 2 {
+		t.Errorf("deletions reported = %d, want 2", rec.count(calsync.Delete))
+	}
+}
