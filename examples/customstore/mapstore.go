@@ -132,6 +132,9 @@ func (s *MapStore) Apply(ctx context.Context, calendarID string, b *calsync.Batc
 	if b == nil {
 		return nil, errors.New("mapstore: nil batch")
 	}
+	if b.Sweep && b.Generation == 0 {
+		return nil, errors.New("mapstore: Sweep without a Generation")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.cals[calendarID]

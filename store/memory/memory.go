@@ -143,6 +143,9 @@ func (s *Store) SyncState(ctx context.Context, calendarID string) (calsync.SyncS
 // validate reports the first invalid change of b, so that Apply can refuse
 // the batch before changing anything.
 func validate(b *calsync.Batch) error {
+	if b.Sweep && b.Generation == 0 {
+		return errors.New("memory: Apply: Sweep without a Generation")
+	}
 	for i, ch := range b.Changes {
 		if ch.EventID == "" {
 			return fmt.Errorf("memory: Apply: change %d: empty EventID", i)

@@ -43,6 +43,7 @@ var cases = []struct {
 	{"DeleteThenOlderUpsert", testDeleteThenOlderUpsert},
 	{"RawJSON", testRawJSON},
 	{"UnchangedFinerThanPrecision", testUnchangedFinerThanPrecision},
+	{"SweepWithoutGeneration", testSweepWithoutGeneration},
 	{"Ledger", testLedger},
 	{"LedgerConcurrentBegin", testLedgerConcurrentBegin},
 	{"LedgerPrune", testLedgerPrune},
@@ -504,4 +505,28 @@ func (h *harness) absentNot(cal, id string) {
 	if _, err := h.s.Event(h.ctx, cal, id); err != nil {
 		h.Errorf("Event(%q, %q): %v, want the event", cal, id, err)
 	}
+}
+
+// testSweepWithoutGeneration: a batch with Sweep and a zero Generation is
+// invalid; it must fail and change nothing, not delete the events some
+// earlier full sync stamped.
+func testSweepWithoutGeneration(h *harness) {
+	cal := h.newCalendar("cal")
+	stamped := h.ev(cal, "stamped", h.at(1), "1")
+	plain := h.ev(cal, "plain", h.at(1), "1")
+	before := calsync.SyncState{Cursor: "before", LastSync: h.at(2)}
+	h.apply(cal, &calsync.Batch{Changes: []calsync.Change{upsert(stamped)}, Generation: 5, State: calsync.SyncState{Generation: 5}})
+	h.apply(cal, &calsync.Batch{Changes: []calsync.Change{upsert(plain)}, State: before})
+	_, err := h.s.Apply(h.ctx, cal, &calsync.Batch{
+		Changes: []calsync.Change{upsert(h.ev(cal, "new", h.at(3), "3"))},
+		State:   calsync.SyncState{Cursor: "after"},
+		Sweep:   true,
+	})
+	if err == nil {
+		h.Errorf("Apply of a batch with Sweep and a zero Generation returned no error")
+	}
+	h.checkEvent("stamped event after the invalid batch", h.event(cal, "stamped"), want(stamped, 1))
+	h.checkEvent("plain event after the invalid batch", h.event(cal, "plain"), want(plain, 1))
+	h.absent(cal, "new")
+	h.checkState("SyncState after the invalid batch", h.state(cal), before)
 }

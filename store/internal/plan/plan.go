@@ -22,6 +22,9 @@ func Validate(prefix string, b *calsync.Batch) error {
 	if b == nil {
 		return fmt.Errorf("%s: Apply: nil batch", prefix)
 	}
+	if b.Sweep && b.Generation == 0 {
+		return fmt.Errorf("%s: Apply: Sweep without a Generation", prefix)
+	}
 	for i, ch := range b.Changes {
 		if ch.EventID == "" {
 			return fmt.Errorf("%s: Apply: change %d: empty EventID", prefix, i)
