@@ -585,12 +585,19 @@ func (e *Engine) Sync(ctx context.Context, calendarID string) (SyncResult, error
 		var (
 			res    SyncResult
 			resErr error
+			runs   int
 		)
 		ran := e.syncs.Do(cal.ID, func() error {
+			runs++
 			res, resErr = e.syncOnce(ctx, cal)
 			return resErr
 		}, nil)
 		if ran {
+			if resErr != nil && runs > 1 {
+				// The failed run was a follow-up for notifications folded
+				// into this sync, already acknowledged: retry them.
+				e.retryFolded(ctx, cal, resErr)
+			}
 			return res, resErr
 		}
 		select {
@@ -599,6 +606,17 @@ func (e *Engine) Sync(ctx context.Context, calendarID string) (SyncResult, error
 			return SyncResult{}, ctx.Err()
 		}
 	}
+}
+
+// retryFolded schedules a retry (a Resync of cal) for the notifications
+// that were folded into a sync whose last run failed with err: they were
+// counted as done when they were folded.
+func (e *Engine) retryFolded(ctx context.Context, cal Calendar, err error) {
+	dl, ok := e.cfg.Store.(DeadLetters)
+	if !ok || ctx.Err() != nil {
+		return
+	}
+	e.recordFailure(ctx, dl, Notification{Kind: Resync, Provider: cal.Provider, CalendarID: cal.ID}, err, e.cfg.Now())
 }
 
 // syncOnce runs one sync of cal: incremental from its cursor, full if it has

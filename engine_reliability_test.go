@@ -281,3 +281,50 @@ func TestCalendarHealth(t *testing.T) {
 		t.Errorf("unknown calendar: %v", err)
 	}
 }
+
+// A notification folded into a sync that Engine.Sync runs is acknowledged
+// (its ledger entry done) at once; if the follow-up run made for it fails,
+// the change it announced must still be retried, as it would have been had
+// a worker run the sync.
+func TestNotificationFoldedIntoFailedSyncIsRetried(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	p := newFakeProvider(10)
+	st := memory.New()
+	e, _ := newTestEngine(t, p, st, calsync.Config{Now: clock.Now})
+	connectFake(t, e)
+	entered, release := make(chan struct{}), make(chan struct{})
+	fault := errors.New("provider down")
+	p.beforeFetch = func(n int, _ provider.Position) error {
+		select {
+		case <-entered:
+			// The follow-up run: the announced change exists, the
+			// provider fails.
+			p.put("announced")
+			return fault
+		default:
+			close(entered)
+			<-release
+			return nil
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { _, err := e.Sync(ctx, fakeCal.ID); errc <- err }()
+	<-entered
+	n := calsync.Notification{Kind: calsync.Changed, Provider: "fake", CalendarID: fakeCal.ID, MessageID: "ch/9", Received: clock.Now()}
+	if err := e.Process(ctx, n); err != nil {
+		t.Fatalf("folded notification: %v", err)
+	}
+	close(release)
+	if err := <-errc; !errors.Is(err, fault) {
+		t.Fatalf("Sync = %v, want the follow-up's failure", err)
+	}
+	p.beforeFetch = nil
+	clock.Advance(time.Hour)
+	if _, err := e.RetryDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Event(ctx, fakeCal.ID, "announced"); err != nil {
+		t.Fatalf("the change announced by the folded notification was never retried: %v", err)
+	}
+}
