@@ -538,6 +538,13 @@ func (e *Engine) process(ctx context.Context, n Notification) (ran bool, err err
 	case SubscriptionRemoved, ReauthorizationRequired:
 		// The sync below covers the gap; a full one if the subscription
 		// turned out to be gone.
+		if _, err := e.cfg.Store.Subscription(ctx, n.SubscriptionID); errors.Is(err, ErrNotFound) {
+			// Already replaced (an earlier lifecycle notification, a
+			// renewal) or removed: nothing left to renew, but the sync
+			// below still runs.
+			e.log.InfoContext(ctx, "calsync: lifecycle notification for a subscription no longer stored", "calendar", cal.ID, "subscription", n.SubscriptionID, "kind", n.Kind.String())
+			break
+		}
 		if _, err := e.resubscribe(ctx, cal, n.SubscriptionID, n.Kind); err != nil {
 			e.fail(ctx, cal, err)
 			return true, err

@@ -227,3 +227,30 @@ func TestLifecycleNotifications(t *testing.T) {
 		})
 	}
 }
+
+// A second subscriptionRemoved for a subscription the first one already
+// replaced (a redelivery with another message id, or two queued before
+// either was processed) has nothing left to recreate: it must still sync,
+// not fail until it is dead-lettered.
+func TestLifecycleForReplacedSubscriptionStillSyncs(t *testing.T) {
+	f := newRenewFixture(t)
+	ctx := context.Background()
+	n := calsync.Notification{Kind: calsync.SubscriptionRemoved, Provider: "fake", SubscriptionID: f.sub.ID, CalendarID: fakeCal.ID, MessageID: "m-1"}
+	if err := f.e.Process(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	f.p.put("e")
+	n.MessageID = "m-2"
+	if err := f.e.Process(ctx, n); err != nil {
+		t.Fatalf("second subscriptionRemoved: %v", err)
+	}
+	if got := storedIDs(t, f.st, fakeCal.ID); !slices.Equal(got, []string{"a", "b", "c", "e"}) {
+		t.Errorf("events = %v", got)
+	}
+	if subs := f.subs(t); len(subs) != 1 || subs[0].ID == f.sub.ID {
+		t.Errorf("subscriptions = %+v", subs)
+	}
+	if len(f.errs) != 0 {
+		t.Errorf("OnError got %v", f.errs)
+	}
+}
