@@ -48,10 +48,14 @@ type Alert struct {
 }
 
 // dedupKey is the ledger key of a notification: the provider's message
-// identity, never its arrival. Notifications without one (catch-up and
-// safety-net syncs) are not deduplicated.
+// identity, never its arrival. Only change notifications are deduplicated.
+// Notifications without a message id (catch-up and safety-net syncs) are
+// not, nor are lifecycle ones: Graph gives those no id, so two separate
+// "missed" notifications of one subscription look alike and skipping the
+// second would skip the resync it asks for; processing a redelivered one
+// again costs one incremental sync or one renewal.
 func (n Notification) dedupKey() string {
-	if n.MessageID == "" {
+	if n.MessageID == "" || n.Kind != Changed {
 		return ""
 	}
 	return n.Provider + "|" + n.MessageID

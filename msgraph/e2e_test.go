@@ -392,6 +392,22 @@ func TestEndToEnd(t *testing.T) {
 		h.assertInSync("missed")
 	})
 
+	// A second missed on the same subscription (same expiration, nothing
+	// renewed in between) is a new message, not a redelivery of the first:
+	// it must resync too.
+	t.Run("lifecycle missed again", func(t *testing.T) {
+		h.srv.DropNextNotifications(1)
+		h.create(msgraphtest.Event{Subject: "Missed me too", Start: base.Add(22 * time.Hour), End: base.Add(23 * time.Hour)})
+		if n := h.settle(); n != 0 {
+			t.Fatalf("%d notifications arrived although dropped", n)
+		}
+		if err := h.srv.SendLifecycle(h.sub.ID, msgraphtest.LifecycleMissed); err != nil {
+			t.Fatal(err)
+		}
+		h.mustSettle("missed again")
+		h.assertInSync("missed again")
+	})
+
 	t.Run("lifecycle reauthorizationRequired", func(t *testing.T) {
 		before := h.liveSubs()[0]
 		if err := h.srv.SendLifecycle(h.sub.ID, msgraphtest.LifecycleReauthorizationRequired); err != nil {
