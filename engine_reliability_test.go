@@ -328,3 +328,39 @@ func TestNotificationFoldedIntoFailedSyncIsRetried(t *testing.T) {
 		t.Fatalf("the change announced by the folded notification was never retried: %v", err)
 	}
 }
+
+// A due retry runs even when the ledger entry of its notification was left
+// done or in progress (a failure to record the previous outcome): the
+// attempt record is the claim. Otherwise the retry would be skipped as a
+// duplicate every round, never cleared and never dead-lettered.
+func TestRetryNotSkippedByStaleLedgerEntry(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	p := newFakeProvider(10)
+	p.now = clock.Now
+	st := memory.New()
+	e, _ := newTestEngine(t, p, st, calsync.Config{Now: clock.Now})
+	connectFake(t, e)
+	p.beforeFetch = func(int, provider.Position) error { return errors.New("provider down") }
+	p.put("late")
+	n := calsync.Notification{Kind: calsync.Changed, Provider: "fake", CalendarID: fakeCal.ID, MessageID: "ch/9", Received: clock.Now()}
+	if err := e.Process(ctx, n); err == nil {
+		t.Fatal("first attempt succeeded")
+	}
+	// The outcome was recorded as "done" by mistake (say FailNotification
+	// failed after a Begin that another path completed).
+	if err := st.CompleteNotification(ctx, "fake|ch/9", clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p.beforeFetch = nil
+	clock.Advance(2 * time.Minute)
+	if k, err := e.RetryDue(ctx); k != 1 || err != nil {
+		t.Fatalf("RetryDue = %d, %v", k, err)
+	}
+	if _, err := st.Event(ctx, fakeCal.ID, "late"); err != nil {
+		t.Fatalf("the retry did not sync: %v", err)
+	}
+	if _, err := st.Attempt(ctx, "fake|ch/9"); !errors.Is(err, calsync.ErrNotFound) {
+		t.Errorf("attempt record left behind: %v", err)
+	}
+}

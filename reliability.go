@@ -78,9 +78,16 @@ func (n Notification) workID() string {
 // hosts with their own Queue consumer may call it directly. It returns the
 // processing error, already recorded.
 func (e *Engine) Process(ctx context.Context, n Notification) error {
+	return e.handle(ctx, n, false)
+}
+
+// handle is Process; retry is set for a due attempt, which the ledger must
+// not skip: its entry may have been left in progress or done by a failure
+// to record the previous outcome, and the attempt record is the claim.
+func (e *Engine) handle(ctx context.Context, n Notification, retry bool) error {
 	key := n.dedupKey()
 	ledger, _ := e.cfg.Store.(Ledger)
-	if ledger != nil && key != "" {
+	if ledger != nil && key != "" && !retry {
 		seen, err := ledger.BeginNotification(ctx, key, e.cfg.Now())
 		if err != nil {
 			// Without the ledger a duplicate costs one cheap sync; losing
@@ -177,7 +184,7 @@ func (e *Engine) RetryDue(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("calsync: due attempts: %w", err)
 	}
 	for _, a := range due {
-		e.Process(ctx, a.Notification)
+		e.handle(ctx, a.Notification, true)
 	}
 	return len(due), nil
 }
