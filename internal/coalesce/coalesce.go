@@ -36,15 +36,22 @@ func (g *Group) Do(key string, fn func() error, onErr func(error)) bool {
 	g.state[key] = e
 	g.mu.Unlock()
 
+	// Release key however the loop ends: if fn panics and someone up the
+	// stack recovers (net/http does), a key left behind would stop every
+	// later run for it and block Wait forever.
+	defer func() {
+		g.mu.Lock()
+		delete(g.state, key)
+		g.mu.Unlock()
+		close(e.done)
+	}()
 	for {
 		if err := fn(); err != nil && onErr != nil {
 			onErr(err)
 		}
 		g.mu.Lock()
 		if !e.dirty {
-			delete(g.state, key)
 			g.mu.Unlock()
-			close(e.done)
 			return true
 		}
 		e.dirty = false

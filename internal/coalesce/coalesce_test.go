@@ -58,3 +58,25 @@ func TestErrorsReported(t *testing.T) {
 		t.Error("Wait on an idle key does not return at once")
 	}
 }
+
+// A panicking run releases its key, so the key can run again afterwards.
+func TestPanicReleasesKey(t *testing.T) {
+	var g Group
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic was swallowed")
+			}
+		}()
+		g.Do("k", func() error { panic("boom") }, nil)
+	}()
+	select {
+	case <-g.Wait("k"):
+	default:
+		t.Fatal("the key is still held after the panic")
+	}
+	ran := false
+	if !g.Do("k", func() error { ran = true; return nil }, nil) || !ran {
+		t.Error("the key cannot run again after a panic")
+	}
+}
