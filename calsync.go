@@ -455,15 +455,27 @@ func (e *Engine) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range e.cfg.Workers {
 		wg.Go(func() {
+			var pause time.Duration // after consecutive Dequeue errors
 			for {
 				n, err := e.cfg.Queue.Dequeue(ctx)
 				if err != nil {
 					if ctx.Err() != nil {
 						return
 					}
-					e.log.ErrorContext(ctx, "calsync: dequeue", "err", err)
+					// A failing Queue (its database down) must not spin
+					// the worker: wait 100 ms, doubling up to 30 s.
+					pause = min(max(2*pause, 100*time.Millisecond), 30*time.Second)
+					e.log.ErrorContext(ctx, "calsync: dequeue", "err", err, "retry_in", pause)
+					t := time.NewTimer(pause)
+					select {
+					case <-ctx.Done():
+						t.Stop()
+						return
+					case <-t.C:
+					}
 					continue
 				}
+				pause = 0
 				e.Process(ctx, n)
 				e.stats.handled.Add(1)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,5 +166,36 @@ func TestMemoryQueueFull(t *testing.T) {
 	q.Dequeue(ctx)
 	if _, err := q.Dequeue(cctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Dequeue on empty cancelled = %v", err)
+	}
+}
+
+// failingQueue fails every Dequeue and counts the calls.
+type failingQueue struct {
+	calls   atomic.Int64
+	stopped chan struct{}
+}
+
+func (q *failingQueue) Enqueue(context.Context, calsync.Notification) error { return nil }
+func (q *failingQueue) Dequeue(ctx context.Context) (calsync.Notification, error) {
+	if q.calls.Add(1) == 3 {
+		close(q.stopped)
+	}
+	return calsync.Notification{}, errors.New("queue database down")
+}
+
+// A Queue that keeps failing does not make Run's workers spin: they back
+// off between attempts (here the test stops Run during the first pauses;
+// a spinning worker would call Dequeue thousands of times meanwhile).
+func TestRunBacksOffFailingQueue(t *testing.T) {
+	q := &failingQueue{stopped: make(chan struct{})}
+	e, _ := newTestEngine(t, newFakeProvider(1), memory.New(), calsync.Config{Queue: q, Workers: 1, SkipCatchUp: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	<-q.stopped // third call: after 100 ms + 200 ms of backoff
+	cancel()
+	<-done
+	if n := q.calls.Load(); n > 4 {
+		t.Errorf("Dequeue called %d times; the worker spins instead of backing off", n)
 	}
 }
