@@ -85,7 +85,9 @@ type Config struct {
 	// Default: DefaultWorkers.
 	Workers int
 	// RenewBefore: subscriptions expiring within this duration are renewed.
-	// Default: DefaultRenewBefore.
+	// Keep it well below the subscriptions' lifetime (ConnectRequest.TTL):
+	// a subscription that lives shorter than RenewBefore is due again at
+	// every sweep. Default: DefaultRenewBefore.
 	RenewBefore time.Duration
 	// RenewInterval is how often Run renews expiring subscriptions.
 	// Default: DefaultRenewInterval.
@@ -315,9 +317,11 @@ type ConnectRequest struct {
 // subscription, and runs the initial full sync (streaming each page into
 // the Store). It returns the subscription.
 //
-// If the full sync fails after the subscription was created, Connect returns
-// the subscription and the error; the calendar stays connected and the next
-// sync resumes where the full sync stopped.
+// If the subscription cannot be created, Connect returns the error and a
+// calendar it added is removed again. If the full sync fails after the
+// subscription was created, Connect returns the subscription and the error;
+// the calendar stays connected and the next sync resumes where the full
+// sync stopped.
 func (e *Engine) Connect(ctx context.Context, cal Calendar, req ConnectRequest) (Subscription, error) {
 	if cal.ID == "" {
 		return Subscription{}, errors.New("calsync: Connect: calendar ID is empty")
@@ -328,11 +332,23 @@ func (e *Engine) Connect(ctx context.Context, cal Calendar, req ConnectRequest) 
 	if _, err := e.provider(cal.Provider); err != nil {
 		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
 	}
+	_, err := e.cfg.Store.Calendar(ctx, cal.ID)
+	isNew := errors.Is(err, ErrNotFound)
+	if err != nil && !isNew {
+		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
+	}
 	if err := e.cfg.Store.PutCalendar(ctx, cal); err != nil {
 		return Subscription{}, fmt.Errorf("calsync: Connect %s: store calendar: %w", cal.ID, err)
 	}
 	sub, err := e.subscribe(ctx, cal, WatchRequest{Address: req.Address, LifecycleAddress: req.LifecycleAddress, TTL: req.TTL})
 	if err != nil {
+		// A calendar with no subscription would look connected but never
+		// hear of a change; forget it if this call created it.
+		if isNew {
+			if derr := e.cfg.Store.DeleteCalendar(context.WithoutCancel(ctx), cal.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
+				e.log.WarnContext(ctx, "calsync: cannot remove calendar after failed Connect", "calendar", cal.ID, "err", derr)
+			}
+		}
 		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
 	}
 	e.log.InfoContext(ctx, "calsync: calendar connected", "calendar", cal.ID, "subscription", sub)

@@ -44,6 +44,9 @@ func TestSubscriptionKnownDuringWatch(t *testing.T) {
 	if subs, _ := st.ListSubscriptions(ctx, cal2.ID); len(subs) != 0 {
 		t.Errorf("failed watch left subscriptions %v", subs)
 	}
+	if _, err := st.Calendar(ctx, cal2.ID); !errors.Is(err, calsync.ErrNotFound) {
+		t.Errorf("failed Connect left the calendar behind (%v): it would look connected but never sync", err)
+	}
 }
 
 func TestRenewCreatesNewBeforeStoppingOld(t *testing.T) {
