@@ -135,6 +135,7 @@ type graphCollection struct {
 // graphNotification holds the fields of a changeNotification the handler
 // uses.
 type graphNotification struct {
+	ID             string `json:"id"`
 	SubscriptionID string `json:"subscriptionId"`
 	Expiration     string `json:"subscriptionExpirationDateTime"`
 	ChangeType     string `json:"changeType"`
@@ -272,15 +273,25 @@ func graphKind(n *graphNotification) (calsync.NotificationKind, bool) {
 }
 
 // graphMessageID identifies the message, not its arrival, so that a
-// redelivered batch yields the same ids: subscription, change type,
+// redelivered batch yields the same ids: the notification's own id when
+// Graph sends one (it is optional); otherwise subscription, change type,
 // resource and etag for a change; subscription, lifecycle event and the
-// subscription expiration it announces for a lifecycle notification. The
-// parts are escaped so that no two messages share an id.
+// subscription expiration it announces for a lifecycle notification. A
+// change with neither id nor etag cannot be told from a later change of the
+// same resource, so it gets no id and is not deduplicated (a redelivery
+// then costs one incremental sync, where a false duplicate would lose a
+// change). The parts are escaped so that no two messages share an id.
 func graphMessageID(n *graphNotification) string {
-	if n.LifecycleEvent != "" {
-		return url.PathEscape(n.SubscriptionID) + "/" + url.PathEscape(n.LifecycleEvent) + "/" + url.PathEscape(n.Expiration)
+	sub := url.PathEscape(n.SubscriptionID)
+	switch {
+	case n.ID != "":
+		return sub + "/id/" + url.PathEscape(n.ID)
+	case n.LifecycleEvent != "":
+		return sub + "/" + url.PathEscape(n.LifecycleEvent) + "/" + url.PathEscape(n.Expiration)
+	case n.ResourceData.ETag == "":
+		return ""
 	}
-	return url.PathEscape(n.SubscriptionID) + "/" + url.PathEscape(n.ChangeType) + "/" + url.PathEscape(n.Resource) + "/" + url.PathEscape(n.ResourceData.ETag)
+	return sub + "/" + url.PathEscape(n.ChangeType) + "/" + url.PathEscape(n.Resource) + "/" + url.PathEscape(n.ResourceData.ETag)
 }
 
 // readBody reads r's body through http.MaxBytesReader. It answers the

@@ -57,7 +57,7 @@ func FuzzGraph(f *testing.F) {
 		}
 		for _, n := range queued {
 			sub, ok := sink.subs[n.SubscriptionID]
-			if !ok || sub.Provider != "msgraph" || n.Provider != "msgraph" || n.CalendarID != sub.CalendarID || n.MessageID == "" ||
+			if !ok || sub.Provider != "msgraph" || n.Provider != "msgraph" || n.CalendarID != sub.CalendarID ||
 				!bytes.Contains(body, []byte(sub.Secret)) {
 				t.Fatalf("queued %+v for subscription %+v", n, sub)
 			}

@@ -359,3 +359,27 @@ func TestNewGraphValidates(t *testing.T) {
 		t.Errorf("body over a configured cap: %d", w.Code)
 	}
 }
+
+// Graph's optional notification id identifies the message when present; a
+// change with neither id nor etag gets no MessageID (not deduplicated), so
+// two different updates of one event are never taken for one message.
+func TestGraphMessageIDWithoutEtag(t *testing.T) {
+	ids := func(items ...string) []string {
+		sink := newGraphSink()
+		serveGraph(newGraph(t, sink, nil), "POST", "/hooks/graph", batch(items...))
+		var out []string
+		for _, n := range sink.notifications() {
+			out = append(out, n.MessageID)
+		}
+		return out
+	}
+	noEtag := strings.Replace(change("sub-1", graphSecret, "updated", "e1"), `"@odata.etag"`, `"@odata.notEtag"`, 1)
+	if got := ids(noEtag, noEtag); len(got) != 2 || got[0] != "" || got[1] != "" {
+		t.Errorf("message ids without etag = %q, want two empty ids", got)
+	}
+	withID := strings.Replace(noEtag, `"subscriptionId"`, `"id":"lsgTZMr9KwAAA","subscriptionId"`, 1)
+	got := ids(withID, withID)
+	if len(got) != 2 || got[0] == "" || got[0] != got[1] || !strings.Contains(got[0], "lsgTZMr9KwAAA") {
+		t.Errorf("message ids with a notification id = %q", got)
+	}
+}
