@@ -18,6 +18,10 @@ var (
 	// ErrReauthRequired means an account's OAuth grant is no longer valid and
 	// its owner must sign in again.
 	ErrReauthRequired = provider.ErrReauthRequired
+	// ErrConflict means a Store.Apply whose Batch.Expect did not match the
+	// stored SyncState: another sync of the calendar (another instance of
+	// the host app) moved it on. Nothing was applied.
+	ErrConflict = errors.New("calsync: sync state changed concurrently")
 	// ErrQueueFull means the Queue cannot take another notification now.
 	ErrQueueFull = errors.New("calsync: queue full")
 	// ErrUnknownProvider means no Provider with that name is configured.

@@ -38,7 +38,8 @@ type Store interface {
 	// Apply applies a batch of changes and writes b.State, atomically: after
 	// a failure (or a crash) neither the changes nor the state are visible.
 	// See [Batch] for the rules. It returns ErrNotFound if the calendar does
-	// not exist.
+	// not exist, and ErrConflict if b.Expect is set and the stored
+	// SyncState is not the expected one.
 	Apply(ctx context.Context, calendarID string, b *Batch) (*ApplyResult, error)
 	// Event returns one event.
 	Event(ctx context.Context, calendarID, eventID string) (Event, error)
@@ -103,6 +104,13 @@ func (s SyncState) FullSync() bool { return s.Cursor == "" }
 //   - If Sweep is set, after the changes every event of the calendar whose
 //     stamp is not Generation is deleted and reported as a Delete. This is
 //     how a full sync removes events the provider no longer has.
+//   - If Expect is non-nil, Apply first compares the stored SyncState's
+//     Cursor, PageToken and Generation with Expect's (LastSync is not
+//     compared); if any differs it returns an error wrapping [ErrConflict]
+//     and changes nothing. The comparison and the writes are one
+//     transaction: of concurrent Applies expecting the same state, from
+//     any number of processes, at most one succeeds. A nil Expect applies
+//     whatever the stored state.
 //   - State replaces the calendar's SyncState.
 type Batch struct {
 	// Changes to apply, in order.
@@ -113,6 +121,15 @@ type Batch struct {
 	Generation int64
 	// Sweep deletes events not stamped with Generation.
 	Sweep bool
+	// Expect, when non-nil, is the SyncState the batch was computed from:
+	// the Engine sets it to the state its sync read or last wrote, so that
+	// two instances of the host app syncing one calendar at once cannot
+	// overwrite each other's cursors or sweep each other's full syncs. The
+	// one whose state is stale gets ErrConflict and re-reads the state.
+	//
+	// A Store written before Expect existed ignores it; such a Store is
+	// only safe when a single instance (one Engine) uses the database.
+	Expect *SyncState
 }
 
 // ApplyResult is what [Store.Apply] did.

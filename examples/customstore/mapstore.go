@@ -141,6 +141,13 @@ func (s *MapStore) Apply(ctx context.Context, calendarID string, b *calsync.Batc
 	if !ok {
 		return nil, missing("calendar", calendarID)
 	}
+	// Optimistic concurrency: compare the expected sync state under the
+	// same lock as the writes (a database: in the same transaction, with
+	// the calendar's row locked). Without it, two instances of the host
+	// app syncing one calendar would overwrite each other's cursors.
+	if e := b.Expect; e != nil && (e.Cursor != c.state.Cursor || e.PageToken != c.state.PageToken || e.Generation != c.state.Generation) {
+		return nil, fmt.Errorf("mapstore: calendar %q: %w", calendarID, calsync.ErrConflict)
+	}
 	events := maps.Clone(c.events) // the working copy
 	res := &calsync.ApplyResult{}
 	for i, ch := range b.Changes {

@@ -170,7 +170,7 @@ func validate(b *calsync.Batch) error {
 }
 
 // Apply applies a batch of changes and writes b.State atomically, following
-// the rules of [calsync.Batch].
+// the rules of [calsync.Batch]; b.Expect is checked under the same lock.
 func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) (*calsync.ApplyResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -186,6 +186,9 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 	c, ok := s.cals[calendarID]
 	if !ok {
 		return nil, notFound("calendar", calendarID)
+	}
+	if e := b.Expect; e != nil && (e.Cursor != c.state.Cursor || e.PageToken != c.state.PageToken || e.Generation != c.state.Generation) {
+		return nil, fmt.Errorf("memory: Apply: calendar %q: %w", calendarID, calsync.ErrConflict)
 	}
 	// Nothing below can fail: the batch was validated above.
 	res := &calsync.ApplyResult{Applied: make([]calsync.Change, 0, len(b.Changes))}

@@ -125,7 +125,8 @@ RETURNING version`
 
 // Apply applies a batch of changes and writes b.State in one transaction,
 // following the rules of [calsync.Batch]. It locks the calendar's row (so
-// Applies of one calendar, from any process, run one after the other), reads
+// Applies of one calendar, from any process, run one after the other, and
+// b.Expect is checked against the locked row), reads
 // the stored version of every event the batch names, plans the writes in Go
 // and sends them as one pgx.Batch.
 func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) (*calsync.ApplyResult, error) {
@@ -134,14 +135,34 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 	}
 	var res *calsync.ApplyResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// Writing the state first takes the calendar's row lock.
-		tag, err := tx.Exec(ctx, `UPDATE calendars SET cursor = $1, page_token = $2, generation = $3, last_sync = $4 WHERE id = $5`,
-			b.State.Cursor, b.State.PageToken, b.State.Generation, b.State.LastSync, calendarID)
+		// Writing the state first takes the calendar's row lock. With
+		// b.Expect the UPDATE's WHERE also checks the stored state; under
+		// READ COMMITTED a writer that waited for the lock re-evaluates it
+		// against the committed row, so of concurrent Applies expecting
+		// one state only the first matches.
+		var exp calsync.SyncState
+		if b.Expect != nil {
+			exp = *b.Expect
+		}
+		tag, err := tx.Exec(ctx, `UPDATE calendars SET cursor = $1, page_token = $2, generation = $3, last_sync = $4
+			WHERE id = $5 AND (NOT $6::boolean OR (cursor = $7 AND page_token = $8 AND generation = $9))`,
+			b.State.Cursor, b.State.PageToken, b.State.Generation, b.State.LastSync, calendarID,
+			b.Expect != nil, exp.Cursor, exp.PageToken, exp.Generation)
 		if err != nil {
 			return wrap("Apply", err)
 		}
 		if tag.RowsAffected() == 0 {
-			return notFound("calendar", calendarID)
+			if b.Expect == nil {
+				return notFound("calendar", calendarID)
+			}
+			var found bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calendars WHERE id = $1)`, calendarID).Scan(&found); err != nil {
+				return wrap("Apply", err)
+			}
+			if !found {
+				return notFound("calendar", calendarID)
+			}
+			return plan.Conflict("postgres", calendarID)
 		}
 		res, err = applyChanges(ctx, tx, calendarID, b)
 		return err

@@ -95,9 +95,9 @@ const eventColumns = `id, status, summary, start_date, start_time, start_tz, end
 	ical_uid, etag, updated, version, raw`
 
 // Apply applies a batch of changes and writes b.State in one BEGIN
-// IMMEDIATE transaction, following the rules of [calsync.Batch]. The batch
-// is validated first: an invalid change fails Apply before anything is
-// written.
+// IMMEDIATE transaction, following the rules of [calsync.Batch] (b.Expect
+// is checked inside that transaction). The batch is validated first: an
+// invalid change fails Apply before anything is written.
 func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) (*calsync.ApplyResult, error) {
 	if err := plan.Validate("sqlite", b); err != nil {
 		return nil, err
@@ -108,6 +108,22 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 	}
 	var res *calsync.ApplyResult
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		// The transaction began IMMEDIATE: no other writer, in any
+		// process, can change the state between this check and the commit.
+		if b.Expect != nil {
+			var cur calsync.SyncState
+			err := tx.QueryRowContext(ctx, `SELECT cursor, page_token, generation FROM calendars WHERE id = ?`, calendarID).
+				Scan(&cur.Cursor, &cur.PageToken, &cur.Generation)
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("calendar", calendarID)
+			}
+			if err != nil {
+				return wrap("Apply", err)
+			}
+			if !plan.Matches(b, cur) {
+				return plan.Conflict("sqlite", calendarID)
+			}
+		}
 		r, err := tx.ExecContext(ctx, `UPDATE calendars SET cursor = ?, page_token = ?, generation = ?, last_sync = ? WHERE id = ?`,
 			b.State.Cursor, b.State.PageToken, b.State.Generation, last, calendarID)
 		if err != nil {

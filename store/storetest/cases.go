@@ -44,6 +44,8 @@ var cases = []struct {
 	{"RawJSON", testRawJSON},
 	{"UnchangedFinerThanPrecision", testUnchangedFinerThanPrecision},
 	{"SweepWithoutGeneration", testSweepWithoutGeneration},
+	{"Expect", testExpect},
+	{"ExpectConcurrent", testExpectConcurrent},
 	{"Ledger", testLedger},
 	{"LedgerConcurrentBegin", testLedgerConcurrentBegin},
 	{"LedgerPrune", testLedgerPrune},

@@ -20,7 +20,10 @@
 // with every Event field, versions, last-write-wins, atomicity of Apply,
 // full-sync generations and sweeps, keyset pagination of events,
 // subscriptions, ownership of values (copies in and out), concurrent
-// writers and cancelled contexts. Errors that mean "does not exist" are
+// writers, cancelled contexts, and optimistic concurrency on the sync
+// state (Batch.Expect: a stale Expect fails with calsync.ErrConflict and
+// changes nothing; of concurrent Applies expecting one state exactly one
+// wins). Errors that mean "does not exist" are
 // checked with errors.Is(err, calsync.ErrNotFound).
 //
 // The optional capabilities ([calsync.Ledger], [calsync.DeadLetters],

@@ -48,6 +48,20 @@ func Validate(prefix string, b *calsync.Batch) error {
 	return nil
 }
 
+// Matches reports whether the stored sync state st is what b expects: true
+// when b.Expect is nil, else whether Cursor, PageToken and Generation are
+// equal (LastSync is not compared).
+func Matches(b *calsync.Batch, st calsync.SyncState) bool {
+	e := b.Expect
+	return e == nil || (e.Cursor == st.Cursor && e.PageToken == st.PageToken && e.Generation == st.Generation)
+}
+
+// Conflict is the error Apply returns when b.Expect does not match the
+// stored sync state of calendarID.
+func Conflict(prefix, calendarID string) error {
+	return fmt.Errorf("%s: Apply: calendar %q: %w", prefix, calendarID, calsync.ErrConflict)
+}
+
 // IDs returns the distinct event ids of b, in first-seen order.
 func IDs(b *calsync.Batch) []string {
 	seen := make(map[string]struct{}, len(b.Changes))
