@@ -654,10 +654,16 @@ func (e *Engine) retryFolded(ctx context.Context, cal Calendar, err error) {
 	e.recordFailure(ctx, dl, Notification{Kind: Resync, Provider: cal.Provider, CalendarID: cal.ID}, err, e.cfg.Now())
 }
 
+// maxConflicts is how many times one sync continues from a sync state
+// another instance changed under it (ErrConflict) before it gives up with
+// an error wrapping ErrConflict, to be retried later.
+const maxConflicts = 3
+
 // syncOnce runs one sync of cal: incremental from its cursor, full if it has
 // none (resuming an interrupted full sync from its page token), and a fresh
 // full sync whenever the provider says the cursor expired. Every page is
-// committed with the position it reached.
+// committed with the position it reached, expecting the position it started
+// from (Batch.Expect).
 func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, err error) {
 	start := e.cfg.Now()
 	defer func() {
@@ -677,11 +683,17 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 	if err != nil {
 		return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, err)
 	}
+	// expect is the stored state this sync read or last wrote. Every Apply
+	// carries it, so that another instance of the host app syncing the
+	// calendar from the same database is noticed (ErrConflict), never
+	// overwritten or swept.
+	expect := st
 	if st.FullSync() && st.Generation == 0 {
 		st = SyncState{Generation: e.newGeneration(st)}
 	}
 	res.Full = st.FullSync()
 	e.stats.syncs.Add(1)
+	conflicts := 0
 	for {
 		page, err := p.Fetch(ctx, cal, Position{Cursor: st.Cursor, PageToken: st.PageToken})
 		if errors.Is(err, ErrFullSyncRequired) && res.Resyncs < e.cfg.MaxResyncs {
@@ -694,7 +706,7 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 		if err != nil {
 			return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, err)
 		}
-		b := Batch{Changes: page.Changes, State: st}
+		b := Batch{Changes: page.Changes, State: st, Expect: &expect}
 		if st.FullSync() {
 			b.Generation = st.Generation
 			b.Sweep = page.Last()
@@ -708,6 +720,22 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 			b.State.PageToken = page.NextPageToken
 		}
 		ar, err := e.cfg.Store.Apply(ctx, cal.ID, &b)
+		if errors.Is(err, ErrConflict) && conflicts < maxConflicts {
+			// Another instance moved the calendar on: continue from where
+			// it stands (resuming its full sync, generation and page
+			// token, rather than starting another), never from ours.
+			conflicts++
+			if st, err = e.cfg.Store.SyncState(ctx, cal.ID); err != nil {
+				return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, err)
+			}
+			e.log.InfoContext(ctx, "calsync: sync state changed concurrently, continuing from it", "calendar", cal.ID, "conflicts", conflicts)
+			expect = st
+			if st.FullSync() && st.Generation == 0 {
+				st = SyncState{Generation: e.newGeneration(st)}
+			}
+			res.Full = res.Full || st.FullSync()
+			continue
+		}
 		if err != nil {
 			return res, fmt.Errorf("calsync: sync %s: apply: %w", cal.ID, err)
 		}
@@ -719,7 +747,7 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 		if len(ar.Applied) > 0 && e.cfg.OnChange != nil {
 			e.cfg.OnChange(ctx, cal, ar.Applied)
 		}
-		st = b.State
+		st, expect = b.State, b.State
 		if page.Last() {
 			break
 		}
@@ -879,8 +907,11 @@ func (e *Engine) renewInPlace(ctx context.Context, cal Calendar, p Provider, r p
 }
 
 // requireFullSync drops the calendar's cursor so that its next sync lists
-// it whole (and deletes what the provider no longer has). A sync under way
-// may write its cursor back; it ran after the gap, so it saw the changes.
+// it whole (and deletes what the provider no longer has). It writes without
+// Batch.Expect: a sync under way, here or in another instance, gets
+// ErrConflict on its next page and continues with this full sync (with a
+// Store that ignores Expect it may write its cursor back; it ran after the
+// gap, so it saw the changes).
 func (e *Engine) requireFullSync(ctx context.Context, cal Calendar) error {
 	st, err := e.cfg.Store.SyncState(ctx, cal.ID)
 	if err != nil {
