@@ -393,7 +393,7 @@ func TestBurstCoalesces(t *testing.T) {
 	p := newFakeProvider(100)
 	p.put("a")
 	st := memory.New()
-	e, _ := newTestEngine(t, p, st, calsync.Config{Workers: 4})
+	e, _ := newTestEngine(t, p, st, calsync.Config{Workers: 4, SkipCatchUp: true}) // catch-up would add a sync of its own
 	if _, err := e.Connect(ctx, fakeCal, calsync.ConnectRequest{Address: "https://example.com/hook"}); err != nil {
 		t.Fatal(err)
 	}
