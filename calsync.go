@@ -846,7 +846,11 @@ func (e *Engine) resubscribe(ctx context.Context, cal Calendar, oldID string, ki
 		return false, fmt.Errorf("calsync: renew %s: %w", oldID, err)
 	}
 	ttl := old.Expiration.Sub(old.Created)
-	if ttl <= 0 {
+	if ttl <= 0 || old.ResourceID == "" {
+		// A record without a resource id is the placeholder subscribe
+		// stores before the provider answers, left by a crash in between:
+		// its one-hour lifetime is not a lease length to copy (that would
+		// renew it every hour for ever). Use the provider's default.
 		ttl = 0
 	}
 	p, err := e.provider(cal.Provider)

@@ -202,3 +202,28 @@ func TestRunBacksOffFailingQueue(t *testing.T) {
 		t.Errorf("Dequeue called %d times; the worker spins instead of backing off", n)
 	}
 }
+
+// A placeholder left by a crash between the watch call and storing its
+// answer (no resource id, one-hour lifetime) is renewed with the provider's
+// default lifetime, not with the placeholder's hour.
+func TestRenewPlaceholderUsesDefaultTTL(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_000_000, 0)
+	p := newFakeProvider(10)
+	p.now = func() time.Time { return now }
+	st := memory.New()
+	e, _ := newTestEngine(t, p, st, calsync.Config{Now: func() time.Time { return now }})
+	if err := st.PutCalendar(ctx, fakeCal); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutSubscription(ctx, calsync.Subscription{ID: "left-behind", CalendarID: fakeCal.ID, Provider: "fake",
+		Secret: "s", Address: "https://example.com/hook", Created: now, Expiration: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.RenewExpiring(ctx); n != 1 || err != nil {
+		t.Fatalf("RenewExpiring = %d, %v", n, err)
+	}
+	if got := p.watches[len(p.watches)-1].TTL; got != 0 {
+		t.Errorf("renewal TTL = %v, want 0 (the provider's default)", got)
+	}
+}
