@@ -644,8 +644,9 @@ func (e *Engine) Sync(ctx context.Context, calendarID string) (SyncResult, error
 }
 
 // retryFolded schedules a retry (a Resync of cal) for the notifications
-// that were folded into a sync whose last run failed with err: they were
-// counted as done when they were folded.
+// that were folded into a sync whose last run failed with err (they were
+// counted as done when they were folded), or for a resync that a renewal
+// found necessary.
 func (e *Engine) retryFolded(ctx context.Context, cal Calendar, err error) {
 	dl, ok := e.cfg.Store.(DeadLetters)
 	if !ok || ctx.Err() != nil {
@@ -805,10 +806,17 @@ func (e *Engine) RenewExpiring(ctx context.Context) (int, error) {
 		}
 		n++
 		if resync {
+			// Notifications were lost while the subscription was gone; if
+			// this resync fails, retry it like a failed notification
+			// rather than wait for the safety net.
+			var last error
 			e.syncs.Do(cal.ID, func() error {
-				_, err := e.syncOnce(ctx, cal)
-				return err
+				_, last = e.syncOnce(ctx, cal)
+				return last
 			}, func(err error) { e.fail(ctx, cal, err) })
+			if last != nil {
+				e.retryFolded(ctx, cal, last)
+			}
 		}
 	}
 	e.alertExpiring(ctx)

@@ -254,3 +254,29 @@ func TestLifecycleForReplacedSubscriptionStillSyncs(t *testing.T) {
 		t.Errorf("OnError got %v", f.errs)
 	}
 }
+
+// When the resync a gone subscription calls for fails, it is retried like a
+// failed notification (after 2 minutes), not left for the safety net.
+func TestRenewGoneResyncFailureIsRetried(t *testing.T) {
+	ctx := context.Background()
+	f := newRenewFixture(t)
+	f.p.delSilently("b")
+	f.p.renewErr = gone
+	down := errors.New("provider down")
+	f.p.beforeFetch = func(int, provider.Position) error { return down }
+	*f.now = f.now.Add(150 * time.Minute)
+	if n, err := f.e.RenewExpiring(ctx); n != 1 || err != nil {
+		t.Fatalf("RenewExpiring = %d, %v", n, err)
+	}
+	f.p.beforeFetch = nil
+	if k, _ := f.e.RetryDue(ctx); k != 0 {
+		t.Fatalf("retried before it was due")
+	}
+	*f.now = f.now.Add(2 * time.Minute)
+	if k, err := f.e.RetryDue(ctx); k != 1 || err != nil {
+		t.Fatalf("RetryDue = %d, %v; the failed resync was not scheduled", k, err)
+	}
+	if got := storedIDs(t, f.st, fakeCal.ID); !slices.Equal(got, []string{"a", "c"}) {
+		t.Errorf("events after the retried resync = %v, want a c", got)
+	}
+}
