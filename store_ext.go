@@ -144,3 +144,30 @@ type Accounts interface {
 	// DeleteAccountToken deletes the token of an account.
 	DeleteAccountToken(ctx context.Context, accountID string) error
 }
+
+// Leases are named, time-limited locks that instances sharing the Store
+// take so that a piece of work runs in exactly one of them. The Engine
+// takes the lease "renew/"+subscription id before renewing a subscription
+// (see [RenewLeaseTTL]), so that two instances sweeping at the same time do
+// not both renew it.
+//
+// A lease is held by one owner until it expires or its owner releases it;
+// an owner that dies simply lets it expire. Expiry is decided with the
+// callers' clocks (the now they pass), so the instances' clocks must agree
+// to well within the lease lengths they use.
+type Leases interface {
+	// AcquireLease takes the lease name for owner until now+ttl and
+	// reports whether it did. It succeeds when nobody holds name, when the
+	// lease has expired (its expiry is not after now), or when owner
+	// already holds it (the lease is then extended to now+ttl). Otherwise
+	// another owner holds it: it reports false and changes nothing. Of
+	// several concurrent callers with different owners for a lease that is
+	// free, exactly one gets true. An empty name or owner is an error.
+	AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (acquired bool, err error)
+	// ReleaseLease gives up the lease name if owner holds it (expired or
+	// not), so that another owner can take it at once. Releasing a lease
+	// that owner does not hold (never taken, released already, or taken
+	// over by another owner after it expired) is not an error and changes
+	// nothing.
+	ReleaseLease(ctx context.Context, name, owner string) error
+}

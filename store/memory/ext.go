@@ -13,14 +13,20 @@ import (
 )
 
 // ext is the state of the optional capabilities: [calsync.Ledger],
-// [calsync.DeadLetters] and [calsync.Accounts]. Its maps are made on first
-// use.
+// [calsync.DeadLetters], [calsync.Accounts] and [calsync.Leases]. Its maps
+// are made on first use.
 type ext struct {
 	mu       sync.Mutex
 	ledger   map[string]ledgerEntry
 	attempts map[string]calsync.Attempt
 	dead     map[string]calsync.DeadLetter
 	tokens   map[string]calsync.SealedToken
+	leases   map[string]lease
+}
+
+type lease struct {
+	owner   string
+	expires time.Time
 }
 
 type ledgerState uint8
@@ -45,6 +51,7 @@ func (s *Store) lock() *ext {
 		x.attempts = make(map[string]calsync.Attempt)
 		x.dead = make(map[string]calsync.DeadLetter)
 		x.tokens = make(map[string]calsync.SealedToken)
+		x.leases = make(map[string]lease)
 	}
 	return x
 }
@@ -300,5 +307,35 @@ func (s *Store) DeleteAccountToken(ctx context.Context, accountID string) error 
 		return notFound("account", accountID)
 	}
 	delete(x.tokens, accountID)
+	return nil
+}
+
+// AcquireLease implements [calsync.Leases].
+func (s *Store) AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if name == "" || owner == "" {
+		return false, errors.New("memory: AcquireLease: empty name or owner")
+	}
+	x := s.lock()
+	defer x.mu.Unlock()
+	if l, ok := x.leases[name]; ok && l.owner != owner && l.expires.After(now) {
+		return false, nil
+	}
+	x.leases[name] = lease{owner: owner, expires: now.Add(ttl)}
+	return true, nil
+}
+
+// ReleaseLease implements [calsync.Leases].
+func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	x := s.lock()
+	defer x.mu.Unlock()
+	if l, ok := x.leases[name]; ok && l.owner == owner {
+		delete(x.leases, name)
+	}
 	return nil
 }

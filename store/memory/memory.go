@@ -18,6 +18,7 @@ var (
 	_ calsync.Ledger      = (*Store)(nil)
 	_ calsync.DeadLetters = (*Store)(nil)
 	_ calsync.Accounts    = (*Store)(nil)
+	_ calsync.Leases      = (*Store)(nil)
 )
 
 // Store is an in-memory [calsync.Store]. The zero value is not usable; call

@@ -18,6 +18,7 @@ var (
 	_ calsync.Ledger      = (*Store)(nil)
 	_ calsync.DeadLetters = (*Store)(nil)
 	_ calsync.Accounts    = (*Store)(nil)
+	_ calsync.Leases      = (*Store)(nil)
 )
 
 // ErrSchemaTooNew means the database was migrated by a newer version of
@@ -37,9 +38,9 @@ type Config struct {
 func (c Config) WithDefaults() Config { return c }
 
 // Store is a [calsync.Store] in PostgreSQL, on a pgxpool.Pool. It also
-// implements [calsync.Ledger], [calsync.DeadLetters] and [calsync.Accounts].
-// It is safe for concurrent use, and any number of processes may share the
-// database.
+// implements [calsync.Ledger], [calsync.DeadLetters], [calsync.Accounts] and
+// [calsync.Leases]. It is safe for concurrent use, and any number of
+// processes may share the database.
 type Store struct {
 	pool *pgxpool.Pool
 	own  bool // Close closes pool

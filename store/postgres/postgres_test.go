@@ -79,7 +79,7 @@ func TestConformance(t *testing.T) {
 
 func TestConformanceParallelShared(t *testing.T) {
 	shared := newStore(t)
-	storetest.Run(t, func(t *testing.T) calsync.Store { return shared }, storetest.Features{Parallel: true, Ledger: true, DeadLetters: true, Accounts: true})
+	storetest.Run(t, func(t *testing.T) calsync.Store { return shared }, storetest.Features{Parallel: true, Ledger: true, DeadLetters: true, Accounts: true, Leases: true})
 }
 
 func TestMigrateFromOlderVersion(t *testing.T) {

@@ -22,6 +22,7 @@ var (
 	_ calsync.Ledger      = (*Store)(nil)
 	_ calsync.DeadLetters = (*Store)(nil)
 	_ calsync.Accounts    = (*Store)(nil)
+	_ calsync.Leases      = (*Store)(nil)
 )
 
 // Defaults of [Config].
@@ -70,8 +71,9 @@ func (c Config) validate() error {
 }
 
 // Store is a [calsync.Store] in an SQLite database file. It also implements
-// [calsync.Ledger], [calsync.DeadLetters] and [calsync.Accounts]. It is safe
-// for concurrent use, and several processes may open the same file.
+// [calsync.Ledger], [calsync.DeadLetters], [calsync.Accounts] and
+// [calsync.Leases]. It is safe for concurrent use, and several processes may
+// open the same file.
 type Store struct {
 	w *sql.DB // one connection, BEGIN IMMEDIATE: every write transaction
 	r *sql.DB // reads

@@ -51,6 +51,8 @@ var cases = []struct {
 	{"LedgerPrune", testLedgerPrune},
 	{"DeadLetters", testDeadLetters},
 	{"Accounts", testAccounts},
+	{"Leases", testLeases},
+	{"LeasesConcurrentAcquire", testLeasesConcurrentAcquire},
 }
 
 func testCalendars(h *harness) {

@@ -41,11 +41,15 @@ type Features struct {
 	DeadLetters bool
 	// Accounts checks [calsync.Accounts]; the Store must implement it.
 	Accounts bool
+	// Leases checks [calsync.Leases]; the Store must implement it.
+	Leases bool
 }
 
 // All is the Features of a Store that implements every optional
 // capability and keeps times to the microsecond.
-func All() Features { return Features{Ledger: true, DeadLetters: true, Accounts: true} }
+func All() Features {
+	return Features{Ledger: true, DeadLetters: true, Accounts: true, Leases: true}
+}
 
 func (f Features) withDefaults() Features {
 	if f.TimePrecision <= 0 || f.TimePrecision > time.Microsecond {

@@ -1,0 +1,9 @@
+-- calsync store/postgres schema, version 4: calsync.Leases, the named,
+-- time-limited locks that make a subscription's renewal run in one
+-- instance only.
+
+CREATE TABLE leases (
+	name    text COLLATE "C" PRIMARY KEY,
+	owner   text NOT NULL,
+	expires timestamptz NOT NULL
+);
