@@ -22,13 +22,26 @@ import (
 // apply (or a cancelled context) discards the copy, so neither the events
 // nor the cursor change. (Copying costs O(events) per batch; a database
 // gets the same guarantee from a transaction.)
+//
+// Of the optional capabilities it implements one, calsync.Leases, to show
+// the shape: a Store declares a capability by having its methods, and the
+// Engine finds it with a type assertion.
 type MapStore struct {
-	mu   sync.RWMutex
-	cals map[string]*mapCalendar
-	subs map[string]calsync.Subscription
+	mu     sync.RWMutex
+	cals   map[string]*mapCalendar
+	subs   map[string]calsync.Subscription
+	leases map[string]mapLease
 }
 
-var _ calsync.Store = (*MapStore)(nil)
+var (
+	_ calsync.Store  = (*MapStore)(nil)
+	_ calsync.Leases = (*MapStore)(nil)
+)
+
+type mapLease struct {
+	owner   string
+	expires time.Time
+}
 
 type mapCalendar struct {
 	cal    calsync.Calendar
@@ -43,7 +56,7 @@ type storedEvent struct {
 
 // NewMapStore returns an empty MapStore.
 func NewMapStore() *MapStore {
-	return &MapStore{cals: map[string]*mapCalendar{}, subs: map[string]calsync.Subscription{}}
+	return &MapStore{cals: map[string]*mapCalendar{}, subs: map[string]calsync.Subscription{}, leases: map[string]mapLease{}}
 }
 
 func missing(what, id string) error {
@@ -331,5 +344,36 @@ func (s *MapStore) DeleteSubscription(ctx context.Context, id string) error {
 		return missing("subscription", id)
 	}
 	delete(s.subs, id)
+	return nil
+}
+
+// AcquireLease implements calsync.Leases: the lock makes the check and the
+// write one step, so exactly one of concurrent owners takes a free lease.
+func (s *MapStore) AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if name == "" || owner == "" {
+		return false, errors.New("mapstore: empty lease name or owner")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.leases[name]; ok && l.owner != owner && l.expires.After(now) {
+		return false, nil
+	}
+	s.leases[name] = mapLease{owner: owner, expires: now.Add(ttl)}
+	return true, nil
+}
+
+// ReleaseLease implements calsync.Leases.
+func (s *MapStore) ReleaseLease(ctx context.Context, name, owner string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.leases[name]; ok && l.owner == owner {
+		delete(s.leases, name)
+	}
 	return nil
 }

@@ -9,15 +9,15 @@ import (
 
 // TestMapStore is how a host application checks its own Store: the same
 // conformance suite calsync's stores pass. MapStore keeps times exactly
-// (TimePrecision 1ns) and implements none of the optional capabilities.
+// (TimePrecision 1ns) and implements one optional capability, Leases.
 func TestMapStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) calsync.Store { return NewMapStore() }, storetest.Features{TimePrecision: 1})
+	storetest.Run(t, func(t *testing.T) calsync.Store { return NewMapStore() }, storetest.Features{TimePrecision: 1, Leases: true})
 }
 
 // TestMapStoreShared runs the suite in parallel on one store.
 func TestMapStoreShared(t *testing.T) {
 	shared := NewMapStore()
-	storetest.Run(t, func(t *testing.T) calsync.Store { return shared }, storetest.Features{TimePrecision: 1, Parallel: true})
+	storetest.Run(t, func(t *testing.T) calsync.Store { return shared }, storetest.Features{TimePrecision: 1, Parallel: true, Leases: true})
 }
 
 func BenchmarkMapStore(b *testing.B) {
