@@ -61,6 +61,16 @@ const (
 	DefaultAlertExpiryWithin = 2 * time.Hour
 )
 
+// RenewLeaseTTL is how long the lease an Engine takes before renewing a
+// subscription lasts (Stores that implement [Leases]). The lease makes one
+// instance of several sharing the Store renew the subscription; it is
+// released as soon as the renewal is done, so the length only matters when
+// an instance dies mid-renewal (the others wait this long before taking
+// over) or a renewal outlasts it (another instance might then renew the
+// subscription again). Five minutes is well above a renewal's provider
+// calls with all their retries.
+const RenewLeaseTTL = 5 * time.Minute
+
 // Config configures an Engine. Store and Providers are required.
 type Config struct {
 	// Store persists calendars, events, cursors and subscriptions.
@@ -148,6 +158,11 @@ type Config struct {
 	// MeterProvider receives the Engine's OpenTelemetry metrics. Default:
 	// none (no-op).
 	MeterProvider metric.MeterProvider
+	// InstanceID identifies this Engine among the instances sharing the
+	// Store: it owns the leases the Engine takes (Stores that implement
+	// [Leases]). Two Engines must never share one. Default: a random id,
+	// new for every NewEngine.
+	InstanceID string
 	// Logger receives structured logs (ids, never secrets). Default: none.
 	Logger *slog.Logger
 	// Now returns the current time. Default: time.Now. Tests set a fake clock.
@@ -266,6 +281,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = uuid.NewString()
+	}
 	e := &Engine{
 		cfg:       cfg,
 		providers: make(map[string]Provider, len(cfg.Providers)),
@@ -374,6 +392,17 @@ func (e *Engine) subscribe(ctx context.Context, cal Calendar, req WatchRequest) 
 	req.ID = uuid.NewString()
 	req.Secret = secret
 	now := e.cfg.Now()
+	if l, ok := e.cfg.Store.(Leases); ok {
+		// Hold the new subscription's renewal lease until it is recorded,
+		// so that no renewal sweep (here or in another instance) mistakes
+		// the placeholder stored below for one a crash left behind and
+		// replaces it while the provider is creating it.
+		name := renewLease(req.ID)
+		if _, err := l.AcquireLease(ctx, name, e.cfg.InstanceID, now, RenewLeaseTTL); err != nil {
+			return Subscription{}, fmt.Errorf("lease: %w", err)
+		}
+		defer e.releaseLease(ctx, l, name)
+	}
 	pending := Subscription{
 		ID: req.ID, CalendarID: cal.ID, Provider: cal.Provider, Secret: secret,
 		Address: req.Address, LifecycleAddress: req.LifecycleAddress,
@@ -783,8 +812,15 @@ func (e *Engine) newGeneration(prev SyncState) int64 {
 // the new one is created first and the old one stopped afterwards, so there
 // is no gap (both are accepted during the overlap). It returns how many were
 // renewed; failures are reported to OnError and joined into the error.
+//
+// With a Store that implements [Leases], each subscription is renewed under
+// a lease (see [RenewLeaseTTL]) and read again once the lease is taken, so
+// that of several instances sweeping at the same time exactly one renews
+// it: the others skip it while the lease is held, and afterwards find it
+// renewed or replaced. The count includes only this Engine's renewals.
 func (e *Engine) RenewExpiring(ctx context.Context) (int, error) {
-	subs, err := e.cfg.Store.ExpiringSubscriptions(ctx, e.cfg.Now().Add(e.cfg.RenewBefore))
+	due := e.cfg.Now().Add(e.cfg.RenewBefore)
+	subs, err := e.cfg.Store.ExpiringSubscriptions(ctx, due)
 	if err != nil {
 		return 0, fmt.Errorf("calsync: renew: %w", err)
 	}
@@ -793,12 +829,22 @@ func (e *Engine) RenewExpiring(ctx context.Context) (int, error) {
 		errs []error
 	)
 	for _, s := range subs {
+		release, claimed, err := e.claimRenewal(ctx, s.ID, due)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !claimed {
+			continue
+		}
 		cal, err := e.cfg.Store.Calendar(ctx, s.CalendarID)
 		if err != nil {
+			release()
 			errs = append(errs, fmt.Errorf("calsync: renew %s: %w", s.ID, err))
 			continue
 		}
 		resync, err := e.resubscribe(ctx, cal, s.ID, 0)
+		release()
 		if err != nil {
 			e.fail(ctx, cal, err)
 			errs = append(errs, err)
@@ -821,6 +867,57 @@ func (e *Engine) RenewExpiring(ctx context.Context) (int, error) {
 	}
 	e.alertExpiring(ctx)
 	return n, errors.Join(errs...)
+}
+
+// renewLease names the lease held while subscription id is renewed (or
+// created).
+func renewLease(id string) string { return "renew/" + id }
+
+// claimRenewal takes the renewal lease of subscription id, if the Store has
+// Leases, and reads the subscription again under it: another instance may
+// have renewed or replaced it since the sweep listed it as expiring before
+// due. claimed is false, and nothing is held, when another instance holds
+// the lease or the subscription is gone or no longer due. Otherwise the
+// caller renews it and then calls release. Without Leases every
+// subscription is claimed.
+func (e *Engine) claimRenewal(ctx context.Context, id string, due time.Time) (release func(), claimed bool, err error) {
+	l, ok := e.cfg.Store.(Leases)
+	if !ok {
+		return func() {}, true, nil
+	}
+	name := renewLease(id)
+	got, err := l.AcquireLease(ctx, name, e.cfg.InstanceID, e.cfg.Now(), RenewLeaseTTL)
+	if err != nil {
+		return nil, false, fmt.Errorf("calsync: renew %s: lease: %w", id, err)
+	}
+	if !got {
+		e.log.DebugContext(ctx, "calsync: renewal skipped: another instance holds its lease", "subscription", id)
+		return nil, false, nil
+	}
+	release = func() { e.releaseLease(ctx, l, name) }
+	cur, err := e.cfg.Store.Subscription(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		release()
+		e.log.DebugContext(ctx, "calsync: renewal skipped: subscription already replaced", "subscription", id)
+		return nil, false, nil
+	case err != nil:
+		release()
+		return nil, false, fmt.Errorf("calsync: renew %s: %w", id, err)
+	case !cur.Expiration.Before(due):
+		release()
+		e.log.DebugContext(ctx, "calsync: renewal skipped: subscription already renewed", "subscription", id)
+		return nil, false, nil
+	}
+	return release, true, nil
+}
+
+// releaseLease gives up a lease this Engine holds. A failure is only
+// logged: the lease expires on its own.
+func (e *Engine) releaseLease(ctx context.Context, l Leases, name string) {
+	if err := l.ReleaseLease(context.WithoutCancel(ctx), name, e.cfg.InstanceID); err != nil {
+		e.log.WarnContext(ctx, "calsync: cannot release lease", "lease", name, "err", err)
+	}
 }
 
 // alertExpiring raises an alert for every subscription that, after a
