@@ -602,7 +602,7 @@ func (e *Engine) process(ctx context.Context, n Notification) (ran bool, err err
 			e.log.InfoContext(ctx, "calsync: lifecycle notification for a subscription no longer stored", "calendar", cal.ID, "subscription", n.SubscriptionID, "kind", n.Kind.String())
 			break
 		}
-		if _, err := e.resubscribe(ctx, cal, n.SubscriptionID, n.Kind); err != nil {
+		if err := e.resubscribeLeased(ctx, cal, n.SubscriptionID, n.Kind); err != nil {
 			e.fail(ctx, cal, err)
 			return true, err
 		}
@@ -910,6 +910,28 @@ func (e *Engine) claimRenewal(ctx context.Context, id string, due time.Time) (re
 		return nil, false, nil
 	}
 	return release, true, nil
+}
+
+// resubscribeLeased runs resubscribe for a lifecycle notification under
+// the subscription's renewal lease (when the Store has Leases), so that it
+// never races a renewal sweep of another instance. If another instance
+// holds the lease it returns an error wrapping ErrConflict, and the
+// notification is retried later, when the subscription has been renewed or
+// replaced.
+func (e *Engine) resubscribeLeased(ctx context.Context, cal Calendar, id string, kind NotificationKind) error {
+	if l, ok := e.cfg.Store.(Leases); ok {
+		name := renewLease(id)
+		got, err := l.AcquireLease(ctx, name, e.cfg.InstanceID, e.cfg.Now(), RenewLeaseTTL)
+		if err != nil {
+			return fmt.Errorf("calsync: %s for subscription %s: lease: %w", kind, id, err)
+		}
+		if !got {
+			return fmt.Errorf("calsync: %s for subscription %s: another instance is renewing it: %w", kind, id, ErrConflict)
+		}
+		defer e.releaseLease(ctx, l, name)
+	}
+	_, err := e.resubscribe(ctx, cal, id, kind)
+	return err
 }
 
 // releaseLease gives up a lease this Engine holds. A failure is only

@@ -280,3 +280,29 @@ func TestRenewGoneResyncFailureIsRetried(t *testing.T) {
 		t.Errorf("events after the retried resync = %v, want a c", got)
 	}
 }
+
+// A lifecycle notification for a subscription another instance is renewing
+// (it holds the renewal lease) does not renew it a second time: it fails
+// with ErrConflict, to be retried, and once the lease is free it proceeds.
+func TestLifecycleWaitsForRenewalLease(t *testing.T) {
+	ctx := context.Background()
+	f := newRenewFixture(t)
+	got, err := f.st.AcquireLease(ctx, "renew/"+f.sub.ID, "other-instance", *f.now, time.Minute)
+	if err != nil || !got {
+		t.Fatalf("AcquireLease = %v, %v", got, err)
+	}
+	n := calsync.Notification{Kind: calsync.SubscriptionRemoved, Provider: "fake", SubscriptionID: f.sub.ID, CalendarID: fakeCal.ID}
+	if err := f.e.Process(ctx, n); !errors.Is(err, calsync.ErrConflict) {
+		t.Fatalf("Process during another instance's renewal = %v, want ErrConflict", err)
+	}
+	if len(f.p.watches) != 1 || len(f.p.stopped) != 0 {
+		t.Fatalf("renewed although another instance holds the lease: watches %d, stopped %v", len(f.p.watches), f.p.stopped)
+	}
+	*f.now = f.now.Add(2 * time.Minute) // the other instance's lease has expired
+	if err := f.e.Process(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	if subs := f.subs(t); len(subs) != 1 || subs[0].ID == f.sub.ID {
+		t.Errorf("subscriptions after the lease expired = %+v, want a new one", subs)
+	}
+}
