@@ -595,13 +595,6 @@ func (e *Engine) process(ctx context.Context, n Notification) (ran bool, err err
 	case SubscriptionRemoved, ReauthorizationRequired:
 		// The sync below covers the gap; a full one if the subscription
 		// turned out to be gone.
-		if _, err := e.cfg.Store.Subscription(ctx, n.SubscriptionID); errors.Is(err, ErrNotFound) {
-			// Already replaced (an earlier lifecycle notification, a
-			// renewal) or removed: nothing left to renew, but the sync
-			// below still runs.
-			e.log.InfoContext(ctx, "calsync: lifecycle notification for a subscription no longer stored", "calendar", cal.ID, "subscription", n.SubscriptionID, "kind", n.Kind.String())
-			break
-		}
 		if err := e.resubscribeLeased(ctx, cal, n.SubscriptionID, n.Kind); err != nil {
 			e.fail(ctx, cal, err)
 			return true, err
@@ -829,21 +822,31 @@ func (e *Engine) RenewExpiring(ctx context.Context) (int, error) {
 		errs []error
 	)
 	for _, s := range subs {
-		release, claimed, err := e.claimRenewal(ctx, s.ID, due)
-		if err != nil {
-			errs = append(errs, err)
+		// Another instance may have renewed or replaced it since the list
+		// was read: the subscription is read again under its lease.
+		cur, release, held, err := e.leaseSubscription(ctx, s.ID)
+		switch {
+		case held:
+			e.log.DebugContext(ctx, "calsync: renewal skipped: another instance holds its lease", "subscription", s.ID)
+			continue
+		case errors.Is(err, ErrNotFound):
+			e.log.DebugContext(ctx, "calsync: renewal skipped: subscription already replaced", "subscription", s.ID)
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("calsync: renew %s: %w", s.ID, err))
+			continue
+		case !cur.Expiration.Before(due):
+			release()
+			e.log.DebugContext(ctx, "calsync: renewal skipped: subscription already renewed", "subscription", s.ID)
 			continue
 		}
-		if !claimed {
-			continue
-		}
-		cal, err := e.cfg.Store.Calendar(ctx, s.CalendarID)
+		cal, err := e.cfg.Store.Calendar(ctx, cur.CalendarID)
 		if err != nil {
 			release()
 			errs = append(errs, fmt.Errorf("calsync: renew %s: %w", s.ID, err))
 			continue
 		}
-		resync, err := e.resubscribe(ctx, cal, s.ID, 0)
+		resync, err := e.resubscribe(ctx, cal, cur, 0)
 		release()
 		if err != nil {
 			e.fail(ctx, cal, err)
@@ -873,64 +876,53 @@ func (e *Engine) RenewExpiring(ctx context.Context) (int, error) {
 // created).
 func renewLease(id string) string { return "renew/" + id }
 
-// claimRenewal takes the renewal lease of subscription id, if the Store has
-// Leases, and reads the subscription again under it: another instance may
-// have renewed or replaced it since the sweep listed it as expiring before
-// due. claimed is false, and nothing is held, when another instance holds
-// the lease or the subscription is gone or no longer due. Otherwise the
-// caller renews it and then calls release. Without Leases every
-// subscription is claimed.
-func (e *Engine) claimRenewal(ctx context.Context, id string, due time.Time) (release func(), claimed bool, err error) {
-	l, ok := e.cfg.Store.(Leases)
-	if !ok {
-		return func() {}, true, nil
-	}
-	name := renewLease(id)
-	got, err := l.AcquireLease(ctx, name, e.cfg.InstanceID, e.cfg.Now(), RenewLeaseTTL)
-	if err != nil {
-		return nil, false, fmt.Errorf("calsync: renew %s: lease: %w", id, err)
-	}
-	if !got {
-		e.log.DebugContext(ctx, "calsync: renewal skipped: another instance holds its lease", "subscription", id)
-		return nil, false, nil
-	}
-	release = func() { e.releaseLease(ctx, l, name) }
-	cur, err := e.cfg.Store.Subscription(ctx, id)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		release()
-		e.log.DebugContext(ctx, "calsync: renewal skipped: subscription already replaced", "subscription", id)
-		return nil, false, nil
-	case err != nil:
-		release()
-		return nil, false, fmt.Errorf("calsync: renew %s: %w", id, err)
-	case !cur.Expiration.Before(due):
-		release()
-		e.log.DebugContext(ctx, "calsync: renewal skipped: subscription already renewed", "subscription", id)
-		return nil, false, nil
-	}
-	return release, true, nil
-}
-
-// resubscribeLeased runs resubscribe for a lifecycle notification under
-// the subscription's renewal lease (when the Store has Leases), so that it
-// never races a renewal sweep of another instance. If another instance
-// holds the lease it returns an error wrapping ErrConflict, and the
-// notification is retried later, when the subscription has been renewed or
-// replaced.
-func (e *Engine) resubscribeLeased(ctx context.Context, cal Calendar, id string, kind NotificationKind) error {
+// leaseSubscription takes the renewal lease of subscription id (when the
+// Store has Leases) and reads the subscription under it, so that what the
+// caller decides from it holds until release. held is true, and nothing is
+// held, when another instance holds the lease. If the subscription is gone
+// the error wraps ErrNotFound and nothing is held. Otherwise the caller must
+// call release. Without Leases it only reads the subscription.
+func (e *Engine) leaseSubscription(ctx context.Context, id string) (sub Subscription, release func(), held bool, err error) {
+	release = func() {}
 	if l, ok := e.cfg.Store.(Leases); ok {
 		name := renewLease(id)
 		got, err := l.AcquireLease(ctx, name, e.cfg.InstanceID, e.cfg.Now(), RenewLeaseTTL)
 		if err != nil {
-			return fmt.Errorf("calsync: %s for subscription %s: lease: %w", kind, id, err)
+			return Subscription{}, nil, false, fmt.Errorf("lease: %w", err)
 		}
 		if !got {
-			return fmt.Errorf("calsync: %s for subscription %s: another instance is renewing it: %w", kind, id, ErrConflict)
+			return Subscription{}, nil, true, nil
 		}
-		defer e.releaseLease(ctx, l, name)
+		release = func() { e.releaseLease(ctx, l, name) }
 	}
-	_, err := e.resubscribe(ctx, cal, id, kind)
+	sub, err = e.cfg.Store.Subscription(ctx, id)
+	if err != nil {
+		release()
+		return Subscription{}, nil, false, err
+	}
+	return sub, release, false, nil
+}
+
+// resubscribeLeased runs resubscribe for a lifecycle notification under
+// the subscription's renewal lease, so that it never races a renewal sweep
+// of another instance. If another instance holds the lease it returns an
+// error wrapping ErrConflict, and the notification is retried later, when
+// the subscription has been renewed or replaced. A subscription no longer
+// stored (replaced by an earlier lifecycle notification or a renewal, or
+// removed) is left alone: the caller's sync still runs.
+func (e *Engine) resubscribeLeased(ctx context.Context, cal Calendar, id string, kind NotificationKind) error {
+	old, release, held, err := e.leaseSubscription(ctx, id)
+	switch {
+	case held:
+		return fmt.Errorf("calsync: %s for subscription %s: another instance is renewing it: %w", kind, id, ErrConflict)
+	case errors.Is(err, ErrNotFound):
+		e.log.InfoContext(ctx, "calsync: lifecycle notification for a subscription no longer stored", "calendar", cal.ID, "subscription", id, "kind", kind.String())
+		return nil
+	case err != nil:
+		return fmt.Errorf("calsync: %s for subscription %s: %w", kind, id, err)
+	}
+	defer release()
+	_, err = e.resubscribe(ctx, cal, old, kind)
 	return err
 }
 
@@ -959,7 +951,7 @@ func (e *Engine) alertExpiring(ctx context.Context) {
 	}
 }
 
-// resubscribe keeps subscription oldID of cal delivering; kind is the
+// resubscribe keeps subscription old of cal delivering; kind is the
 // lifecycle notification that asked for it, or zero for a renewal before
 // expiry. A provider.Renewer renews in place (after a reauthorization, for
 // ReauthorizationRequired, if it is a provider.Reauthorizer). Otherwise, for
@@ -967,11 +959,7 @@ func (e *Engine) alertExpiring(ctx context.Context) {
 // a new subscription is created and then the old one stopped and
 // forgotten. resync reports that notifications were lost and the calendar
 // has been marked for a full resync, which the caller must run.
-func (e *Engine) resubscribe(ctx context.Context, cal Calendar, oldID string, kind NotificationKind) (resync bool, err error) {
-	old, err := e.cfg.Store.Subscription(ctx, oldID)
-	if err != nil {
-		return false, fmt.Errorf("calsync: renew %s: %w", oldID, err)
-	}
+func (e *Engine) resubscribe(ctx context.Context, cal Calendar, old Subscription, kind NotificationKind) (resync bool, err error) {
 	ttl := old.Expiration.Sub(old.Created)
 	if ttl <= 0 || old.ResourceID == "" {
 		// A record without a resource id is the placeholder subscribe
@@ -988,26 +976,26 @@ func (e *Engine) resubscribe(ctx context.Context, cal Calendar, oldID string, ki
 		err := e.renewInPlace(ctx, cal, p, r, old, ttl, kind)
 		if !errors.Is(err, ErrSubscriptionGone) {
 			if err != nil {
-				return false, fmt.Errorf("calsync: renew %s: %w", oldID, err)
+				return false, fmt.Errorf("calsync: renew %s: %w", old.ID, err)
 			}
 			return false, nil
 		}
 		e.log.InfoContext(ctx, "calsync: subscription gone, recreating it and resyncing", "calendar", cal.ID, "subscription", old.ID)
 		if err := e.requireFullSync(ctx, cal); err != nil {
-			return false, fmt.Errorf("calsync: renew %s: %w", oldID, err)
+			return false, fmt.Errorf("calsync: renew %s: %w", old.ID, err)
 		}
 		resync = true
 	}
 	sub, err := e.subscribe(ctx, cal, WatchRequest{Address: old.Address, LifecycleAddress: old.LifecycleAddress, TTL: ttl})
 	if err != nil {
-		return resync, fmt.Errorf("calsync: renew %s: %w", oldID, err)
+		return resync, fmt.Errorf("calsync: renew %s: %w", old.ID, err)
 	}
 	if err := p.Stop(ctx, cal, &old); err != nil && !errors.Is(err, ErrNotFound) {
 		// The new subscription works; the old one expires on its own.
 		e.log.WarnContext(ctx, "calsync: cannot stop replaced subscription", "subscription", old.ID, "err", err)
 	}
 	if err := e.cfg.Store.DeleteSubscription(ctx, old.ID); err != nil && !errors.Is(err, ErrNotFound) {
-		return resync, fmt.Errorf("calsync: renew %s: forget old subscription: %w", oldID, err)
+		return resync, fmt.Errorf("calsync: renew %s: forget old subscription: %w", old.ID, err)
 	}
 	e.log.InfoContext(ctx, "calsync: subscription renewed", "calendar", cal.ID, "old", old.ID, "new", sub)
 	return resync, nil
