@@ -28,17 +28,17 @@ func withAccount(ctx context.Context, accountID string) context.Context {
 type tokenProvider struct {
 	source TokenSourceFunc
 	host   string
-	hosts  authentication.AllowedHostsValidator
+	hosts  *authentication.AllowedHostsValidator
 }
 
 var _ authentication.AccessTokenProvider = (*tokenProvider)(nil)
 
-func newAuthProvider(source TokenSourceFunc, host string) *authentication.BaseBearerTokenAuthenticationProvider {
-	return authentication.NewBaseBearerTokenAuthenticationProvider(&tokenProvider{
-		source: source,
-		host:   host,
-		hosts:  authentication.NewAllowedHostsValidator([]string{host}),
-	})
+func newAuthProvider(source TokenSourceFunc, host string) (*authentication.BaseBearerTokenAuthenticationProvider, error) {
+	hosts, err := authentication.NewAllowedHostsValidatorErrorCheck([]string{host})
+	if err != nil {
+		return nil, fmt.Errorf("msgraph: host %q: %w", host, err)
+	}
+	return authentication.NewBaseBearerTokenAuthenticationProvider(&tokenProvider{source: source, host: host, hosts: hosts}), nil
 }
 
 // errNoAccount is a programming error: a Provider method called the SDK
@@ -68,7 +68,7 @@ func (t *tokenProvider) GetAuthorizationToken(ctx context.Context, u *url.URL, _
 
 // GetAllowedHostsValidator returns the validator of the configured host.
 func (t *tokenProvider) GetAllowedHostsValidator() *authentication.AllowedHostsValidator {
-	return &t.hosts
+	return t.hosts
 }
 
 // tokenError marks an error of the token source, so that apiError can tell

@@ -211,7 +211,10 @@ func New(cfg Config) (*Provider, error) {
 		Jar:           cfg.HTTPClient.Jar,
 		Timeout:       cfg.HTTPClient.Timeout,
 	}
-	auth := newAuthProvider(cfg.TokenSource, base.Hostname())
+	auth, err := newAuthProvider(cfg.TokenSource, base.Hostname())
+	if err != nil {
+		return nil, err
+	}
 	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
 	if err != nil {
 		return nil, fmt.Errorf("msgraph: request adapter: %w", err)

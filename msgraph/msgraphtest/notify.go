@@ -238,7 +238,7 @@ func (s *Server) Flush() {
 	}
 }
 
-// updateIdleLocked keeps s.idle closed exactly while nothing is pending.
+// updateIdleLocked keeps s.idle closed exactly while no queue is busy.
 func (s *Server) updateIdleLocked() {
 	busy := false
 	if !s.closed {

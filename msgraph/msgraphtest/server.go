@@ -41,8 +41,7 @@ type Server struct {
 	dmu        sync.Mutex // delivery state; never held while taking mu
 	closed     bool
 	queues     map[string]*deliveryQueue
-	pending    int
-	idle       chan struct{} // closed while pending == 0
+	idle       chan struct{} // closed while no delivery queue is busy
 	dropN      int
 	dupN       int
 	delay      time.Duration
