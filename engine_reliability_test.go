@@ -10,27 +10,13 @@ import (
 
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/provider"
+	"github.com/calsync/calsync/retry/retrytest"
 	"github.com/calsync/calsync/store/memory"
 )
 
-// fakeClock is a settable clock for Config.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newFakeClock returns a settable clock for Config.Now.
+func newFakeClock() *retrytest.Clock {
+	return retrytest.NewManualClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 }
 
 func connectFake(t *testing.T, e *calsync.Engine) calsync.Subscription {

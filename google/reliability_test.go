@@ -14,6 +14,7 @@ import (
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/google"
 	"github.com/calsync/calsync/google/googletest"
+	"github.com/calsync/calsync/retry/retrytest"
 )
 
 // gate blocks the first events.list request until released, and counts
@@ -116,24 +117,12 @@ func event(summary string, day int) *calendar.Event {
 	}
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // Five failing attempts against a failing Google make one dead letter and
 // one hook call; the replay succeeds once Google recovers.
 func TestDeadLetterAndReplayAgainstEmulator(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, google.Config{}, "cal@example.com")
-	clk := &clock{t: time.Now()}
+	clk := retrytest.NewManualClock(time.Now())
 	var hooks []calsync.DeadLetter
 	h.engine = h.newEngine(calsync.Config{Now: clk.Now, OnDeadLetter: func(_ context.Context, d calsync.DeadLetter) { hooks = append(hooks, d) }})
 	h.connect("cal@example.com")
@@ -164,7 +153,7 @@ func TestDeadLetterAndReplayAgainstEmulator(t *testing.T) {
 func TestSafetyNetRecoversDroppedPush(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, google.Config{}, "cal@example.com")
-	clk := &clock{t: time.Now()}
+	clk := retrytest.NewManualClock(time.Now())
 	h.engine = h.newEngine(calsync.Config{Now: clk.Now})
 	h.connect("cal@example.com")
 	h.settle()

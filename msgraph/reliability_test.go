@@ -16,18 +16,6 @@ import (
 	"github.com/calsync/calsync/retry/retrytest"
 )
 
-type fakeNow struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeNow) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeNow) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func at(base time.Time, i int) msgraphtest.Event {
 	start := base.Add(time.Duration(i) * time.Hour)
 	return msgraphtest.Event{Subject: fmt.Sprint("event ", i), Start: start, End: start.Add(30 * time.Minute)}
@@ -107,7 +95,7 @@ func TestRetryAfterFractional(t *testing.T) {
 // succeeds once Graph recovers.
 func TestDeadLetterAndReplay(t *testing.T) {
 	ctx := context.Background()
-	now := &fakeNow{t: time.Now()}
+	now := retrytest.NewManualClock(time.Now())
 	var hooks []calsync.DeadLetter
 	h := newHarnessWith(t, harnessOptions{
 		engine: calsync.Config{Now: now.Now, OnDeadLetter: func(_ context.Context, d calsync.DeadLetter) { hooks = append(hooks, d) }},
@@ -145,7 +133,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 // change made while the host was down by the next Engine's catch-up.
 func TestSafetyNetAndCatchUp(t *testing.T) {
 	ctx := context.Background()
-	now := &fakeNow{t: time.Now()}
+	now := retrytest.NewManualClock(time.Now())
 	h := newHarnessWith(t, harnessOptions{engine: calsync.Config{Now: now.Now}})
 	h.connect()
 	base := time.Now().UTC().Truncate(time.Hour).Add(24 * time.Hour)
