@@ -266,6 +266,8 @@ type Engine struct {
 
 	metrics *instruments
 	monitor *alert.Monitor
+	// lastAlertCheck is when checkAlerts last ran (Unix ns of Config.Now).
+	lastAlertCheck atomic.Int64
 
 	mu     sync.Mutex
 	health map[string]*Health

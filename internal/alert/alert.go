@@ -138,10 +138,17 @@ func (m *Monitor) DeadLettered(t time.Time) {
 // crossed that have not already been reported within the last window.
 func (m *Monitor) Check(now time.Time) []Finding {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.at(now)
 	curFrom := now.Add(-m.cfg.Window)
 	prevFrom := curFrom.Add(-m.cfg.Window)
+	cooling := func(k Kind) bool {
+		last, ok := m.fired[k]
+		return ok && now.Sub(last) < m.cfg.Window
+	}
+	// Latencies are copied only when a P95 alert could fire, and sorted
+	// after the lock is released: Received, on the webhook ack path, takes
+	// the same lock.
+	wantLat := m.cfg.P95 > 0 && !cooling(LatencyP95)
 	var cur, prev bucket
 	var lat []time.Duration
 	for _, b := range m.buckets {
@@ -151,33 +158,43 @@ func (m *Monitor) Check(now time.Time) []Finding {
 			cur.processed += b.processed
 			cur.failed += b.failed
 			cur.deadLetters += b.deadLetters
-			lat = append(lat, b.latencies...)
+			if wantLat {
+				lat = append(lat, b.latencies...)
+			}
 		case b.start.After(prevFrom):
 			prev.received += b.received
 		}
 	}
-	var out []Finding
-	add := func(k Kind, v, th float64) {
-		if last, ok := m.fired[k]; ok && now.Sub(last) < m.cfg.Window {
-			return
-		}
-		m.fired[k] = now
-		out = append(out, Finding{Kind: k, Value: v, Threshold: th})
-	}
+	m.mu.Unlock()
+
+	var found []Finding
 	if cur.processed >= m.cfg.MinSamples && cur.processed > 0 {
 		if rate := float64(cur.failed) / float64(cur.processed); m.cfg.FailureRate > 0 && rate > m.cfg.FailureRate {
-			add(FailureRate, rate, m.cfg.FailureRate)
+			found = append(found, Finding{Kind: FailureRate, Value: rate, Threshold: m.cfg.FailureRate})
 		}
-		if p := P95(lat); m.cfg.P95 > 0 && p > m.cfg.P95 {
-			add(LatencyP95, p.Seconds(), m.cfg.P95.Seconds())
+		if p := P95(lat); wantLat && p > m.cfg.P95 {
+			found = append(found, Finding{Kind: LatencyP95, Value: p.Seconds(), Threshold: m.cfg.P95.Seconds()})
 		}
 	}
 	if m.cfg.DeadLetters > 0 && cur.deadLetters >= m.cfg.DeadLetters {
-		add(DeadLetters, float64(cur.deadLetters), float64(m.cfg.DeadLetters))
+		found = append(found, Finding{Kind: DeadLetters, Value: float64(cur.deadLetters), Threshold: float64(m.cfg.DeadLetters)})
 	}
 	if m.cfg.VolumeDrop > 0 && prev.received >= m.cfg.MinSamples && prev.received > 0 {
 		if ratio := float64(cur.received) / float64(prev.received); ratio < m.cfg.VolumeDrop {
-			add(VolumeDrop, ratio, m.cfg.VolumeDrop)
+			found = append(found, Finding{Kind: VolumeDrop, Value: ratio, Threshold: m.cfg.VolumeDrop})
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	// Each condition fires once per window.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := found[:0]
+	for _, f := range found {
+		if !cooling(f.Kind) {
+			m.fired[f.Kind] = now
+			out = append(out, f)
 		}
 	}
 	return out

@@ -115,3 +115,17 @@ func TestP95(t *testing.T) {
 		t.Errorf("P95(1..100) = %v, want 95", got)
 	}
 }
+
+// BenchmarkCheckFullWindow measures Check on a window holding the most
+// latency samples it keeps (10 buckets × 1024): the Engine runs it after
+// processing notifications.
+func BenchmarkCheckFullWindow(b *testing.B) {
+	m := New(cfg())
+	for i := range 20000 {
+		m.Processed(t0.Add(time.Duration(i)*30*time.Millisecond), false, time.Duration(i%5000)*time.Millisecond)
+	}
+	now := t0.Add(9 * time.Minute)
+	for b.Loop() {
+		m.Check(now)
+	}
+}
