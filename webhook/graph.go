@@ -173,6 +173,13 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := g.now()
 	var queued, forged, dropped int
 	retry := false
+	// Graph batches several changes of one subscription in one POST: look
+	// each subscription up once per request, not once per item.
+	type lookup struct {
+		sub calsync.Subscription
+		err error
+	}
+	lookups := make(map[string]lookup, 1)
 	for i := range batch.Value {
 		n := &batch.Value[i]
 		kind, ok := graphKind(n)
@@ -181,7 +188,12 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			dropped++
 			continue
 		}
-		sub, err := g.sink.Subscription(ctx, n.SubscriptionID)
+		l, seen := lookups[n.SubscriptionID]
+		if !seen {
+			l.sub, l.err = g.sink.Subscription(ctx, n.SubscriptionID)
+			lookups[n.SubscriptionID] = l
+		}
+		sub, err := l.sub, l.err
 		switch {
 		case errors.Is(err, calsync.ErrNotFound):
 			g.log.InfoContext(ctx, "webhook: graph notification for unknown subscription", "subscription", n.SubscriptionID)

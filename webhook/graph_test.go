@@ -383,3 +383,20 @@ func TestGraphMessageIDWithoutEtag(t *testing.T) {
 		t.Errorf("message ids with a notification id = %q", got)
 	}
 }
+
+// A batch of several changes of one subscription looks it up once.
+func TestGraphBatchLooksUpEachSubscriptionOnce(t *testing.T) {
+	sink := newGraphSink()
+	w := serveGraph(newGraph(t, sink, nil), "POST", "/hooks/graph", batch(
+		change("sub-1", graphSecret, "updated", "e1"),
+		change("sub-1", graphSecret, "updated", "e2"),
+		change("sub-2", graphSecret2, "created", "e3"),
+		change("sub-1", graphSecret, "deleted", "e4"),
+	))
+	if w.Code != 202 || len(sink.notifications()) != 4 {
+		t.Fatalf("status %d, queued %d", w.Code, len(sink.notifications()))
+	}
+	if sink.lookups != 2 {
+		t.Errorf("subscription lookups = %d, want 2 (one per subscription)", sink.lookups)
+	}
+}

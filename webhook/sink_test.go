@@ -15,11 +15,15 @@ type fakeSink struct {
 	lookupErr  error
 	enqueueErr error
 
-	mu     sync.Mutex
-	queued []calsync.Notification
+	mu      sync.Mutex
+	queued  []calsync.Notification
+	lookups int
 }
 
 func (s *fakeSink) Subscription(ctx context.Context, id string) (calsync.Subscription, error) {
+	s.mu.Lock()
+	s.lookups++
+	s.mu.Unlock()
 	if s.lookupErr != nil {
 		return calsync.Subscription{}, s.lookupErr
 	}
