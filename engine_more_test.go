@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -172,7 +174,8 @@ func TestMemoryQueueFull(t *testing.T) {
 	}
 }
 
-// failingQueue fails every Dequeue and counts the calls.
+// failingQueue fails every Dequeue and counts the calls; the third call
+// blocks until the context ends, so the count is exact.
 type failingQueue struct {
 	calls   atomic.Int64
 	stopped chan struct{}
@@ -182,24 +185,47 @@ func (q *failingQueue) Enqueue(context.Context, calsync.Notification) error { re
 func (q *failingQueue) Dequeue(ctx context.Context) (calsync.Notification, error) {
 	if q.calls.Add(1) == 3 {
 		close(q.stopped)
+		<-ctx.Done()
+		return calsync.Notification{}, ctx.Err()
 	}
 	return calsync.Notification{}, errors.New("queue database down")
 }
 
-// A Queue that keeps failing does not make Run's workers spin: they back
-// off between attempts (here the test stops Run during the first pauses;
-// a spinning worker would call Dequeue thousands of times meanwhile).
+// pauseLog records the retry_in of each "dequeue" log record.
+type pauseLog struct {
+	mu     sync.Mutex
+	pauses []time.Duration
+}
+
+func (h *pauseLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *pauseLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *pauseLog) WithGroup(string) slog.Handler            { return h }
+func (h *pauseLog) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "retry_in" {
+			h.mu.Lock()
+			h.pauses = append(h.pauses, a.Value.Duration())
+			h.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+// A Queue that keeps failing does not make Run's workers spin: they wait
+// 100 ms, then 200 ms, ... between attempts.
 func TestRunBacksOffFailingQueue(t *testing.T) {
 	q := &failingQueue{stopped: make(chan struct{})}
-	e, _ := newTestEngine(t, newFakeProvider(1), memory.New(), calsync.Config{Queue: q, Workers: 1, SkipCatchUp: true})
+	logs := &pauseLog{}
+	e, _ := newTestEngine(t, newFakeProvider(1), memory.New(), calsync.Config{Queue: q, Workers: 1, SkipCatchUp: true, Logger: slog.New(logs)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- e.Run(ctx) }()
-	<-q.stopped // third call: after 100 ms + 200 ms of backoff
+	<-q.stopped // the third call, after both pauses
 	cancel()
 	<-done
-	if n := q.calls.Load(); n > 4 {
-		t.Errorf("Dequeue called %d times; the worker spins instead of backing off", n)
+	if want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond}; !slices.Equal(logs.pauses, want) || q.calls.Load() != 3 {
+		t.Errorf("pauses %v over %d calls, want %v over 3", logs.pauses, q.calls.Load(), want)
 	}
 }
 
