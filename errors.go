@@ -18,6 +18,10 @@ var (
 	// ErrReauthRequired means an account's OAuth grant is no longer valid and
 	// its owner must sign in again.
 	ErrReauthRequired = provider.ErrReauthRequired
+	// ErrCalendarUnavailable means the provider refuses one calendar for
+	// good (deleted, or access lost); the Engine stops syncing it until the
+	// host reconnects or disconnects it.
+	ErrCalendarUnavailable = provider.ErrCalendarUnavailable
 	// ErrConflict means a Store.Apply whose Batch.Expect did not match the
 	// stored SyncState: another sync of the calendar (another instance of
 	// the host app) moved it on. Nothing was applied.

@@ -19,6 +19,12 @@ var (
 	// (revoked or expired refresh token, HTTP 401); a person must sign in
 	// again.
 	ErrReauthRequired = errors.New("calsync: reauthorization required")
+	// ErrCalendarUnavailable means the provider refuses one calendar for
+	// good: it was deleted, or the account lost access to it (HTTP 404, or
+	// 403 that is not a rate limit, on the calendar's own list or delta
+	// call). Retrying does not help; the host must act (reconnect or
+	// disconnect it).
+	ErrCalendarUnavailable = errors.New("calsync: calendar unavailable")
 )
 
 // ProviderError is an error response from a provider's API.
