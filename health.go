@@ -19,33 +19,10 @@ type Health struct {
 	ConsecutiveFailures int
 }
 
-func (e *Engine) record(calendarID string, start time.Time, err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	h := e.health[calendarID]
-	if h == nil {
-		h = new(Health)
-		e.health[calendarID] = h
-	}
-	h.LastAttempt = start
-	h.LastError = err
-	if err == nil {
-		h.LastSuccess = start
-		h.ConsecutiveFailures = 0
-	} else {
-		h.ConsecutiveFailures++
-	}
-}
-
 // Health returns the calendar's health as seen by this Engine; ok is false
 // if this Engine has not synced the calendar.
 func (e *Engine) Health(calendarID string) (h Health, ok bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if p := e.health[calendarID]; p != nil {
-		return *p, true
-	}
-	return Health{}, false
+	return e.obs.calendarHealth(calendarID)
 }
 
 // Stats are counters of what an Engine has done since it was created.
@@ -76,18 +53,7 @@ type Stats struct {
 
 // Stats returns the Engine's counters.
 func (e *Engine) Stats() Stats {
-	return Stats{
-		Enqueued:    e.stats.enqueued.Load(),
-		Handled:     e.stats.handled.Load(),
-		Processed:   e.stats.processed.Load(),
-		Duplicates:  e.stats.duplicates.Load(),
-		DeadLetters: e.stats.deadLetters.Load(),
-		Syncs:       e.stats.syncs.Load(),
-		FullSyncs:   e.stats.fullSyncs.Load(),
-		Changes:     e.stats.changes.Load(),
-		Stale:       e.stats.stale.Load(),
-		Failures:    e.stats.failures.Load(),
-	}
+	return e.obs.stats()
 }
 
 // CalendarHealth is the health of one calendar as read from the Store

@@ -430,7 +430,7 @@ func TestEndToEndRenewal(t *testing.T) {
 	h.engine = h.newEngine(calsync.Config{Now: func() time.Time { return now }})
 	old := h.connect("cal@example.com")
 	now = now.Add(6*24*time.Hour + time.Hour) // within a day of the 7-day expiry
-	if n, err := h.engine.RenewExpiring(context.Background()); n != 1 || err != nil {
+	if n, err := h.engine.RunSweep(context.Background(), calsync.SweepRenew); n != 1 || err != nil {
 		t.Fatalf("RenewExpiring = %d, %v", n, err)
 	}
 	chans := h.emu.Channels("cal@example.com")

@@ -132,7 +132,7 @@ func TestDeadLetterAndReplayAgainstEmulator(t *testing.T) {
 	h.settle() // attempt 1
 	for attempt := 2; attempt <= 5; attempt++ {
 		clk.Advance(time.Duration(1<<(attempt-1)) * time.Minute)
-		if k, err := h.engine.RetryDue(ctx); k != 1 || err != nil {
+		if k, err := h.engine.RunSweep(ctx, calsync.SweepRetry); k != 1 || err != nil {
 			t.Fatalf("attempt %d: RetryDue = %d, %v", attempt, k, err)
 		}
 	}
@@ -164,7 +164,7 @@ func TestSafetyNetRecoversDroppedPush(t *testing.T) {
 		t.Fatalf("event synced although its push was dropped: %v", err)
 	}
 	clk.Advance(calsync.DefaultSafetyNetAfter + time.Minute)
-	if k, err := h.engine.SafetyNet(ctx); k != 1 || err != nil {
+	if k, err := h.engine.RunSweep(ctx, calsync.SweepSafetyNet); k != 1 || err != nil {
 		t.Fatalf("SafetyNet = %d, %v", k, err)
 	}
 	h.assertConverged("cal@example.com")
@@ -182,7 +182,7 @@ func TestRestartRecoversChangeWhileDown(t *testing.T) {
 	h.insert("cal@example.com", "while down 2", 2)
 	h.settle()
 	h.engine = h.newEngine(calsync.Config{})
-	if k, err := h.engine.CatchUp(ctx); k != 1 || err != nil {
+	if k, err := h.engine.RunSweep(ctx, calsync.SweepCatchUp); k != 1 || err != nil {
 		t.Fatalf("CatchUp = %d, %v", k, err)
 	}
 	h.assertConverged("cal@example.com")

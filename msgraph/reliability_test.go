@@ -115,7 +115,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 	}
 	for attempt := 2; attempt <= 5; attempt++ {
 		now.Advance(time.Duration(1<<(attempt-1)) * time.Minute)
-		if k, err := h.e.RetryDue(ctx); k != 1 || err != nil {
+		if k, err := h.e.RunSweep(ctx, calsync.SweepRetry); k != 1 || err != nil {
 			t.Fatalf("attempt %d: RetryDue = %d, %v", attempt, k, err)
 		}
 	}
@@ -143,7 +143,7 @@ func TestSafetyNetAndCatchUp(t *testing.T) {
 		t.Fatalf("%d notifications arrived although the push was dropped", n)
 	}
 	now.Advance(calsync.DefaultSafetyNetAfter + time.Minute)
-	if k, err := h.e.SafetyNet(ctx); k != 1 || err != nil {
+	if k, err := h.e.RunSweep(ctx, calsync.SweepSafetyNet); k != 1 || err != nil {
 		t.Fatalf("SafetyNet = %d, %v", k, err)
 	}
 	h.assertInSync("after the safety net")
@@ -155,7 +155,7 @@ func TestSafetyNetAndCatchUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k, err := restarted.CatchUp(ctx); k != 1 || err != nil {
+	if k, err := restarted.RunSweep(ctx, calsync.SweepCatchUp); k != 1 || err != nil {
 		t.Fatalf("CatchUp = %d, %v", k, err)
 	}
 	h.assertInSync("after catch-up")

@@ -124,7 +124,9 @@ func run(log *slog.Logger, addr, publicURL, dbPath, googleToken, googleCal, grap
 				log.Error("the account must sign in again", "calendar", cal.ID)
 			}
 		},
-		OnAlert: func(_ context.Context, a calsync.Alert) { log.Warn("alert", "kind", a.Kind, "message", a.Message) },
+		Alerts: calsync.AlertConfig{
+			OnAlert: func(_ context.Context, a calsync.Alert) { log.Warn("alert", "kind", a.Kind, "message", a.Message) },
+		},
 	})
 	if err != nil {
 		return err
