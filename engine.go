@@ -26,7 +26,8 @@ type Engine struct {
 	log       *slog.Logger
 	syncs     coalesce.Group
 
-	obs *observer
+	obs    *observer
+	leases localLeases
 }
 
 // NewEngine returns an Engine for cfg, or an error if cfg is invalid.
@@ -79,6 +80,17 @@ type ConnectRequest struct {
 // subscription, and runs the initial full sync (streaming each page into
 // the Store). It returns the subscription.
 //
+// Connect is idempotent: for a calendar already connected (same provider,
+// account and remote calendar) whose subscription delivers to the same
+// addresses and has not expired, it keeps that subscription and only
+// syncs. Otherwise a new subscription replaces the calendar's old ones:
+// created first, the old ones stopped after. A calendar never has two
+// live subscriptions: Connect, Disconnect, the renewal sweep and lifecycle
+// notifications change a calendar's subscriptions under one lease (in
+// this process, and across instances with a Store that implements
+// [Leases]); Connect waits up to 30 s for it, then fails with an error
+// wrapping ErrConflict.
+//
 // If the subscription cannot be created, Connect returns the error and a
 // calendar it added is removed again. If the full sync fails after the
 // subscription was created, Connect returns the subscription and the error;
@@ -94,13 +106,49 @@ func (e *Engine) Connect(ctx context.Context, cal Calendar, req ConnectRequest) 
 	if _, err := e.provider(cal.Provider); err != nil {
 		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
 	}
-	_, err := e.cfg.Store.Calendar(ctx, cal.ID)
-	isNew := errors.Is(err, ErrNotFound)
-	if err != nil && !isNew {
+	sub, err := e.connect(ctx, cal, req)
+	if err != nil {
 		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
 	}
+	e.log.InfoContext(ctx, "calsync: calendar connected", "calendar", cal.ID, "subscription", sub)
+	if _, err := e.Sync(ctx, cal.ID); err != nil {
+		return sub, fmt.Errorf("calsync: Connect %s: initial sync: %w", cal.ID, err)
+	}
+	return sub, nil
+}
+
+// connect stores cal and gives it one live subscription, under the
+// calendar's subscription lease.
+func (e *Engine) connect(ctx context.Context, cal Calendar, req ConnectRequest) (Subscription, error) {
+	release, err := e.waitLease(ctx, subscriptionsLease(cal.ID))
+	if err != nil {
+		return Subscription{}, err
+	}
+	defer release()
+	stored, err := e.cfg.Store.Calendar(ctx, cal.ID)
+	isNew := errors.Is(err, ErrNotFound)
+	if err != nil && !isNew {
+		return Subscription{}, err
+	}
+	var old []Subscription
+	if !isNew {
+		if old, err = e.cfg.Store.ListSubscriptions(ctx, cal.ID); err != nil {
+			return Subscription{}, err
+		}
+	}
+	lifecycle := req.LifecycleAddress
+	if stored == cal {
+		now := e.cfg.Now()
+		for _, s := range old {
+			// A record without a resource id is a placeholder a crash left
+			// behind, not a live subscription.
+			if s.ResourceID != "" && s.Address == req.Address && s.LifecycleAddress == lifecycle && s.Expiration.After(now) {
+				return s, nil
+			}
+		}
+	}
 	if err := e.cfg.Store.PutCalendar(ctx, cal); err != nil {
-		return Subscription{}, fmt.Errorf("calsync: Connect %s: store calendar: %w", cal.ID, err)
+		return Subscription{}, fmt.Errorf("store calendar: %w", err)
 	}
 	sub, err := e.subscribe(ctx, cal, provider.WatchRequest{Address: req.Address, LifecycleAddress: req.LifecycleAddress, TTL: req.TTL})
 	if err != nil {
@@ -111,18 +159,33 @@ func (e *Engine) Connect(ctx context.Context, cal Calendar, req ConnectRequest) 
 				e.log.WarnContext(ctx, "calsync: cannot remove calendar after failed Connect", "calendar", cal.ID, "err", derr)
 			}
 		}
-		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
+		return Subscription{}, err
 	}
-	e.log.InfoContext(ctx, "calsync: calendar connected", "calendar", cal.ID, "subscription", sub)
-	if _, err := e.Sync(ctx, cal.ID); err != nil {
-		return sub, fmt.Errorf("calsync: Connect %s: initial sync: %w", cal.ID, err)
+	// The replaced subscriptions: of the calendar as it was stored, which
+	// may have been another remote calendar or account.
+	was := cal
+	if !isNew {
+		was = stored
+	}
+	p, err := e.provider(was.Provider)
+	for i := range old {
+		if err == nil {
+			if serr := p.Stop(ctx, was, &old[i]); serr != nil && !errors.Is(serr, ErrNotFound) {
+				// The new subscription works; the old one expires on its own.
+				e.log.WarnContext(ctx, "calsync: cannot stop replaced subscription", "subscription", old[i].ID, "err", serr)
+			}
+		}
+		if derr := e.cfg.Store.DeleteSubscription(ctx, old[i].ID); derr != nil && !errors.Is(derr, ErrNotFound) {
+			return sub, fmt.Errorf("forget replaced subscription %s: %w", old[i].ID, derr)
+		}
 	}
 	return sub, nil
 }
 
 // Disconnect stops every subscription of the calendar and deletes the
 // calendar with its events from the Store. A subscription the provider no
-// longer knows is not an error.
+// longer knows is not an error. Like Connect, it waits up to 30 s for the
+// calendar's subscription lease.
 func (e *Engine) Disconnect(ctx context.Context, calendarID string) error {
 	cal, err := e.cfg.Store.Calendar(ctx, calendarID)
 	if err != nil {
@@ -132,6 +195,13 @@ func (e *Engine) Disconnect(ctx context.Context, calendarID string) error {
 	if err != nil {
 		return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, err)
 	}
+	// Under the calendar's subscription lease, so that no renewal or
+	// lifecycle notification creates a subscription meanwhile.
+	release, err := e.waitLease(ctx, subscriptionsLease(calendarID))
+	if err != nil {
+		return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, err)
+	}
+	defer release()
 	subs, err := e.cfg.Store.ListSubscriptions(ctx, calendarID)
 	if err != nil {
 		return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, err)

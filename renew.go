@@ -21,12 +21,13 @@ func (e *Engine) renewExpiring(ctx context.Context) (int, error) {
 		errs []error
 	)
 	for _, s := range subs {
-		// Another instance may have renewed or replaced it since the list
-		// was read: the subscription is read again under its lease.
+		// Another instance, or another goroutine of this one, may have
+		// renewed or replaced it since the list was read: it is read
+		// again under its calendar's subscription lease.
 		cur, release, held, err := e.leaseSubscription(ctx, s.ID)
 		switch {
 		case held:
-			e.log.DebugContext(ctx, "calsync: renewal skipped: another instance holds its lease", "subscription", s.ID)
+			e.log.DebugContext(ctx, "calsync: renewal skipped: its calendar's subscriptions are being changed elsewhere", "subscription", s.ID)
 			continue
 		case errors.Is(err, ErrNotFound):
 			e.log.DebugContext(ctx, "calsync: renewal skipped: subscription already replaced", "subscription", s.ID)
@@ -45,7 +46,7 @@ func (e *Engine) renewExpiring(ctx context.Context) (int, error) {
 			errs = append(errs, fmt.Errorf("calsync: renew %s: %w", s.ID, err))
 			continue
 		}
-		resync, err := e.resubscribe(ctx, cal, cur, 0)
+		syncNeeded, err := e.resubscribe(ctx, cal, cur, 0)
 		release()
 		if err != nil {
 			e.fail(ctx, cal, err)
@@ -53,10 +54,11 @@ func (e *Engine) renewExpiring(ctx context.Context) (int, error) {
 			continue
 		}
 		n++
-		if resync {
-			// Notifications were lost while the subscription was gone; if
-			// this resync fails, retry it like a failed notification
-			// rather than wait for the safety net.
+		if syncNeeded {
+			// The old subscription is stopped (or was gone): what it
+			// announced last, or lost, is fetched now. If this sync
+			// fails, retry it like a failed notification rather than
+			// wait for the safety net.
 			var last error
 			e.syncs.Do(cal.ID, func() error {
 				_, last = e.syncOnce(ctx, cal)
@@ -72,8 +74,9 @@ func (e *Engine) renewExpiring(ctx context.Context) (int, error) {
 }
 
 // resubscribeLeased runs resubscribe for a lifecycle notification under
-// the subscription's renewal lease, so that it never races a renewal sweep
-// of another instance. If another instance holds the lease it returns an
+// the calendar's subscription lease, so that it never races a renewal
+// sweep, Connect, Disconnect or a redelivery of the same notification, in
+// this instance or another. If someone else holds the lease it returns an
 // error wrapping ErrConflict, and the notification is retried later, when
 // the subscription has been renewed or replaced. A subscription no longer
 // stored (replaced by an earlier lifecycle notification or a renewal, or
@@ -82,7 +85,7 @@ func (e *Engine) resubscribeLeased(ctx context.Context, cal Calendar, id string,
 	old, release, held, err := e.leaseSubscription(ctx, id)
 	switch {
 	case held:
-		return fmt.Errorf("calsync: %s for subscription %s: another instance is renewing it: %w", kind, id, ErrConflict)
+		return fmt.Errorf("calsync: %s for subscription %s: its calendar's subscriptions are being changed elsewhere: %w", kind, id, ErrConflict)
 	case errors.Is(err, ErrNotFound):
 		e.log.InfoContext(ctx, "calsync: lifecycle notification for a subscription no longer stored", "calendar", cal.ID, "subscription", id, "kind", kind.String())
 		return nil

@@ -287,7 +287,7 @@ func TestRenewGoneResyncFailureIsRetried(t *testing.T) {
 func TestLifecycleWaitsForRenewalLease(t *testing.T) {
 	ctx := context.Background()
 	f := newRenewFixture(t)
-	got, err := f.st.AcquireLease(ctx, "renew/"+f.sub.ID, "other-instance", *f.now, time.Minute)
+	got, err := f.st.AcquireLease(ctx, calsync.SubscriptionsLeaseForTest(fakeCal.ID), "other-instance", *f.now, time.Minute)
 	if err != nil || !got {
 		t.Fatalf("AcquireLease = %v, %v", got, err)
 	}

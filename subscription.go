@@ -15,7 +15,10 @@ import (
 // subscribe creates a subscription. The subscription is stored before the
 // provider is asked, under the id the Engine chose, because Google may
 // deliver the channel's first ("sync") message before it answers the watch
-// call; providers that assign their own ids replace it afterwards.
+// call; providers that assign their own ids replace it afterwards. The
+// caller holds the calendar's subscription lease, so that no renewal sweep
+// (here or in another instance) mistakes the placeholder for one a crash
+// left behind and replaces it while the provider is creating it.
 func (e *Engine) subscribe(ctx context.Context, cal Calendar, req provider.WatchRequest) (Subscription, error) {
 	p, err := e.provider(cal.Provider)
 	if err != nil {
@@ -28,17 +31,6 @@ func (e *Engine) subscribe(ctx context.Context, cal Calendar, req provider.Watch
 	req.ID = uuid.NewString()
 	req.Secret = secret
 	now := e.cfg.Now()
-	if l, ok := e.cfg.Store.(Leases); ok {
-		// Hold the new subscription's renewal lease until it is recorded,
-		// so that no renewal sweep (here or in another instance) mistakes
-		// the placeholder stored below for one a crash left behind and
-		// replaces it while the provider is creating it.
-		name := renewLease(req.ID)
-		if _, err := l.AcquireLease(ctx, name, e.cfg.InstanceID, now, RenewLeaseTTL); err != nil {
-			return Subscription{}, fmt.Errorf("lease: %w", err)
-		}
-		defer e.releaseLease(ctx, l, name)
-	}
 	pending := Subscription{
 		ID: req.ID, CalendarID: cal.ID, Provider: cal.Provider, Secret: secret,
 		Address: req.Address, LifecycleAddress: req.LifecycleAddress,
@@ -82,9 +74,13 @@ func (e *Engine) subscribe(ctx context.Context, cal Calendar, req provider.Watch
 // ReauthorizationRequired, if it is a provider.Reauthorizer). Otherwise, for
 // SubscriptionRemoved, or when the provider says the subscription is gone,
 // a new subscription is created and then the old one stopped and
-// forgotten. resync reports that notifications were lost and the calendar
-// has been marked for a full resync, which the caller must run.
-func (e *Engine) resubscribe(ctx context.Context, cal Calendar, old Subscription, kind NotificationKind) (resync bool, err error) {
+// forgotten. syncNeeded reports that the caller must sync the calendar:
+// after a replacement, because a change announced only on the old
+// subscription just before it was stopped is never delivered (its push
+// goes out after the stop); after a gone subscription, because
+// notifications were lost, and the calendar has been marked for a full
+// resync. The caller holds the calendar's subscription lease.
+func (e *Engine) resubscribe(ctx context.Context, cal Calendar, old Subscription, kind NotificationKind) (syncNeeded bool, err error) {
 	ttl := old.Expiration.Sub(old.Created)
 	if ttl <= 0 || old.ResourceID == "" {
 		// A record without a resource id is the placeholder subscribe
@@ -109,21 +105,20 @@ func (e *Engine) resubscribe(ctx context.Context, cal Calendar, old Subscription
 		if err := e.requireFullSync(ctx, cal); err != nil {
 			return false, fmt.Errorf("calsync: renew %s: %w", old.ID, err)
 		}
-		resync = true
 	}
 	sub, err := e.subscribe(ctx, cal, provider.WatchRequest{Address: old.Address, LifecycleAddress: old.LifecycleAddress, TTL: ttl})
 	if err != nil {
-		return resync, fmt.Errorf("calsync: renew %s: %w", old.ID, err)
+		return true, fmt.Errorf("calsync: renew %s: %w", old.ID, err)
 	}
 	if err := p.Stop(ctx, cal, &old); err != nil && !errors.Is(err, ErrNotFound) {
 		// The new subscription works; the old one expires on its own.
 		e.log.WarnContext(ctx, "calsync: cannot stop replaced subscription", "subscription", old.ID, "err", err)
 	}
 	if err := e.cfg.Store.DeleteSubscription(ctx, old.ID); err != nil && !errors.Is(err, ErrNotFound) {
-		return resync, fmt.Errorf("calsync: renew %s: forget old subscription: %w", old.ID, err)
+		return true, fmt.Errorf("calsync: renew %s: forget old subscription: %w", old.ID, err)
 	}
-	e.log.InfoContext(ctx, "calsync: subscription renewed", "calendar", cal.ID, "old", old.ID, "new", sub)
-	return resync, nil
+	e.log.InfoContext(ctx, "calsync: subscription replaced", "calendar", cal.ID, "old", old.ID, "new", sub)
+	return true, nil
 }
 
 // renewInPlace extends old with the provider's Renew (reauthorizing it
