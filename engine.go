@@ -170,6 +170,7 @@ func (e *Engine) connect(ctx context.Context, cal Calendar, req ConnectRequest) 
 	p, err := e.provider(was.Provider)
 	for i := range old {
 		if err == nil {
+			e.obs.providerCall(was.ID)
 			if serr := p.Stop(ctx, was, &old[i]); serr != nil && !errors.Is(serr, ErrNotFound) {
 				// The new subscription works; the old one expires on its own.
 				e.log.WarnContext(ctx, "calsync: cannot stop replaced subscription", "subscription", old[i].ID, "err", serr)
@@ -207,6 +208,7 @@ func (e *Engine) Disconnect(ctx context.Context, calendarID string) error {
 		return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, err)
 	}
 	for i := range subs {
+		e.obs.providerCall(cal.ID)
 		if err := p.Stop(ctx, cal, &subs[i]); err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("calsync: Disconnect %s: stop %s: %w", calendarID, subs[i].ID, err)
 		}
@@ -230,6 +232,10 @@ func (e *Engine) Enqueue(ctx context.Context, n Notification) error {
 		n.Received = e.cfg.Now()
 	}
 	if err := e.cfg.Queue.Enqueue(ctx, n); err != nil {
+		if errors.Is(err, ErrAlreadyQueued) {
+			e.obs.alreadyQueued(ctx, n)
+			return nil
+		}
 		return fmt.Errorf("calsync: enqueue: %w", err)
 	}
 	e.obs.enqueued(ctx, n)

@@ -56,3 +56,15 @@ type Notification struct {
 	// Received is when the handler accepted the notification.
 	Received time.Time
 }
+
+// SyncKey is the same for notifications that ask for the same work: a sync
+// of one calendar (Changed and Resync). A Queue may keep one of them
+// waiting and refuse the others with ErrAlreadyQueued. Lifecycle
+// notifications ask for more than a sync; their key is empty, and they are
+// always queued.
+func (n Notification) SyncKey() string {
+	if n.Kind != Changed && n.Kind != Resync {
+		return ""
+	}
+	return n.Provider + "|" + n.CalendarID
+}

@@ -55,6 +55,14 @@ type observer struct {
 
 	mu     sync.Mutex
 	health map[string]*Health
+
+	// idle: active counts syncs under way; waiting is set while WaitIdle
+	// waits on changed, which is closed (and replaced) at the next change
+	// of the queued or active counts.
+	active  atomic.Int64
+	idleMu  sync.Mutex
+	waiting bool
+	changed chan struct{}
 }
 
 // newObserver makes the observer of an Engine configured with cfg (with
@@ -153,11 +161,69 @@ func (o *observer) enqueued(ctx context.Context, n Notification) {
 	o.counts.enqueued.Add(1)
 	o.received.Add(ctx, 1, attrs("provider", n.Provider))
 	o.monitor.Received(n.Received)
+	o.signal()
+}
+
+// alreadyQueued: a webhook handler's n was folded into a notification of
+// the same calendar still waiting in the queue.
+func (o *observer) alreadyQueued(ctx context.Context, n Notification) {
+	o.counts.enqueued.Add(1)
+	o.counts.handled.Add(1)
+	o.received.Add(ctx, 1, attrs("provider", n.Provider))
+	o.processed.Add(ctx, 1, attrs("provider", n.Provider), attrs("outcome", outcomeCoalesced))
+	o.monitor.Received(n.Received)
 }
 
 // handled: a worker finished with a queued notification, whatever the
 // outcome.
-func (o *observer) handled() { o.counts.handled.Add(1) }
+func (o *observer) handled() {
+	o.counts.handled.Add(1)
+	o.signal()
+}
+
+// providerCall: the Engine called the provider about a calendar.
+func (o *observer) providerCall(calendarID string) {
+	o.mu.Lock()
+	o.calendar(calendarID).ProviderCalls++
+	o.mu.Unlock()
+}
+
+// calendar returns the health record of a calendar, made if missing; o.mu
+// is held.
+func (o *observer) calendar(id string) *Health {
+	h := o.health[id]
+	if h == nil {
+		h = new(Health)
+		o.health[id] = h
+	}
+	return h
+}
+
+// signal wakes WaitIdle, if it waits, to look at the counts again.
+func (o *observer) signal() {
+	o.idleMu.Lock()
+	if o.waiting {
+		close(o.changed)
+		o.waiting = false
+	}
+	o.idleMu.Unlock()
+}
+
+// idle reports whether every notification this Engine queued has been
+// handled and no sync runs; if not, it returns a channel closed at the
+// next change.
+func (o *observer) idle() (bool, <-chan struct{}) {
+	o.idleMu.Lock()
+	defer o.idleMu.Unlock()
+	if o.counts.handled.Load() >= o.counts.enqueued.Load() && o.active.Load() == 0 {
+		return true, nil
+	}
+	if !o.waiting {
+		o.changed = make(chan struct{})
+		o.waiting = true
+	}
+	return false, o.changed
+}
 
 // duplicate: the ledger recognised n as already seen.
 func (o *observer) duplicate(ctx context.Context, n Notification) {
@@ -185,23 +251,37 @@ func (o *observer) notificationDone(ctx context.Context, n Notification, ran boo
 	o.checkAlerts(ctx, now)
 }
 
-// syncStarted: a sync of a calendar began.
-func (o *observer) syncStarted() { o.counts.syncs.Add(1) }
+// syncBegins: a sync of a calendar is about to start; syncDone follows.
+func (o *observer) syncBegins() {
+	o.active.Add(1)
+	o.signal()
+}
 
-// pageApplied: a sync committed a page.
-func (o *observer) pageApplied(ar *ApplyResult) {
+// syncStarted: a sync of cal read its state and fetches.
+func (o *observer) syncStarted(cal Calendar) {
+	o.counts.syncs.Add(1)
+	o.mu.Lock()
+	o.calendar(cal.ID).Syncs++
+	o.mu.Unlock()
+}
+
+// pageApplied: a sync of cal committed a page.
+func (o *observer) pageApplied(cal Calendar, ar *ApplyResult) {
 	o.counts.changes.Add(int64(len(ar.Applied)))
 	o.counts.stale.Add(int64(ar.Stale))
+	o.mu.Lock()
+	o.calendar(cal.ID).Changes += int64(len(ar.Applied))
+	o.mu.Unlock()
 }
 
 // syncDone: a sync of cal that started at start ended with err.
 func (o *observer) syncDone(ctx context.Context, cal Calendar, start time.Time, res SyncResult, err error) {
+	defer func() {
+		o.active.Add(-1)
+		o.signal()
+	}()
 	o.mu.Lock()
-	h := o.health[cal.ID]
-	if h == nil {
-		h = new(Health)
-		o.health[cal.ID] = h
-	}
+	h := o.calendar(cal.ID)
 	h.LastAttempt = start
 	h.LastError = err
 	if err == nil {
@@ -210,14 +290,15 @@ func (o *observer) syncDone(ctx context.Context, cal Calendar, start time.Time, 
 	} else {
 		h.ConsecutiveFailures++
 	}
-	o.mu.Unlock()
 	kind := "incremental"
 	if res.Full {
 		kind = "full"
 		if err == nil {
 			o.counts.fullSyncs.Add(1)
+			h.FullSyncs++
 		}
 	}
+	o.mu.Unlock()
 	o.syncDuration.Record(ctx, o.now().Sub(start).Seconds(),
 		metric.WithAttributes(attribute.String("provider", cal.Provider), attribute.String("kind", kind)))
 }

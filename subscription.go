@@ -39,6 +39,7 @@ func (e *Engine) subscribe(ctx context.Context, cal Calendar, req provider.Watch
 	if err := e.cfg.Store.PutSubscription(ctx, pending); err != nil {
 		return Subscription{}, fmt.Errorf("store subscription: %w", err)
 	}
+	e.obs.providerCall(cal.ID)
 	sub, err := p.Watch(ctx, cal, req)
 	if err != nil {
 		if derr := e.cfg.Store.DeleteSubscription(context.WithoutCancel(ctx), pending.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
@@ -55,6 +56,7 @@ func (e *Engine) subscribe(ctx context.Context, cal Calendar, req provider.Watch
 	if err := e.cfg.Store.PutSubscription(ctx, s); err != nil {
 		// The provider now delivers to a subscription we could not record:
 		// stop it rather than leave it orphaned.
+		e.obs.providerCall(cal.ID)
 		if serr := p.Stop(context.WithoutCancel(ctx), cal, &s); serr != nil {
 			e.log.WarnContext(ctx, "calsync: cannot stop unrecorded subscription", "subscription", s.ID, "err", serr)
 		}
@@ -110,6 +112,7 @@ func (e *Engine) resubscribe(ctx context.Context, cal Calendar, old Subscription
 	if err != nil {
 		return true, fmt.Errorf("calsync: renew %s: %w", old.ID, err)
 	}
+	e.obs.providerCall(cal.ID)
 	if err := p.Stop(ctx, cal, &old); err != nil && !errors.Is(err, ErrNotFound) {
 		// The new subscription works; the old one expires on its own.
 		e.log.WarnContext(ctx, "calsync: cannot stop replaced subscription", "subscription", old.ID, "err", err)
@@ -125,10 +128,12 @@ func (e *Engine) resubscribe(ctx context.Context, cal Calendar, old Subscription
 // first for ReauthorizationRequired) and stores the new expiration.
 func (e *Engine) renewInPlace(ctx context.Context, cal Calendar, p Provider, r provider.Renewer, old Subscription, ttl time.Duration, kind NotificationKind) error {
 	if ra, ok := p.(provider.Reauthorizer); ok && kind == ReauthorizationRequired {
+		e.obs.providerCall(cal.ID)
 		if err := ra.Reauthorize(ctx, cal, &old); err != nil {
 			return err
 		}
 	}
+	e.obs.providerCall(cal.ID)
 	renewed, err := r.Renew(ctx, cal, &old, ttl)
 	if err != nil {
 		return err

@@ -84,6 +84,7 @@ const maxConflicts = 3
 // from (Batch.Expect).
 func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, err error) {
 	start := e.cfg.Now()
+	e.obs.syncBegins()
 	defer func() { e.obs.syncDone(ctx, cal, start, res, err) }()
 	p, err := e.provider(cal.Provider)
 	if err != nil {
@@ -102,9 +103,10 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 		st = SyncState{Generation: e.newGeneration(st)}
 	}
 	res.Full = st.FullSync()
-	e.obs.syncStarted()
+	e.obs.syncStarted(cal)
 	conflicts := 0
 	for {
+		e.obs.providerCall(cal.ID)
 		page, err := p.Fetch(ctx, cal, provider.Position{Cursor: st.Cursor, PageToken: st.PageToken})
 		if errors.Is(err, ErrFullSyncRequired) && res.Resyncs < e.cfg.MaxResyncs {
 			e.log.InfoContext(ctx, "calsync: cursor expired, full resync", "calendar", cal.ID, "err", err)
@@ -152,7 +154,7 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 		res.Pages++
 		res.Applied += len(ar.Applied)
 		res.Stale += ar.Stale
-		e.obs.pageApplied(ar)
+		e.obs.pageApplied(cal, ar)
 		if len(ar.Applied) > 0 && e.cfg.OnChange != nil {
 			e.cfg.OnChange(ctx, cal, ar.Applied)
 		}

@@ -386,7 +386,9 @@ func TestFullSyncResumesAfterCrash(t *testing.T) {
 	}
 }
 
-// A burst of notifications during a sync costs exactly one follow-up sync.
+// A burst of notifications during a sync costs exactly one follow-up sync:
+// those that wait in the queue are folded there (one waiting sync per
+// calendar), those taken by a worker into the running sync.
 func TestBurstCoalesces(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -417,13 +419,15 @@ func TestBurstCoalesces(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for e.Stats().Processed < burst {
-		// Workers drop the burst into the dirty flag quickly; wait on the
-		// stats without sleeping on a timer.
+	for e.Stats().Handled < burst {
+		// Every notification of the burst is folded, in the queue or into
+		// the running sync; wait on the stats without sleeping on a timer.
 		runtimeGosched()
 	}
 	close(release)
-	<-waitSynced(e, fakeCal.ID)
+	if err := e.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if got := e.Stats().Syncs - before; got != 2 {
 		t.Errorf("syncs for a burst of %d = %d, want 2", burst+1, got)
 	}
@@ -458,5 +462,45 @@ func TestExpiredCursorReconcilesDeletionsWithStoppedClock(t *testing.T) {
 	}
 	if rec.count(calsync.Delete) != 2 {
 		t.Errorf("deletions reported = %d, want 2", rec.count(calsync.Delete))
+	}
+}
+
+// A burst that arrives while no worker runs (a Graph batch of 10,000
+// notifications for one subscription) waits in the queue as one sync.
+func TestQueuedBurstOneSync(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := newFakeProvider(100)
+	st := memory.New()
+	e, _ := newTestEngine(t, p, st, calsync.Config{Workers: 4, SkipCatchUp: true})
+	if _, err := e.Connect(ctx, fakeCal, calsync.ConnectRequest{Address: "https://example.com/hook"}); err != nil {
+		t.Fatal(err)
+	}
+	p.put("a")
+	before := e.Stats().Syncs
+	const burst = 10000
+	for i := range burst {
+		n := calsync.Notification{Kind: calsync.Changed, Provider: "fake", CalendarID: fakeCal.ID, MessageID: strconv.Itoa(i)}
+		if err := e.Enqueue(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go e.Run(ctx)
+	if err := e.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := e.Stats()
+	if got := s.Syncs - before; got != 1 {
+		t.Errorf("syncs for %d queued notifications = %d, want 1", burst, got)
+	}
+	if s.Enqueued != burst || s.Handled != burst {
+		t.Errorf("enqueued %d, handled %d; want %d each", s.Enqueued, s.Handled, burst)
+	}
+	if got := storedIDs(t, st, fakeCal.ID); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("stored %v, want a", got)
+	}
+	h, _ := e.Health(fakeCal.ID)
+	if h.Syncs != 2 || h.ProviderCalls != 3 { // Connect: watch + fetch; the burst: fetch
+		t.Errorf("health = %+v; want 2 syncs and 3 provider calls", h)
 	}
 }
