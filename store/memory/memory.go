@@ -209,7 +209,7 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 					continue
 				}
 			}
-			ev := copyEvent(*ch.Event)
+			ev := ch.Event.Clone()
 			ev.CalendarID = calendarID
 			ev.Version = 1
 			if cur != nil {
@@ -219,7 +219,7 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 				c.events[ch.EventID] = &entry{ev: ev, gen: b.Generation}
 				c.insertID(ch.EventID)
 			}
-			out := copyEvent(ev)
+			out := ev.Clone()
 			res.Applied = append(res.Applied, calsync.Change{Op: calsync.Upsert, EventID: ch.EventID, Event: &out})
 		case calsync.Delete:
 			if cur != nil && ch.Event != nil && !ch.Event.Updated.IsZero() && ch.Event.Updated.Before(cur.ev.Updated) {
@@ -235,7 +235,7 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 			}
 			out := calsync.Change{Op: calsync.Delete, EventID: ch.EventID}
 			if ch.Event != nil {
-				ev := copyEvent(*ch.Event)
+				ev := ch.Event.Clone()
 				out.Event = &ev
 			}
 			res.Applied = append(res.Applied, out)
@@ -302,7 +302,7 @@ func (s *Store) Event(ctx context.Context, calendarID, eventID string) (calsync.
 	if !ok {
 		return calsync.Event{}, notFound("event", eventID)
 	}
-	return copyEvent(e.ev), nil
+	return e.ev.Clone(), nil
 }
 
 // ListEvents returns up to limit events of the calendar whose id sorts after
@@ -326,7 +326,7 @@ func (s *Store) ListEvents(ctx context.Context, calendarID, afterID string, limi
 	ids = ids[i:min(len(ids), i+limit)]
 	out := make([]calsync.Event, len(ids))
 	for i, id := range ids {
-		out[i] = copyEvent(c.events[id].ev)
+		out[i] = c.events[id].ev.Clone()
 	}
 	return out, nil
 }
@@ -413,16 +413,4 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 	}
 	delete(s.subs, id)
 	return nil
-}
-
-// copyEvent returns a deep copy of ev: nothing it returns shares memory
-// with ev.
-func copyEvent(ev calsync.Event) calsync.Event {
-	ev.Raw = slices.Clone(ev.Raw)
-	ev.Recurrence = slices.Clone(ev.Recurrence)
-	if ev.OriginalStart != nil {
-		os := *ev.OriginalStart
-		ev.OriginalStart = &os
-	}
-	return ev
 }
