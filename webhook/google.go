@@ -116,7 +116,7 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, http.MethodPost)
 		return
 	}
-	if !discardBody(w, r, g.limit) {
+	if _, ok := readBody(w, r, g.limit, false); !ok {
 		return
 	}
 

@@ -159,7 +159,7 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, http.MethodPost)
 		return
 	}
-	body, ok := readBody(w, r, g.limit)
+	body, ok := readBody(w, r, g.limit, true)
 	if !ok {
 		return
 	}
@@ -258,7 +258,7 @@ func (g *Graph) validate(w http.ResponseWriter, r *http.Request, token []string)
 		plain(w, http.StatusBadRequest, "webhook: validationToken must be one value of 1..1024 bytes")
 		return
 	}
-	if !discardBody(w, r, g.limit) {
+	if _, ok := readBody(w, r, g.limit, false); !ok {
 		return
 	}
 	h := w.Header()
@@ -304,25 +304,4 @@ func graphMessageID(n *graphNotification) string {
 		return ""
 	}
 	return sub + "/" + url.PathEscape(n.ChangeType) + "/" + url.PathEscape(n.Resource) + "/" + url.PathEscape(n.ResourceData.ETag)
-}
-
-// readBody reads r's body through http.MaxBytesReader. It answers the
-// request itself and returns false if the body is larger than limit (413) or
-// cannot be read (400).
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, true
-	}
-	body := http.MaxBytesReader(w, r.Body, limit)
-	defer body.Close()
-	b, err := io.ReadAll(body)
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			plain(w, http.StatusRequestEntityTooLarge, "webhook: request body too large")
-			return nil, false
-		}
-		plain(w, http.StatusBadRequest, "webhook: cannot read request body")
-		return nil, false
-	}
-	return b, true
 }
