@@ -13,9 +13,11 @@ import (
 	"github.com/calsync/calsync"
 )
 
-// GraphProvider is the provider name a subscription must carry for the
-// [Graph] handler to accept its notifications.
-const GraphProvider = "msgraph"
+// graphProvider is the provider name a subscription must carry for the
+// [Graph] handler to accept its notifications. It must equal msgraph.Name;
+// webhook does not import package msgraph, which pulls in the whole Graph
+// SDK (msgraph's e2e tests, which mount this handler, prove they match).
+const graphProvider = "msgraph"
 
 // DefaultGraphMaxBodyBytes is the default cap on a Graph notification body.
 // Graph batches notifications of several subscriptions into one POST and an
@@ -203,7 +205,7 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.log.WarnContext(ctx, "webhook: graph subscription lookup failed", "subscription", n.SubscriptionID, "err", err)
 			retry = true
 			continue
-		case sub.Provider != GraphProvider:
+		case sub.Provider != graphProvider:
 			g.log.InfoContext(ctx, "webhook: graph notification for a non-graph subscription", "subscription", n.SubscriptionID, "provider", sub.Provider)
 			dropped++
 			continue
@@ -222,7 +224,7 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		note := calsync.Notification{
 			Kind:           kind,
-			Provider:       GraphProvider,
+			Provider:       graphProvider,
 			SubscriptionID: n.SubscriptionID,
 			CalendarID:     sub.CalendarID,
 			MessageID:      graphMessageID(n),
