@@ -38,8 +38,7 @@ const maxDrain = 64 << 10
 // request), or the transport failed before the request was written (e.g.
 // connection refused). A POST that got a 500, 502 or 504, or whose
 // connection broke after it was written, is not retried, because the server
-// may have done the work; the error goes to the caller (the Engine decides
-// with [RetriableError]).
+// may have done the work; the error goes to the caller.
 //
 // # Bodies
 //
