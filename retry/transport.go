@@ -8,8 +8,6 @@ import (
 	"net/http/httptrace"
 	"sync/atomic"
 	"time"
-
-	"github.com/cenkalti/backoff/v4"
 )
 
 // maxDrain bounds how much of a discarded response body is read so that its
@@ -97,7 +95,7 @@ func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	idem := idempotent(req)
-	var schedule backoff.BackOff // made on the first failure
+	var schedule BackOff // made on the first failure
 
 	for attempt := 1; ; attempt++ {
 		r := req
@@ -143,7 +141,7 @@ func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			schedule = p.NewBackOff()
 		}
 		wait := schedule.NextBackOff()
-		if wait == backoff.Stop {
+		if wait == Stop {
 			t.log(r, slog.LevelWarn, "retry: giving up", attempt, resp, err, 0)
 			if err != nil {
 				return nil, fmt.Errorf("retry: %d attempts: %w", attempt, err)
