@@ -33,10 +33,6 @@ type Config struct {
 	SkipMigrations bool
 }
 
-// WithDefaults returns a copy of c with zero fields set to their defaults
-// (every default is the zero value today).
-func (c Config) WithDefaults() Config { return c }
-
 // Store is a [calsync.Store] in PostgreSQL, on a pgxpool.Pool. It also
 // implements [calsync.Ledger], [calsync.DeadLetters], [calsync.Accounts] and
 // [calsync.Leases]. It is safe for concurrent use, and any number of
@@ -58,7 +54,6 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 	if cfg != nil {
 		c = *cfg
 	}
-	c = c.WithDefaults()
 	if c.SkipMigrations {
 		v, err := currentVersion(ctx, pool)
 		if err != nil {
