@@ -26,7 +26,7 @@ type (
 	// Page is one page of changes.
 	Page = provider.Page
 	// ProviderError is an error response from a provider's API.
-	ProviderError = provider.ProviderError
+	ProviderError = provider.Error
 )
 
 // The change operations.

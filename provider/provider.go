@@ -15,7 +15,7 @@ import (
 // Implementations must be safe for concurrent use by multiple goroutines.
 // Errors that the Engine branches on must wrap the sentinels of this package
 // ([ErrFullSyncRequired], [ErrReauthRequired], [ErrSubscriptionGone],
-// [ErrNotFound]) and should carry a [*ProviderError] when they come from the
+// [ErrNotFound]) and should carry a [*Error] when they come from the
 // provider's API.
 type Provider interface {
 	// Name is the provider's stable name ("google", "msgraph"). It is stored

@@ -104,7 +104,7 @@ func TestGoogleProviderRidesOutTransientFaults(t *testing.T) {
 	}
 }
 
-// Permanent faults come back at once, as the ProviderErrors the Engine
+// Permanent faults come back at once, as the provider.Errors the Engine
 // branches on; a 500 on a POST is not resent (the channel may exist).
 func TestGoogleProviderPermanentFaults(t *testing.T) {
 	for _, tc := range []struct {
@@ -129,9 +129,9 @@ func TestGoogleProviderPermanentFaults(t *testing.T) {
 			} else {
 				_, err = fetch(p)
 			}
-			var pe *provider.ProviderError
+			var pe *provider.Error
 			if !errors.As(err, &pe) || pe.StatusCode != tc.wantStatus {
-				t.Fatalf("err = %v, want a ProviderError %d", err, tc.wantStatus)
+				t.Fatalf("err = %v, want a provider.Error %d", err, tc.wantStatus)
 			}
 			if len(clk.Sleeps()) != 0 {
 				t.Fatalf("waited %v", clk.Sleeps())
@@ -152,12 +152,12 @@ func TestGoogleProviderPermanentFaults(t *testing.T) {
 }
 
 // Six 429s outlast five retries: the caller gets the last 429 as a
-// ProviderError carrying the Retry-After, after five waits of 2.128 s.
+// provider.Error carrying the Retry-After, after five waits of 2.128 s.
 func TestGoogleProviderRetriesExhausted(t *testing.T) {
 	emu, p, clk := googleEnv(t, nil)
 	emu.Fail(googletest.Fault{Status: 429, Times: 6, RetryAfter: "2.128"})
 	_, err := fetch(p)
-	var pe *provider.ProviderError
+	var pe *provider.Error
 	if !errors.As(err, &pe) || pe.StatusCode != 429 || pe.Reason != "rateLimitExceeded" || pe.RetryAfter != 2128*time.Millisecond {
 		t.Fatalf("err = %#v", err)
 	}

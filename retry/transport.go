@@ -49,7 +49,7 @@ const maxDrain = 64 << 10
 //
 // RoundTrip returns the first response that is not retried, which includes
 // the last response once retries run out (a 429 or 503 with its unread body
-// and headers, so the provider client turns it into a *provider.ProviderError
+// and headers, so the provider client turns it into a *provider.Error
 // with its Retry-After). When the last attempt failed without a response,
 // the error is wrapped: "retry: N attempts: ...". When the context ends
 // during a wait, RoundTrip returns ctx.Err() at once.
