@@ -118,33 +118,6 @@ type DeadLetters interface {
 	DeleteDeadLetter(ctx context.Context, id string) error
 }
 
-// SealedToken is an account's OAuth token as a Store keeps it: encrypted.
-// Stores never see the plaintext; package vault seals and opens it.
-type SealedToken struct {
-	// AccountID is the host's account id ([Calendar.AccountID]).
-	AccountID string
-	// KeyID names the key that sealed Ciphertext, so that keys can rotate.
-	KeyID string
-	// Ciphertext is the sealed token. Stores keep it byte for byte.
-	Ciphertext []byte
-	// Updated is when the token was last stored.
-	Updated time.Time
-}
-
-// Accounts stores accounts' encrypted OAuth tokens.
-type Accounts interface {
-	// PutAccountToken creates or replaces the token of t.AccountID.
-	PutAccountToken(ctx context.Context, t SealedToken) error
-	// AccountToken returns the token of an account.
-	AccountToken(ctx context.Context, accountID string) (SealedToken, error)
-	// ListAccountTokens returns up to limit tokens whose AccountID sorts
-	// after afterID (byte order), ordered by AccountID; used to re-seal
-	// every token after a key rotation.
-	ListAccountTokens(ctx context.Context, afterID string, limit int) ([]SealedToken, error)
-	// DeleteAccountToken deletes the token of an account.
-	DeleteAccountToken(ctx context.Context, accountID string) error
-}
-
 // Leases are named, time-limited locks that instances sharing the Store
 // take so that a piece of work runs in exactly one of them. The Engine
 // takes the lease "renew/"+subscription id before renewing a subscription

@@ -10,17 +10,18 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/vault"
 )
 
 // ext is the state of the optional capabilities: [calsync.Ledger],
-// [calsync.DeadLetters], [calsync.Accounts] and [calsync.Leases]. Its maps
+// [calsync.DeadLetters], [vault.Accounts] and [calsync.Leases]. Its maps
 // are made on first use.
 type ext struct {
 	mu       sync.Mutex
 	ledger   map[string]ledgerEntry
 	attempts map[string]calsync.Attempt
 	dead     map[string]calsync.DeadLetter
-	tokens   map[string]calsync.SealedToken
+	tokens   map[string]vault.SealedToken
 	leases   map[string]lease
 }
 
@@ -50,7 +51,7 @@ func (s *Store) lock() *ext {
 		x.ledger = make(map[string]ledgerEntry)
 		x.attempts = make(map[string]calsync.Attempt)
 		x.dead = make(map[string]calsync.DeadLetter)
-		x.tokens = make(map[string]calsync.SealedToken)
+		x.tokens = make(map[string]vault.SealedToken)
 		x.leases = make(map[string]lease)
 	}
 	return x
@@ -245,8 +246,8 @@ func (s *Store) DeleteDeadLetter(ctx context.Context, id string) error {
 	return nil
 }
 
-// PutAccountToken implements [calsync.Accounts].
-func (s *Store) PutAccountToken(ctx context.Context, t calsync.SealedToken) error {
+// PutAccountToken implements [vault.Accounts].
+func (s *Store) PutAccountToken(ctx context.Context, t vault.SealedToken) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -260,23 +261,23 @@ func (s *Store) PutAccountToken(ctx context.Context, t calsync.SealedToken) erro
 	return nil
 }
 
-// AccountToken implements [calsync.Accounts].
-func (s *Store) AccountToken(ctx context.Context, accountID string) (calsync.SealedToken, error) {
+// AccountToken implements [vault.Accounts].
+func (s *Store) AccountToken(ctx context.Context, accountID string) (vault.SealedToken, error) {
 	if err := ctx.Err(); err != nil {
-		return calsync.SealedToken{}, err
+		return vault.SealedToken{}, err
 	}
 	x := s.lock()
 	defer x.mu.Unlock()
 	t, ok := x.tokens[accountID]
 	if !ok {
-		return calsync.SealedToken{}, notFound("account", accountID)
+		return vault.SealedToken{}, notFound("account", accountID)
 	}
 	t.Ciphertext = slices.Clone(t.Ciphertext)
 	return t, nil
 }
 
-// ListAccountTokens implements [calsync.Accounts].
-func (s *Store) ListAccountTokens(ctx context.Context, afterID string, limit int) ([]calsync.SealedToken, error) {
+// ListAccountTokens implements [vault.Accounts].
+func (s *Store) ListAccountTokens(ctx context.Context, afterID string, limit int) ([]vault.SealedToken, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -285,18 +286,18 @@ func (s *Store) ListAccountTokens(ctx context.Context, afterID string, limit int
 	}
 	x := s.lock()
 	defer x.mu.Unlock()
-	var out []calsync.SealedToken
+	var out []vault.SealedToken
 	for id, t := range x.tokens {
 		if id > afterID {
 			t.Ciphertext = slices.Clone(t.Ciphertext)
 			out = append(out, t)
 		}
 	}
-	slices.SortFunc(out, func(a, b calsync.SealedToken) int { return strings.Compare(a.AccountID, b.AccountID) })
+	slices.SortFunc(out, func(a, b vault.SealedToken) int { return strings.Compare(a.AccountID, b.AccountID) })
 	return out[:min(len(out), limit)], nil
 }
 
-// DeleteAccountToken implements [calsync.Accounts].
+// DeleteAccountToken implements [vault.Accounts].
 func (s *Store) DeleteAccountToken(ctx context.Context, accountID string) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/vault"
 )
 
 var (
 	_ calsync.Store       = (*Store)(nil)
 	_ calsync.Ledger      = (*Store)(nil)
 	_ calsync.DeadLetters = (*Store)(nil)
-	_ calsync.Accounts    = (*Store)(nil)
+	_ vault.Accounts      = (*Store)(nil)
 	_ calsync.Leases      = (*Store)(nil)
 )
 

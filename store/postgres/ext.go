@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/vault"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -196,8 +197,8 @@ func (s *Store) DeleteDeadLetter(ctx context.Context, id string) error {
 	return nil
 }
 
-// PutAccountToken implements [calsync.Accounts].
-func (s *Store) PutAccountToken(ctx context.Context, t calsync.SealedToken) error {
+// PutAccountToken implements [vault.Accounts].
+func (s *Store) PutAccountToken(ctx context.Context, t vault.SealedToken) error {
 	if t.AccountID == "" {
 		return errors.New("postgres: PutAccountToken: empty account ID")
 	}
@@ -211,38 +212,38 @@ func (s *Store) PutAccountToken(ctx context.Context, t calsync.SealedToken) erro
 	return wrap("PutAccountToken", err)
 }
 
-func scanToken(row pgx.Row) (calsync.SealedToken, error) {
-	var t calsync.SealedToken
+func scanToken(row pgx.Row) (vault.SealedToken, error) {
+	var t vault.SealedToken
 	if err := row.Scan(&t.AccountID, &t.KeyID, &t.Ciphertext, &t.Updated); err != nil {
-		return calsync.SealedToken{}, err
+		return vault.SealedToken{}, err
 	}
 	t.Updated = utc(t.Updated)
 	return t, nil
 }
 
-// AccountToken implements [calsync.Accounts].
-func (s *Store) AccountToken(ctx context.Context, accountID string) (calsync.SealedToken, error) {
+// AccountToken implements [vault.Accounts].
+func (s *Store) AccountToken(ctx context.Context, accountID string) (vault.SealedToken, error) {
 	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT account_id, key_id, ciphertext, updated FROM account_tokens WHERE account_id = $1`, accountID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return calsync.SealedToken{}, notFound("account", accountID)
+		return vault.SealedToken{}, notFound("account", accountID)
 	}
 	return t, wrap("AccountToken", err)
 }
 
-// ListAccountTokens implements [calsync.Accounts].
-func (s *Store) ListAccountTokens(ctx context.Context, afterID string, limit int) ([]calsync.SealedToken, error) {
+// ListAccountTokens implements [vault.Accounts].
+func (s *Store) ListAccountTokens(ctx context.Context, afterID string, limit int) ([]vault.SealedToken, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("postgres: ListAccountTokens: limit %d is not positive", limit)
 	}
 	rows, _ := s.pool.Query(ctx, `SELECT account_id, key_id, ciphertext, updated FROM account_tokens WHERE account_id > $1 ORDER BY account_id LIMIT $2`, afterID, limit)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (calsync.SealedToken, error) { return scanToken(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.SealedToken, error) { return scanToken(r) })
 	if err != nil {
 		return nil, wrap("ListAccountTokens", err)
 	}
 	return out, nil
 }
 
-// DeleteAccountToken implements [calsync.Accounts].
+// DeleteAccountToken implements [vault.Accounts].
 func (s *Store) DeleteAccountToken(ctx context.Context, accountID string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM account_tokens WHERE account_id = $1`, accountID)
 	if err != nil {

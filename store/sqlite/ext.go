@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/vault"
 )
 
 // Ledger states.
@@ -248,8 +249,8 @@ func (s *Store) DeleteDeadLetter(ctx context.Context, id string) error {
 	return nil
 }
 
-// PutAccountToken implements [calsync.Accounts].
-func (s *Store) PutAccountToken(ctx context.Context, t calsync.SealedToken) error {
+// PutAccountToken implements [vault.Accounts].
+func (s *Store) PutAccountToken(ctx context.Context, t vault.SealedToken) error {
 	if t.AccountID == "" {
 		return errors.New("sqlite: PutAccountToken: empty account ID")
 	}
@@ -262,27 +263,27 @@ func (s *Store) PutAccountToken(ctx context.Context, t calsync.SealedToken) erro
 	return wrap("PutAccountToken", err)
 }
 
-func scanToken(sc scanner) (calsync.SealedToken, error) {
-	var t calsync.SealedToken
+func scanToken(sc scanner) (vault.SealedToken, error) {
+	var t vault.SealedToken
 	var upd int64
 	if err := sc.Scan(&t.AccountID, &t.KeyID, &t.Ciphertext, &upd); err != nil {
-		return calsync.SealedToken{}, err
+		return vault.SealedToken{}, err
 	}
 	t.Updated = dec(upd)
 	return t, nil
 }
 
-// AccountToken implements [calsync.Accounts].
-func (s *Store) AccountToken(ctx context.Context, accountID string) (calsync.SealedToken, error) {
+// AccountToken implements [vault.Accounts].
+func (s *Store) AccountToken(ctx context.Context, accountID string) (vault.SealedToken, error) {
 	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT account_id, key_id, ciphertext, updated FROM account_tokens WHERE account_id = ?`, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return calsync.SealedToken{}, notFound("account", accountID)
+		return vault.SealedToken{}, notFound("account", accountID)
 	}
 	return t, wrap("AccountToken", err)
 }
 
-// ListAccountTokens implements [calsync.Accounts].
-func (s *Store) ListAccountTokens(ctx context.Context, afterID string, limit int) ([]calsync.SealedToken, error) {
+// ListAccountTokens implements [vault.Accounts].
+func (s *Store) ListAccountTokens(ctx context.Context, afterID string, limit int) ([]vault.SealedToken, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("sqlite: ListAccountTokens: limit %d is not positive", limit)
 	}
@@ -291,7 +292,7 @@ func (s *Store) ListAccountTokens(ctx context.Context, afterID string, limit int
 		return nil, wrap("ListAccountTokens", err)
 	}
 	defer rows.Close()
-	var out []calsync.SealedToken
+	var out []vault.SealedToken
 	for rows.Next() {
 		t, err := scanToken(rows)
 		if err != nil {
@@ -302,7 +303,7 @@ func (s *Store) ListAccountTokens(ctx context.Context, afterID string, limit int
 	return out, wrap("ListAccountTokens", rows.Err())
 }
 
-// DeleteAccountToken implements [calsync.Accounts].
+// DeleteAccountToken implements [vault.Accounts].
 func (s *Store) DeleteAccountToken(ctx context.Context, accountID string) error {
 	r, err := s.w.ExecContext(ctx, `DELETE FROM account_tokens WHERE account_id = ?`, accountID)
 	if err != nil {

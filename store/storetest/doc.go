@@ -27,7 +27,7 @@
 // checked with errors.Is(err, calsync.ErrNotFound).
 //
 // The optional capabilities ([calsync.Ledger], [calsync.DeadLetters],
-// [calsync.Accounts], [calsync.Leases]) are checked when [Features] asks
+// [vault.Accounts], [calsync.Leases]) are checked when [Features] asks
 // for them ([All] asks for every one): the notification ledger's claims
 // (exactly one of concurrent claimers wins, failed entries can be claimed
 // again) and pruning by age; retry attempts, due attempts, dead letters

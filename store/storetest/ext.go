@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/vault"
 )
 
 // testFullSyncResume: a full sync interrupted after some pages (a crash)
@@ -430,14 +431,14 @@ func testDeadLetters(h *harness) {
 	h.notFound(d.DeleteDeadLetter(h.ctx, id), "DeleteDeadLetter of a deleted dead letter")
 }
 
-func (h *harness) accounts() calsync.Accounts {
+func (h *harness) accounts() vault.Accounts {
 	h.Helper()
 	if !h.f.Accounts {
 		h.Skip("storetest: Features.Accounts not set")
 	}
-	a, ok := h.s.(calsync.Accounts)
+	a, ok := h.s.(vault.Accounts)
 	if !ok {
-		h.Fatalf("storetest: Features.Accounts is set but %T does not implement calsync.Accounts", h.s)
+		h.Fatalf("storetest: Features.Accounts is set but %T does not implement vault.Accounts", h.s)
 	}
 	return a
 }
@@ -447,7 +448,7 @@ func testAccounts(h *harness) {
 	id := h.ns + "user-42"
 	// Ciphertext is opaque bytes: zero bytes and invalid UTF-8 included.
 	ct := []byte{0, 1, 2, 0xff, 0xfe, 0, 'x'}
-	t := calsync.SealedToken{AccountID: id, KeyID: "k1", Ciphertext: ct, Updated: h.at(1)}
+	t := vault.SealedToken{AccountID: id, KeyID: "k1", Ciphertext: ct, Updated: h.at(1)}
 	if err := acc.PutAccountToken(h.ctx, t); err != nil {
 		h.Fatalf("PutAccountToken: %v", err)
 	}
@@ -465,7 +466,7 @@ func testAccounts(h *harness) {
 	}
 
 	// Replacing (a refreshed token, a rotated key).
-	if err := acc.PutAccountToken(h.ctx, calsync.SealedToken{AccountID: id, KeyID: "k2", Ciphertext: []byte("new"), Updated: h.at(2)}); err != nil {
+	if err := acc.PutAccountToken(h.ctx, vault.SealedToken{AccountID: id, KeyID: "k2", Ciphertext: []byte("new"), Updated: h.at(2)}); err != nil {
 		h.Fatalf("PutAccountToken: %v", err)
 	}
 	if got, err := acc.AccountToken(h.ctx, id); err != nil || got.KeyID != "k2" || string(got.Ciphertext) != "new" || !got.Updated.Equal(h.at(2)) {
@@ -476,7 +477,7 @@ func testAccounts(h *harness) {
 	for i := range 5 {
 		x := fmt.Sprintf("%sacct-%d", h.ns, i)
 		want = append(want, x)
-		if err := acc.PutAccountToken(h.ctx, calsync.SealedToken{AccountID: x, KeyID: "k1", Ciphertext: []byte{byte(i)}, Updated: h.at(i)}); err != nil {
+		if err := acc.PutAccountToken(h.ctx, vault.SealedToken{AccountID: x, KeyID: "k1", Ciphertext: []byte{byte(i)}, Updated: h.at(i)}); err != nil {
 			h.Fatal(err)
 		}
 	}

@@ -39,7 +39,7 @@ type Features struct {
 	// DeadLetters checks [calsync.DeadLetters]; the Store must implement
 	// it.
 	DeadLetters bool
-	// Accounts checks [calsync.Accounts]; the Store must implement it.
+	// Accounts checks [vault.Accounts]; the Store must implement it.
 	Accounts bool
 	// Leases checks [calsync.Leases]; the Store must implement it.
 	Leases bool
