@@ -29,8 +29,9 @@ type Store struct {
 	cals map[string]*calendar
 	subs map[string]calsync.Subscription
 
-	// ext holds the optional capabilities (ext.go), under its own lock.
-	ext ext
+	// caps holds the optional capabilities (ledger.go, deadletters.go,
+	// tokens.go, leases.go), under its own lock.
+	caps capabilities
 }
 
 type calendar struct {
@@ -45,6 +46,32 @@ type calendar struct {
 type entry struct {
 	ev  calsync.Event
 	gen int64 // the full-sync generation that last saw the event
+}
+
+// capabilities is the state of the optional capabilities: [calsync.Ledger],
+// [calsync.DeadLetters], [vault.Accounts] and [calsync.Leases]. Its maps
+// are made on first use.
+type capabilities struct {
+	mu       sync.Mutex
+	ledger   map[string]ledgerEntry
+	attempts map[string]calsync.Attempt
+	dead     map[string]calsync.DeadLetter
+	tokens   map[string]vault.SealedToken
+	leases   map[string]lease
+}
+
+// lock locks the capabilities' state, making its maps if needed.
+func (s *Store) lock() *capabilities {
+	x := &s.caps
+	x.mu.Lock()
+	if x.ledger == nil {
+		x.ledger = make(map[string]ledgerEntry)
+		x.attempts = make(map[string]calsync.Attempt)
+		x.dead = make(map[string]calsync.DeadLetter)
+		x.tokens = make(map[string]vault.SealedToken)
+		x.leases = make(map[string]lease)
+	}
+	return x
 }
 
 // New returns an empty Store.

@@ -238,6 +238,19 @@ func dec(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
+// encAll encodes ts with enc, failing on the first time out of range.
+func encAll(ts ...time.Time) ([]int64, error) {
+	out := make([]int64, len(ts))
+	for i, t := range ts {
+		n, err := enc(t)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
 func notFound(what, id string) error {
 	return fmt.Errorf("sqlite: %s %q: %w", what, id, calsync.ErrNotFound)
 }

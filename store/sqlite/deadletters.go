@@ -8,76 +8,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
-	"github.com/calsync/calsync/vault"
 )
-
-// Ledger states.
-const (
-	ledgerBegun  = 1
-	ledgerDone   = 2
-	ledgerFailed = 3
-)
-
-// BeginNotification implements [calsync.Ledger]: one upsert that claims a
-// new or failed key and reports whether it claimed it.
-func (s *Store) BeginNotification(ctx context.Context, key string, now time.Time) (bool, error) {
-	t, err := enc(now)
-	if err != nil {
-		return false, err
-	}
-	rows, err := s.w.QueryContext(ctx, `INSERT INTO notification_ledger (key, state, begun, ended) VALUES (?1, 1, ?2, ?3)
-		ON CONFLICT (key) DO UPDATE SET state = 1, begun = excluded.begun, ended = excluded.ended
-		WHERE notification_ledger.state = 3
-		RETURNING key`, key, t, zeroTime)
-	if err != nil {
-		return false, wrap("BeginNotification", err)
-	}
-	defer rows.Close()
-	claimed := rows.Next()
-	if err := rows.Err(); err != nil {
-		return false, wrap("BeginNotification", err)
-	}
-	return !claimed, nil
-}
-
-func (s *Store) endNotification(ctx context.Context, op, key string, state int, now time.Time) error {
-	t, err := enc(now)
-	if err != nil {
-		return err
-	}
-	r, err := s.w.ExecContext(ctx, `UPDATE notification_ledger SET state = ?, ended = ? WHERE key = ?`, state, t, key)
-	if err != nil {
-		return wrap(op, err)
-	}
-	if n, _ := r.RowsAffected(); n == 0 {
-		return notFound("notification", key)
-	}
-	return nil
-}
-
-// CompleteNotification implements [calsync.Ledger].
-func (s *Store) CompleteNotification(ctx context.Context, key string, now time.Time) error {
-	return s.endNotification(ctx, "CompleteNotification", key, ledgerDone, now)
-}
-
-// FailNotification implements [calsync.Ledger].
-func (s *Store) FailNotification(ctx context.Context, key string, now time.Time) error {
-	return s.endNotification(ctx, "FailNotification", key, ledgerFailed, now)
-}
-
-// PruneNotifications implements [calsync.Ledger].
-func (s *Store) PruneNotifications(ctx context.Context, olderThan time.Time) (int, error) {
-	t, err := encClamp(olderThan)
-	if err != nil {
-		return 0, err
-	}
-	r, err := s.w.ExecContext(ctx, `DELETE FROM notification_ledger WHERE begun < ?`, t)
-	if err != nil {
-		return 0, wrap("PruneNotifications", err)
-	}
-	n, err := r.RowsAffected()
-	return int(n), wrap("PruneNotifications", err)
-}
 
 const attemptColumns = `id, kind, provider, subscription_id, calendar_id, message_id, received,
 	attempts, last_error, first_failed, last_failed, next_attempt`
@@ -107,18 +38,6 @@ func (s *Store) RecordAttempt(ctx context.Context, id string, n calsync.Notifica
 		return calsync.Attempt{}, wrap("RecordAttempt", err)
 	}
 	return a, nil
-}
-
-func encAll(ts ...time.Time) ([]int64, error) {
-	out := make([]int64, len(ts))
-	for i, t := range ts {
-		n, err := enc(t)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = n
-	}
-	return out, nil
 }
 
 func scanAttempt(sc scanner) (calsync.Attempt, error) {
@@ -247,103 +166,4 @@ func (s *Store) DeleteDeadLetter(ctx context.Context, id string) error {
 		return notFound("dead letter", id)
 	}
 	return nil
-}
-
-// PutAccountToken implements [vault.Accounts].
-func (s *Store) PutAccountToken(ctx context.Context, t vault.SealedToken) error {
-	if t.AccountID == "" {
-		return errors.New("sqlite: PutAccountToken: empty account ID")
-	}
-	upd, err := enc(t.Updated)
-	if err != nil {
-		return err
-	}
-	_, err = s.w.ExecContext(ctx, `INSERT OR REPLACE INTO account_tokens (account_id, key_id, ciphertext, updated) VALUES (?, ?, ?, ?)`,
-		t.AccountID, t.KeyID, append([]byte{}, t.Ciphertext...), upd)
-	return wrap("PutAccountToken", err)
-}
-
-func scanToken(sc scanner) (vault.SealedToken, error) {
-	var t vault.SealedToken
-	var upd int64
-	if err := sc.Scan(&t.AccountID, &t.KeyID, &t.Ciphertext, &upd); err != nil {
-		return vault.SealedToken{}, err
-	}
-	t.Updated = dec(upd)
-	return t, nil
-}
-
-// AccountToken implements [vault.Accounts].
-func (s *Store) AccountToken(ctx context.Context, accountID string) (vault.SealedToken, error) {
-	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT account_id, key_id, ciphertext, updated FROM account_tokens WHERE account_id = ?`, accountID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return vault.SealedToken{}, notFound("account", accountID)
-	}
-	return t, wrap("AccountToken", err)
-}
-
-// ListAccountTokens implements [vault.Accounts].
-func (s *Store) ListAccountTokens(ctx context.Context, afterID string, limit int) ([]vault.SealedToken, error) {
-	if limit <= 0 {
-		return nil, fmt.Errorf("sqlite: ListAccountTokens: limit %d is not positive", limit)
-	}
-	rows, err := s.r.QueryContext(ctx, `SELECT account_id, key_id, ciphertext, updated FROM account_tokens WHERE account_id > ? ORDER BY account_id LIMIT ?`, afterID, limit)
-	if err != nil {
-		return nil, wrap("ListAccountTokens", err)
-	}
-	defer rows.Close()
-	var out []vault.SealedToken
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, wrap("ListAccountTokens", err)
-		}
-		out = append(out, t)
-	}
-	return out, wrap("ListAccountTokens", rows.Err())
-}
-
-// DeleteAccountToken implements [vault.Accounts].
-func (s *Store) DeleteAccountToken(ctx context.Context, accountID string) error {
-	r, err := s.w.ExecContext(ctx, `DELETE FROM account_tokens WHERE account_id = ?`, accountID)
-	if err != nil {
-		return wrap("DeleteAccountToken", err)
-	}
-	if n, _ := r.RowsAffected(); n == 0 {
-		return notFound("account", accountID)
-	}
-	return nil
-}
-
-// AcquireLease implements [calsync.Leases]: one upsert that takes a free,
-// expired or own lease and reports whether it did. Writes are serialised,
-// so exactly one of concurrent callers (in this process or another) takes a
-// free lease.
-func (s *Store) AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error) {
-	if name == "" || owner == "" {
-		return false, errors.New("sqlite: AcquireLease: empty name or owner")
-	}
-	ts, err := encAll(now, now.Add(ttl))
-	if err != nil {
-		return false, err
-	}
-	rows, err := s.w.QueryContext(ctx, `INSERT INTO leases (name, owner, expires) VALUES (?1, ?2, ?3)
-		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires
-		WHERE leases.expires <= ?4 OR leases.owner = excluded.owner
-		RETURNING name`, name, owner, ts[1], ts[0])
-	if err != nil {
-		return false, wrap("AcquireLease", err)
-	}
-	defer rows.Close()
-	acquired := rows.Next()
-	if err := rows.Err(); err != nil {
-		return false, wrap("AcquireLease", err)
-	}
-	return acquired, nil
-}
-
-// ReleaseLease implements [calsync.Leases].
-func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND owner = ?`, name, owner)
-	return wrap("ReleaseLease", err)
 }
