@@ -85,6 +85,49 @@ func Run(t *testing.T, newStore func(t *testing.T) calsync.Store, features Featu
 	}
 }
 
+// cases are the subtests of Run, one per contract point.
+var cases = []struct {
+	name string
+	fn   func(h *harness)
+}{
+	{"Calendars", testCalendars},
+	{"DeleteCalendar", testDeleteCalendar},
+	{"SyncState", testSyncState},
+	{"ApplyUnknownCalendar", testApplyUnknownCalendar},
+	{"EventNotFound", testEventNotFound},
+	{"UpsertRoundTrip", testUpsertRoundTrip},
+	{"TimePrecision", testTimePrecision},
+	{"Version", testVersion},
+	{"LastWriteWinsUpsert", testLastWriteWinsUpsert},
+	{"LastWriteWinsDelete", testLastWriteWinsDelete},
+	{"ChangesInOrder", testChangesInOrder},
+	{"CalendarsAreSeparate", testCalendarsAreSeparate},
+	{"ApplyAtomic", testApplyAtomic},
+	{"GenerationSweep", testGenerationSweep},
+	{"SweepAcrossPages", testSweepAcrossPages},
+	{"ListEvents", testListEvents},
+	{"Subscriptions", testSubscriptions},
+	{"ExpiringSubscriptions", testExpiringSubscriptions},
+	{"Copies", testCopies},
+	{"ConcurrentWriters", testConcurrentWriters},
+	{"CancelledContext", testCancelledContext},
+	{"FullSyncResume", testFullSyncResume},
+	{"CursorWithEvents", testCursorWithEvents},
+	{"DeleteThenOlderUpsert", testDeleteThenOlderUpsert},
+	{"RawJSON", testRawJSON},
+	{"UnchangedFinerThanPrecision", testUnchangedFinerThanPrecision},
+	{"SweepWithoutGeneration", testSweepWithoutGeneration},
+	{"Expect", testExpect},
+	{"ExpectConcurrent", testExpectConcurrent},
+	{"Ledger", testLedger},
+	{"LedgerConcurrentBegin", testLedgerConcurrentBegin},
+	{"LedgerPrune", testLedgerPrune},
+	{"DeadLetters", testDeadLetters},
+	{"Accounts", testAccounts},
+	{"Leases", testLeases},
+	{"LeasesConcurrentAcquire", testLeasesConcurrentAcquire},
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
@@ -185,6 +228,8 @@ func (h *harness) state(cal string) calsync.SyncState {
 	return st
 }
 
+func isNotFound(err error) bool { return errors.Is(err, calsync.ErrNotFound) }
+
 // notFound fails unless err wraps calsync.ErrNotFound.
 func (h *harness) notFound(err error, format string, args ...any) {
 	h.Helper()
@@ -198,6 +243,14 @@ func (h *harness) absent(cal, id string) {
 	h.Helper()
 	_, err := h.s.Event(h.ctx, cal, id)
 	h.notFound(err, "Event(%q, %q) of an absent event", cal, id)
+}
+
+// absentNot fails unless the event exists.
+func (h *harness) absentNot(cal, id string) {
+	h.Helper()
+	if _, err := h.s.Event(h.ctx, cal, id); err != nil {
+		h.Errorf("Event(%q, %q): %v, want the event", cal, id, err)
+	}
 }
 
 // allEvents pages through the calendar's events.
