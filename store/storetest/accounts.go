@@ -9,20 +9,8 @@ import (
 	"github.com/calsync/calsync/vault"
 )
 
-func (h *harness) accounts() vault.Accounts {
-	h.Helper()
-	if !h.f.Accounts {
-		h.Skip("storetest: Features.Accounts not set")
-	}
-	a, ok := h.s.(vault.Accounts)
-	if !ok {
-		h.Fatalf("storetest: Features.Accounts is set but %T does not implement vault.Accounts", h.s)
-	}
-	return a
-}
-
 func testAccounts(h *harness) {
-	acc := h.accounts()
+	acc := as[vault.Accounts](h)
 	id := h.ns + "user-42"
 	// Ciphertext is opaque bytes: zero bytes and invalid UTF-8 included.
 	ct := []byte{0, 1, 2, 0xff, 0xfe, 0, 'x'}

@@ -9,18 +9,6 @@ import (
 	"github.com/calsync/calsync"
 )
 
-func (h *harness) deadLetters() calsync.DeadLetters {
-	h.Helper()
-	if !h.f.DeadLetters {
-		h.Skip("storetest: Features.DeadLetters not set")
-	}
-	d, ok := h.s.(calsync.DeadLetters)
-	if !ok {
-		h.Fatalf("storetest: Features.DeadLetters is set but %T does not implement calsync.DeadLetters", h.s)
-	}
-	return d
-}
-
 func (h *harness) checkAttempt(what string, got, want calsync.Attempt) {
 	h.Helper()
 	if got.ID != want.ID || got.Attempts != want.Attempts || got.LastError != want.LastError ||
@@ -48,7 +36,7 @@ func (h *harness) checkNotification(what string, got, want calsync.Notification)
 }
 
 func testDeadLetters(h *harness) {
-	d := h.deadLetters()
+	d := as[calsync.DeadLetters](h)
 	// DueAttempts sees every record of a shared store: use an era of its
 	// own.
 	era := time.Date(1999, 12, 31, 23, 0, 0, 123000, time.UTC)

@@ -8,20 +8,8 @@ import (
 	"github.com/calsync/calsync"
 )
 
-func (h *harness) ledger() calsync.Ledger {
-	h.Helper()
-	if !h.f.Ledger {
-		h.Skip("storetest: Features.Ledger not set")
-	}
-	l, ok := h.s.(calsync.Ledger)
-	if !ok {
-		h.Fatalf("storetest: Features.Ledger is set but %T does not implement calsync.Ledger", h.s)
-	}
-	return l
-}
-
 func testLedger(h *harness) {
-	l := h.ledger()
+	l := as[calsync.Ledger](h)
 	k := h.ns + "google/chan-1/42"
 	begin := func(key string, wantSeen bool, what string) {
 		h.Helper()
@@ -62,7 +50,7 @@ func testLedger(h *harness) {
 }
 
 func testLedgerConcurrentBegin(h *harness) {
-	l := h.ledger()
+	l := as[calsync.Ledger](h)
 	const goroutines = 8
 	for round := range 5 {
 		key := fmt.Sprintf("%sdup-%d", h.ns, round)
@@ -93,7 +81,7 @@ func testLedgerConcurrentBegin(h *harness) {
 }
 
 func testLedgerPrune(h *harness) {
-	l := h.ledger()
+	l := as[calsync.Ledger](h)
 	// An era no other subtest uses, so that a shared store prunes only
 	// this subtest's entries.
 	era := time.Date(2001, 2, 3, 4, 5, 6, 7000, time.UTC)

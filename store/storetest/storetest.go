@@ -15,10 +15,14 @@ import (
 	"github.com/calsync/calsync"
 )
 
-// Features describes what a Store can do beyond the contract every Store
-// follows, so that the suite can grow without breaking stores that predate a
-// capability. The zero value checks the whole [calsync.Store] contract with
-// its minimum guarantees.
+// Features describes what the suite cannot learn from a Store's type. The
+// zero value checks the whole [calsync.Store] contract with its minimum
+// guarantees.
+//
+// The optional capabilities need no flag: a Store that implements
+// [calsync.Ledger], [calsync.DeadLetters], [vault.Accounts] or
+// [calsync.Leases] is checked as one, and the subtests of a capability it
+// does not implement are skipped.
 type Features struct {
 	// TimePrecision is the finest time resolution the Store keeps for
 	// Event.Updated, EventTime.DateTime, SyncState.LastSync and subscription
@@ -33,22 +37,6 @@ type Features struct {
 	// namespace their data, so this is safe even when newStore returns the
 	// same database each time.
 	Parallel bool
-
-	// Ledger checks [calsync.Ledger]; the Store must implement it.
-	Ledger bool
-	// DeadLetters checks [calsync.DeadLetters]; the Store must implement
-	// it.
-	DeadLetters bool
-	// Accounts checks [vault.Accounts]; the Store must implement it.
-	Accounts bool
-	// Leases checks [calsync.Leases]; the Store must implement it.
-	Leases bool
-}
-
-// All is the Features of a Store that implements every optional
-// capability and keeps times to the microsecond.
-func All() Features {
-	return Features{Ledger: true, DeadLetters: true, Accounts: true, Leases: true}
 }
 
 func (f Features) withDefaults() Features {
@@ -141,6 +129,18 @@ type harness struct {
 	f   Features
 	ctx context.Context
 	ns  string // prefix of every calendar and subscription id
+}
+
+// as returns the Store under test as the optional capability T (an
+// interface such as calsync.Ledger), and skips the subtest if the Store does
+// not implement it.
+func as[T any](h *harness) T {
+	h.Helper()
+	c, ok := h.s.(T)
+	if !ok {
+		h.Skipf("storetest: %T does not implement %v", h.s, reflect.TypeFor[T]())
+	}
+	return c
 }
 
 // base is the reference time of the suite: microseconds set, not UTC, so
