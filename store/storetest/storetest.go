@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/store/internal/fixture"
 )
 
 // Features describes what the suite cannot learn from a Store's type. The
@@ -145,7 +146,7 @@ func as[T any](h *harness) T {
 
 // base is the reference time of the suite: microseconds set, not UTC, so
 // that a store which drops sub-second precision or mishandles zones fails.
-var base = time.Date(2031, time.March, 14, 15, 9, 26, 535897000, time.FixedZone("UTC-3", -3*3600))
+var base = fixture.Base
 
 // at returns base plus n time steps of the store's precision.
 func (h *harness) at(n int) time.Time {
@@ -165,18 +166,7 @@ func (h *harness) newCalendar(name string) string {
 
 // ev returns a plain timed event.
 func (h *harness) ev(cal, id string, updated time.Time, etag string) *calsync.Event {
-	return &calsync.Event{
-		ID:         id,
-		CalendarID: cal,
-		Status:     "confirmed",
-		Summary:    "summary of " + id + " " + etag,
-		Start:      calsync.EventTime{DateTime: base.Add(time.Hour), TimeZone: "America/Sao_Paulo"},
-		End:        calsync.EventTime{DateTime: base.Add(2 * time.Hour), TimeZone: "America/Sao_Paulo"},
-		ICalUID:    id + "@example.com",
-		ETag:       etag,
-		Updated:    updated,
-		Raw:        json.RawMessage(fmt.Sprintf(`{"id":%q,"etag":%q}`, id, etag)),
-	}
+	return fixture.Event(cal, id, updated, etag)
 }
 
 func upsert(e *calsync.Event) calsync.Change {
