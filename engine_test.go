@@ -122,7 +122,7 @@ func TestReauthSurfaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.beforeFetch = func(int, provider.Position) error {
-		return &provider.ProviderError{Provider: "fake", Op: "list", StatusCode: 401, Err: provider.ErrReauthRequired}
+		return &provider.Error{Provider: "fake", Op: "list", StatusCode: 401, Err: provider.ErrReauthRequired}
 	}
 	e.Process(ctx, calsync.Notification{Kind: calsync.Changed, Provider: "fake", CalendarID: fakeCal.ID})
 	if len(got) != 1 || !errors.Is(got[0], calsync.ErrReauthRequired) {

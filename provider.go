@@ -22,7 +22,7 @@ type (
 	// ChangeOp is Upsert or Delete.
 	ChangeOp = provider.ChangeOp
 	// ProviderError is an error response from a provider's API.
-	ProviderError = provider.ProviderError
+	ProviderError = provider.Error
 )
 
 // The change operations.

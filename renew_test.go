@@ -58,7 +58,7 @@ func (r *renewingProvider) log() []string {
 }
 
 // gone is what the msgraph provider returns for a 404 on PATCH.
-var gone = &provider.ProviderError{Provider: "fake", Op: "subscriptions.update", StatusCode: 404, Err: provider.ErrSubscriptionGone}
+var gone = &provider.Error{Provider: "fake", Op: "subscriptions.update", StatusCode: 404, Err: provider.ErrSubscriptionGone}
 
 // renewFixture connects fakeCal to a renewing provider holding events a,
 // b and c, with a 3-hour subscription, at a fake clock the test moves.
@@ -171,7 +171,7 @@ func TestRenewGoneRecreatesAndResyncs(t *testing.T) {
 // Other renewal failures are reported and change nothing.
 func TestRenewFailureKeepsSubscription(t *testing.T) {
 	f := newRenewFixture(t)
-	f.p.renewErr = &provider.ProviderError{Provider: "fake", Op: "subscriptions.update", StatusCode: 503, RetryAfter: time.Second}
+	f.p.renewErr = &provider.Error{Provider: "fake", Op: "subscriptions.update", StatusCode: 503, RetryAfter: time.Second}
 	*f.now = f.now.Add(150 * time.Minute)
 	n, err := f.e.RunSweep(context.Background(), calsync.SweepRenew)
 	if n != 0 || err == nil || errors.Is(err, calsync.ErrSubscriptionGone) {

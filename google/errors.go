@@ -14,7 +14,7 @@ import (
 	"github.com/calsync/calsync/retry"
 )
 
-// apiError turns a Calendar API client error into a *provider.ProviderError
+// apiError turns a Calendar API client error into a *provider.Error
 // wrapping the sentinel the Engine branches on:
 //
 //   - 410 (fullSyncRequired, updatedMinTooLongAgo, or an unparsable body) →
@@ -32,14 +32,14 @@ func apiError(op string, err error) error {
 		if code == "" && re.Response != nil {
 			code = strconv.Itoa(re.Response.StatusCode)
 		}
-		return &provider.ProviderError{Provider: Name, Op: op + " (token refresh)", StatusCode: http.StatusUnauthorized,
+		return &provider.Error{Provider: Name, Op: op + " (token refresh)", StatusCode: http.StatusUnauthorized,
 			Reason: code, Message: "the account's OAuth grant was refused", Err: provider.ErrReauthRequired}
 	}
 	var ge *googleapi.Error
 	if !errors.As(err, &ge) {
 		return fmt.Errorf("google: %s: %w", op, err)
 	}
-	pe := &provider.ProviderError{Provider: Name, Op: op, StatusCode: ge.Code, Message: ge.Message, Err: ge}
+	pe := &provider.Error{Provider: Name, Op: op, StatusCode: ge.Code, Message: ge.Message, Err: ge}
 	if len(ge.Errors) > 0 {
 		pe.Reason = ge.Errors[0].Reason
 		if pe.Message == "" {

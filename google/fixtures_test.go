@@ -175,9 +175,9 @@ func TestFetch410(t *testing.T) {
 			if !errors.Is(err, provider.ErrFullSyncRequired) {
 				t.Fatalf("err = %v, want ErrFullSyncRequired", err)
 			}
-			var pe *provider.ProviderError
+			var pe *provider.Error
 			if !errors.As(err, &pe) || pe.StatusCode != 410 {
-				t.Fatalf("err = %#v, want *ProviderError 410", err)
+				t.Fatalf("err = %#v, want *provider.Error 410", err)
 			}
 			if name == "c4_410.json" && pe.Reason != "fullSyncRequired" {
 				t.Errorf("reason = %q", pe.Reason)
@@ -202,12 +202,12 @@ func TestFetchRateLimited(t *testing.T) {
 			f := &fixtureServer{status: tc.status, body: fixture(t, tc.file), header: http.Header{"Retry-After": {"2.5"}}}
 			p := newFixtureProvider(t, f, Config{})
 			_, err := p.Fetch(context.Background(), testCal, provider.Position{})
-			var pe *provider.ProviderError
+			var pe *provider.Error
 			if !errors.As(err, &pe) {
-				t.Fatalf("err = %v, want *ProviderError", err)
+				t.Fatalf("err = %v, want *provider.Error", err)
 			}
 			if pe.StatusCode != tc.status || pe.Reason != tc.reason || pe.RetryAfter != 2500*time.Millisecond {
-				t.Errorf("ProviderError = %+v", pe)
+				t.Errorf("provider.Error = %+v", pe)
 			}
 			for _, s := range []error{provider.ErrFullSyncRequired, provider.ErrNotFound, provider.ErrReauthRequired} {
 				if errors.Is(err, s) {

@@ -72,7 +72,7 @@ type errorBody struct {
 // full sync is the only way on from either.
 var fullSyncCodes = []string{"syncStateNotFound", "resyncRequired", "syncStateInvalid", "invalidDeltaToken"}
 
-// apiError turns an error of an SDK call into a *provider.ProviderError
+// apiError turns an error of an SDK call into a *provider.Error
 // wrapping the sentinel the Engine branches on:
 //
 //   - 401, or a token source whose refresh the authorization server refuses
@@ -89,7 +89,7 @@ func apiError(op string, err error, rec *response, notFound error, fullSync bool
 		if code == "" && re.Response != nil {
 			code = strconv.Itoa(re.Response.StatusCode)
 		}
-		return &provider.ProviderError{Provider: Name, Op: op + " (token refresh)", StatusCode: http.StatusUnauthorized,
+		return &provider.Error{Provider: Name, Op: op + " (token refresh)", StatusCode: http.StatusUnauthorized,
 			Reason: code, Message: "the account's OAuth grant was refused", Err: provider.ErrReauthRequired}
 	}
 	status, header, body := 0, http.Header(nil), []byte(nil)
@@ -109,7 +109,7 @@ func apiError(op string, err error, rec *response, notFound error, fullSync bool
 	if status == 0 {
 		return fmt.Errorf("msgraph: %s: %w", op, err)
 	}
-	pe := &provider.ProviderError{Provider: Name, Op: op, StatusCode: status, Err: err}
+	pe := &provider.Error{Provider: Name, Op: op, StatusCode: status, Err: err}
 	var eb errorBody
 	if json.Unmarshal(body, &eb) == nil {
 		pe.Reason, pe.Message = eb.Error.Code, eb.Error.Message

@@ -244,12 +244,12 @@ func TestFetchErrors(t *testing.T) {
 			f := &fixtureServer{replies: []reply{tc.reply}}
 			p := newFixtureProvider(t, f, Config{})
 			_, err := p.Fetch(context.Background(), testCal, provider.Position{Cursor: prefixCalendarView + f.root + "/me/calendarView/delta?$deltatoken=x"})
-			pe, ok := errors.AsType[*provider.ProviderError](err)
+			pe, ok := errors.AsType[*provider.Error](err)
 			if !ok {
-				t.Fatalf("err = %v, want a *ProviderError", err)
+				t.Fatalf("err = %v, want a *provider.Error", err)
 			}
 			if pe.StatusCode != tc.reply.status || pe.Reason != tc.reason || pe.RetryAfter != tc.retryAfter || pe.Provider != Name {
-				t.Errorf("ProviderError = %+v", pe)
+				t.Errorf("provider.Error = %+v", pe)
 			}
 			for _, s := range []error{provider.ErrFullSyncRequired, provider.ErrReauthRequired, provider.ErrNotFound, provider.ErrSubscriptionGone} {
 				if errors.Is(err, s) != (s == tc.want) {

@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"syscall"
-
-	"github.com/calsync/calsync/provider"
 )
 
 // CheckRetry reports whether the outcome of one attempt (a response, or a
@@ -55,30 +53,6 @@ func Retriable(resp *http.Response, err error) bool {
 		return rateLimitReason(peekReason(resp))
 	}
 	return retriableStatus(resp.StatusCode)
-}
-
-// RetriableError classifies an error a provider returned, for the Engine's
-// own retries of whole operations: a *provider.ProviderError is retriable by
-// its status and reason exactly as [Retriable] judges a response; errors
-// wrapping provider.ErrFullSyncRequired, ErrReauthRequired, ErrNotFound or
-// ErrSubscriptionGone, and context errors, are not; any other error is
-// judged as a transport error.
-func RetriableError(err error) bool {
-	switch {
-	case err == nil,
-		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, provider.ErrFullSyncRequired), errors.Is(err, provider.ErrReauthRequired),
-		errors.Is(err, provider.ErrNotFound), errors.Is(err, provider.ErrSubscriptionGone):
-		return false
-	}
-	var pe *provider.ProviderError
-	if errors.As(err, &pe) && pe.StatusCode != 0 {
-		if pe.StatusCode == http.StatusForbidden {
-			return rateLimitReason(pe.Reason)
-		}
-		return retriableStatus(pe.StatusCode)
-	}
-	return transientError(err)
 }
 
 func retriableStatus(code int) bool {

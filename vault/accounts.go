@@ -1,14 +1,15 @@
-package calsync
+package vault
 
 import (
 	"context"
 	"time"
 )
 
-// SealedToken is an account's OAuth token as a Store keeps it: encrypted.
-// Stores never see the plaintext; package vault seals and opens it.
+// SealedToken is an account's OAuth token as an [Accounts] store keeps it:
+// encrypted. Stores never see the plaintext; [Vault.SealToken] seals it and
+// [Vault.OpenToken] opens it.
 type SealedToken struct {
-	// AccountID is the host's account id ([Calendar.AccountID]).
+	// AccountID is the host's account id (calsync.Calendar.AccountID).
 	AccountID string
 	// KeyID names the key that sealed Ciphertext, so that keys can rotate.
 	KeyID string
@@ -18,7 +19,11 @@ type SealedToken struct {
 	Updated time.Time
 }
 
-// Accounts stores accounts' encrypted OAuth tokens.
+// Accounts stores accounts' encrypted OAuth tokens. It is an optional
+// capability of a calsync.Store: store/memory, store/sqlite and
+// store/postgres implement it, and store/storetest checks any Store that
+// does. Every method must be safe for concurrent use, and a lookup of an
+// account without a token returns an error wrapping calsync.ErrNotFound.
 type Accounts interface {
 	// PutAccountToken creates or replaces the token of t.AccountID.
 	PutAccountToken(ctx context.Context, t SealedToken) error
