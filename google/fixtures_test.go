@@ -69,7 +69,7 @@ func newFixtureProvider(t *testing.T, f *fixtureServer, cfg Config) *Provider {
 
 var testCal = provider.Calendar{ID: "cal-1", Provider: Name, AccountID: "acct-1", RemoteID: "primary"}
 
-// The recorded events.list response of PROTOCOLS.md §C.3.
+// A real events.list response, as published by a third party.
 func TestFetchRecordedEventsList(t *testing.T) {
 	f := &fixtureServer{status: 200, body: fixture(t, "c3_events_list.json")}
 	p := newFixtureProvider(t, f, Config{})
@@ -164,7 +164,8 @@ func TestFetchCursorFromOtherMode(t *testing.T) {
 	}
 }
 
-// The 410 of PROTOCOLS.md §C.4, both valid and as published (with its
+// The 410 fullSyncRequired sample of Google's error guide, both valid and
+// as published (with its
 // trailing comma, which is not JSON): either way a full sync is required.
 func TestFetch410(t *testing.T) {
 	for _, name := range []string{"c4_410.json", "c4_410_as_published.txt"} {
@@ -186,7 +187,7 @@ func TestFetch410(t *testing.T) {
 	}
 }
 
-// The rate-limit bodies of PROTOCOLS.md §C.5 are reported with status,
+// The rate-limit bodies of Google's error guide are reported with status,
 // reason and Retry-After, and are none of the sentinels.
 func TestFetchRateLimited(t *testing.T) {
 	for _, tc := range []struct {
@@ -253,7 +254,7 @@ func TestFetchBadResponses(t *testing.T) {
 	}
 }
 
-// The recorded events.watch responses of PROTOCOLS.md §C.2: expiration
+// Real events.watch responses, as published by third parties: expiration
 // arrives as a JSON string of milliseconds.
 func TestWatchRecordedResponses(t *testing.T) {
 	for _, tc := range []struct {
@@ -319,7 +320,7 @@ func TestWatchRejectsBadRequests(t *testing.T) {
 	}
 }
 
-// The official stop request of PROTOCOLS.md §C.6.
+// The stop request of Google's push guide.
 func TestStop(t *testing.T) {
 	f := &fixtureServer{status: 204}
 	p := newFixtureProvider(t, f, Config{})

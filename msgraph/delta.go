@@ -85,7 +85,8 @@ func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provide
 	}
 	if link != "" && page.NextPageToken == p.prefix()+link {
 		// Graph has been seen answering a nextLink with itself
-		// (PROTOCOLS.md B.6, [SDK-3070]); following it would never end.
+		// (https://github.com/microsoftgraph/msgraph-sdk-dotnet/issues/3070);
+		// following it would never end.
 		return nil, errors.New("msgraph: delta returned its own request as the nextLink")
 	}
 	return page, nil

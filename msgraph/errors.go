@@ -66,7 +66,8 @@ type errorBody struct {
 }
 
 // fullSyncCodes are the error codes that say a delta token can no longer be
-// used: documented camelCase, recorded PascalCase (PROTOCOLS.md C.10),
+// used: documented camelCase (https://learn.microsoft.com/en-us/graph/errors),
+// recorded PascalCase (live calendarView delta answers SyncStateNotFound),
 // compared case-insensitively. syncStateInvalid is only seen in third-party
 // tests and InvalidDeltaToken is a 400 for a token Graph cannot read; a new
 // full sync is the only way on from either.

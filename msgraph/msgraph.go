@@ -34,15 +34,18 @@ const (
 	// DefaultMaxPageSize is the odata.maxpagesize asked for. Graph does not
 	// document its own default for delta (one project reports 10) and does
 	// not strictly honour the preference when a recurring series expands
-	// (PROTOCOLS.md B.6), so 100 keeps round trips few and pages small.
+	// (pages larger than asked and a nextLink loop were reported in
+	// https://github.com/microsoftgraph/msgraph-sdk-dotnet/issues/3070), so
+	// 100 keeps round trips few and pages small.
 	DefaultMaxPageSize = 100
 	// LimitMaxPageSize is the largest MaxPageSize accepted.
 	LimitMaxPageSize = 1000
 	// MaxSubscriptionTTL is the longest lifetime Graph grants an Outlook
 	// event subscription without resource data. The documentation says
 	// 10,080 minutes, but the live service refuses more than 10,070
-	// ("Subscription expiration can only be 10070 minutes in the future",
-	// PROTOCOLS.md B.3), so the live value is the limit.
+	// (400 ExtensionError "Subscription expiration can only be 10070
+	// minutes in the future"), so the live value is the limit
+	// (https://learn.microsoft.com/en-us/graph/change-notifications-overview#subscription-lifetime).
 	MaxSubscriptionTTL = 10070 * time.Minute
 	// DefaultSubscriptionTTL is MaxSubscriptionTTL less one hour: the
 	// expiration is computed from this process's clock, sent over the

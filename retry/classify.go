@@ -66,8 +66,9 @@ func retriableStatus(code int) bool {
 	}
 }
 
-// rateLimitReason reports whether a Google error reason is a rate limit
-// (PROTOCOLS.md A.10: "respond with exponential backoff").
+// rateLimitReason reports whether a Google error reason is a rate limit,
+// which Google says to retry with exponential backoff
+// (https://developers.google.com/workspace/calendar/api/guides/errors).
 func rateLimitReason(reason string) bool {
 	return reason == "rateLimitExceeded" || reason == "userRateLimitExceeded"
 }

@@ -38,7 +38,8 @@ func TestRetriableStatus(t *testing.T) {
 	}
 }
 
-// Google rate-limit bodies, verbatim from PROTOCOLS.md C.5, and other 403s.
+// Google rate-limit bodies, verbatim from Google's "Handle API errors"
+// guide, and other 403s.
 func TestRetriable403Body(t *testing.T) {
 	for _, tc := range []struct {
 		body string

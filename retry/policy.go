@@ -9,7 +9,8 @@ import (
 	"github.com/cenkalti/backoff/v4"
 )
 
-// Defaults of [Policy]'s fields (DESIGN.md "Reliability rules").
+// Defaults of [Policy]'s fields: up to 5 retries, from 1 s, doubling, with
+// 0–30 % jitter; a server's Retry-After wins, up to DefaultMaxRetryAfter.
 const (
 	// DefaultMaxRetries is how many times a failed call is retried (so at
 	// most DefaultMaxRetries+1 attempts).

@@ -119,8 +119,8 @@ func (c *calendarState) stamp(r *row, now time.Time) {
 	c.seq++
 	r.seq = c.seq
 	r.updated = now.UTC().Truncate(time.Millisecond)
-	// Recorded etags are twice the updated time in microseconds
-	// (PROTOCOLS.md C.3); keep them unique when the clock stands still.
+	// Etags in real responses are twice the updated time in microseconds;
+	// keep them unique when the clock stands still.
 	etag := r.updated.UnixMicro() * 2
 	if etag <= c.lastEtag {
 		etag = c.lastEtag + 2

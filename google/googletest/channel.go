@@ -54,7 +54,8 @@ func (ch *channel) copy() Channel {
 	return out
 }
 
-// watchRequest is the Channel body of events.watch (PROTOCOLS.md A.2).
+// watchRequest is the Channel body of events.watch
+// (https://developers.google.com/workspace/calendar/api/v3/reference/events/watch).
 type watchRequest struct {
 	ID         string            `json:"id"`
 	Token      string            `json:"token"`
@@ -65,7 +66,8 @@ type watchRequest struct {
 }
 
 // watchResponse is the Channel answered by events.watch; expiration is a
-// JSON string of milliseconds (PROTOCOLS.md A.3).
+// JSON string of milliseconds: the discovery document types it as a string
+// of format int64, and the official Go client rejects a bare number.
 type watchResponse struct {
 	Kind        string `json:"kind"`
 	ID          string `json:"id"`
@@ -142,8 +144,8 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if u.Scheme != "https" && !s.cfg.AllowHTTP {
-		// Google only delivers to HTTPS (PROTOCOLS.md A.2); the reason and
-		// message are the emulator's (UNCONFIRMED).
+		// Google only delivers to HTTPS (push guide); the reason and message
+		// follow third-party reports, not Google's documentation.
 		writeError(w, &apiError{code: http.StatusBadRequest, domain: "global", reason: "push.webhookUrlNotHttps",
 			message: "WebHook callback must be HTTPS: " + req.Address})
 		return
@@ -180,7 +182,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if limit := base.Add(s.cfg.MaxTTL); exp.After(limit) {
-		exp = limit // clamp silently (PROTOCOLS.md A.4)
+		exp = limit // clamp silently, as Google does with over-long requests
 	}
 
 	s.mu.Lock()
@@ -192,7 +194,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if old, ok := s.channels[req.ID]; ok && old.live(now) {
-		// THIRD-PARTY evidence (PROTOCOLS.md A.2).
+		// As third parties report it; Google documents no error for this.
 		writeError(w, &apiError{code: http.StatusBadRequest, domain: "global", reason: "channelIdNotUnique",
 			message: fmt.Sprintf("Channel id %s not unique", req.ID)})
 		return
@@ -223,9 +225,10 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleStop serves channels.stop. Success is 204 with an empty body: the
-// reference only says "an empty response body", the status is UNCONFIRMED
-// (PROTOCOLS.md A.5). An unknown, stopped or expired channel, or a
-// resourceId that does not match, is 404 (also UNCONFIRMED).
+// reference (https://developers.google.com/workspace/calendar/api/v3/reference/channels/stop)
+// only says "an empty response body" and gives no status. An unknown,
+// stopped or expired channel, or a resourceId that does not match, is 404
+// (Google documents no status for that either).
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 	body, e := decodeBody(r, w)
 	if e != nil {

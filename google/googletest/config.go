@@ -8,28 +8,30 @@ import (
 	"time"
 )
 
-// Defaults and limits. The Google values cite PROTOCOLS.md; the others are
-// the emulator's own choices.
+// Defaults and limits. The Google values are Google's documented or
+// observed ones, as each says; the others are the emulator's own choices.
 const (
 	// DefaultPushTimeout is the timeout of the default Config.PushClient.
 	DefaultPushTimeout = 10 * time.Second
 	// DefaultPushRetries is how many times a notification is retried after
 	// a 500, 502, 503 or 504 answer. Google documents that it retries with
-	// exponential backoff but not how often (PROTOCOLS.md A.7).
+	// exponential backoff but not how often (push guide).
 	DefaultPushRetries = 3
 	// DefaultPushBackoff is the wait before the first retry; it doubles on
 	// every further retry.
 	DefaultPushBackoff = 50 * time.Millisecond
 	// DefaultMaxTTL is the longest channel lifetime. Google documents no
 	// ceiling; third-party evidence points to 30 days, and longer requests
-	// are shortened silently, not rejected (PROTOCOLS.md A.4).
+	// are shortened silently, not rejected.
 	DefaultMaxTTL = 30 * 24 * time.Hour
 	// DefaultTTL is the channel lifetime when the watch request sets neither
-	// expiration nor params.ttl: 604800 s (PROTOCOLS.md A.2, A.4).
+	// expiration nor params.ttl: 604800 s
+	// (https://developers.google.com/workspace/calendar/api/v3/reference/events/watch).
 	DefaultTTL = 7 * 24 * time.Hour
 
 	// DefaultPageSize and MaxPageSize are events.list's default and largest
-	// maxResults; larger values are lowered to MaxPageSize (PROTOCOLS.md A.8).
+	// maxResults; larger values are lowered to MaxPageSize
+	// (https://developers.google.com/workspace/calendar/api/v3/reference/events/list).
 	DefaultPageSize = 250
 	MaxPageSize     = 2500
 
@@ -42,12 +44,12 @@ const (
 	ExpansionHorizon = 2 * 365 * 24 * time.Hour
 
 	// MaxChannelIDLength and MaxChannelTokenLength are Google's limits on a
-	// channel's id and token (PROTOCOLS.md A.2).
+	// channel's id and token (push guide).
 	MaxChannelIDLength    = 64
 	MaxChannelTokenLength = 256
 
 	// PushUserAgent is the User-Agent of every notification, as recorded
-	// from Google (PROTOCOLS.md A.6, C.1).
+	// from Google.
 	PushUserAgent = "APIs-Google; (+https://developers.google.com/webmasters/APIs-Google.html)"
 
 	// maxBodyBytes limits request bodies.
@@ -70,7 +72,7 @@ type Config struct {
 	PushClient *http.Client
 
 	// AllowHTTP lets events.watch accept an http:// address. Google only
-	// delivers to HTTPS addresses (PROTOCOLS.md A.2), so by default a
+	// delivers to HTTPS addresses (push guide), so by default a
 	// non-https address fails with HTTP 400. Default: false.
 	AllowHTTP bool
 

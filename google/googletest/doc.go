@@ -12,8 +12,11 @@
 //		option.WithEndpoint(srv.Endpoint()),
 //		option.WithHTTPClient(srv.Client()))
 //
-// Every behaviour follows the wire reference of the project
-// (wire/PROTOCOLS.md, part A and §C), which cites Google's documentation;
+// Every behaviour follows Google's documentation (the push guide
+// https://developers.google.com/workspace/calendar/api/guides/push,
+// the sync guide https://developers.google.com/workspace/calendar/api/guides/sync,
+// the error guide https://developers.google.com/workspace/calendar/api/guides/errors
+// and the API reference) and responses recorded from the real service;
 // where Google documents nothing the emulator's choice is stated in the
 // documentation of the method or constant concerned.
 //

@@ -16,7 +16,8 @@ var ErrClosed = errors.New("googletest: server closed")
 // that was never added with [Server.AddCalendar].
 var ErrCalendarNotFound = errors.New("googletest: calendar not found")
 
-// apiError is one error answer in Google's envelope (PROTOCOLS.md A.10):
+// apiError is one error answer in Google's envelope
+// (https://developers.google.com/workspace/calendar/api/guides/errors):
 //
 //	{"error":{"errors":[{domain, reason, message, locationType?, location?}],"code":N,"message":"..."}}
 type apiError struct {
@@ -62,8 +63,8 @@ func (e *apiError) body() []byte {
 	return b
 }
 
-// knownReasons maps the reasons of the official error table (PROTOCOLS.md
-// A.10 / C.4 / C.5) to their domain, message and location.
+// knownReasons maps the reasons of Google's error table (the error guide)
+// to their domain, message and location.
 var knownReasons = map[string]apiError{
 	"timeRangeEmpty":           {domain: "calendar", message: "The specified time range is empty.", locationType: "parameter", location: "timeMax"},
 	"authError":                {domain: "global", message: "Invalid Credentials", locationType: "header", location: "Authorization"},

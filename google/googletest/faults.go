@@ -19,15 +19,15 @@ type Fault struct {
 	Status int
 	// Reason is the errors[0].reason, e.g. "rateLimitExceeded",
 	// "userRateLimitExceeded", "quotaExceeded", "backendError". Reasons of
-	// Google's error table get its domain and message (PROTOCOLS.md A.10,
-	// C.5). Default: chosen from Status ("rateLimitExceeded" for 403/429,
+	// Google's error table (its error guide) get their domain and message.
+	// Default: chosen from Status ("rateLimitExceeded" for 403/429,
 	// "backendError" for 5xx, ...).
 	Reason string
 	// Message replaces the table's message. Default: the table's message,
 	// else the status text.
 	Message string
 	// RetryAfter, if set, is sent as the Retry-After header. Google does not
-	// document Retry-After for Calendar (PROTOCOLS.md A.10), so by default
+	// document Retry-After for Calendar, so by default
 	// none is sent.
 	RetryAfter string
 }

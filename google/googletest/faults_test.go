@@ -60,7 +60,7 @@ func TestAuthentication(t *testing.T) {
 
 func TestFailNextBodies(t *testing.T) {
 	srv, svc := newEnv(t, googletest.Config{})
-	// PROTOCOLS.md C.5, verbatim.
+	// The rate-limit bodies of Google's error guide, verbatim.
 	cases := []struct {
 		status int
 		reason string

@@ -30,7 +30,7 @@ type listQuery struct {
 }
 
 // syncForbidden are the parameters that cannot be combined with syncToken
-// (PROTOCOLS.md A.8).
+// (https://developers.google.com/workspace/calendar/api/v3/reference/events/list).
 var syncForbidden = []string{"iCalUID", "orderBy", "privateExtendedProperty", "q", "sharedExtendedProperty", "timeMin", "timeMax", "updatedMin"}
 
 func parseBool(q url.Values, name string) (bool, bool, *apiError) {
@@ -50,7 +50,7 @@ func parseTimeParam(q url.Values, name string) (time.Time, *apiError) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	// RFC 3339 with a mandatory offset (PROTOCOLS.md A.8).
+	// RFC 3339 with a mandatory offset, as events.list requires.
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		return time.Time{}, errInvalid(name, "Bad Request")
@@ -139,7 +139,7 @@ func (c *calendarState) match(r *row, lq *listQuery) bool {
 		if r.seq <= lq.since {
 			return false
 		}
-		// Deleted events are always included (PROTOCOLS.md A.8).
+		// Deleted events are always included in an incremental list.
 		return true
 	}
 	if r.cancelled {

@@ -32,7 +32,8 @@ type Delivery struct {
 }
 
 // OK reports whether the receiver acknowledged the notification: Google
-// counts 200, 201, 202, 204 and 102 as success (PROTOCOLS.md A.7).
+// counts 200, 201, 202, 204 and 102 as success
+// (https://developers.google.com/workspace/calendar/api/guides/push).
 func (d Delivery) OK() bool { return pushSuccess(d.StatusCode) }
 
 func pushSuccess(code int) bool {

@@ -119,7 +119,7 @@ func TestWatchExpirationOnTheWire(t *testing.T) {
 			if err := json.Unmarshal([]byte(body), &m); err != nil {
 				t.Fatal(err)
 			}
-			// PROTOCOLS.md A.3: a JSON string, which the official client requires.
+			// A JSON string, which the official client requires.
 			if want := `"` + strconv.FormatInt(tc.want, 10) + `"`; string(m["expiration"]) != want {
 				t.Fatalf("expiration = %s, want %s (%s)", m["expiration"], want, body)
 			}

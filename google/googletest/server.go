@@ -335,7 +335,7 @@ func (s *Server) InsertEvent(calendarID string, ev *calendar.Event) (*calendar.E
 
 // ExpireSyncTokens invalidates every sync token and page token issued so far
 // for calendarID: using one yields 410 fullSyncRequired with the envelope of
-// PROTOCOLS.md C.4.
+// Google's error guide.
 func (s *Server) ExpireSyncTokens(calendarID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -222,7 +222,8 @@ func TestChangeDuringPagingAppearsInNextIncremental(t *testing.T) {
 	}
 }
 
-// c4 is the 410 sample of PROTOCOLS.md C.4, as published (trailing comma).
+// c4 is the 410 sample of Google's error guide, as published (trailing
+// comma).
 const c4 = `{
  "error": {
   "errors": [

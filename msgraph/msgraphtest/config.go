@@ -8,31 +8,33 @@ import (
 	"time"
 )
 
-// Defaults and limits. Values taken from Microsoft Graph cite
-// wire/PROTOCOLS.md; the others are the emulator's own choices.
+// Defaults and limits. Values taken from Microsoft Graph say where they come
+// from; the others are the emulator's own choices.
 const (
 	// DefaultMaxSubscriptionLifetime is the longest lifetime of a
 	// subscription to Outlook events: 10,070 minutes. The current docs say
-	// 10,080 minutes ("under seven days", PROTOCOLS.md B.3
-	// [M-LIFETIME-2024]), but live Graph has been recorded rejecting
+	// 10,080 minutes ("under seven days",
+	// https://learn.microsoft.com/en-us/graph/change-notifications-overview#subscription-lifetime),
+	// but live Graph has been recorded rejecting
 	// anything beyond 10,070 minutes with 400 ExtensionError "Subscription
-	// expiration can only be 10070 minutes in the future." [T-EXTERR]. The
+	// expiration can only be 10070 minutes in the future.". The
 	// docs themselves warn that requests beyond the maximum "will fail", so
 	// the emulator enforces the stricter, observed value: a client that
 	// passes here also passes against the real service.
 	DefaultMaxSubscriptionLifetime = 10070 * time.Minute
 
 	// DefaultValidationTimeout is how long Graph waits for the answer to a
-	// validation request: 10 seconds (PROTOCOLS.md B.2).
+	// validation request: 10 seconds
+	// (https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks).
 	DefaultValidationTimeout = 10 * time.Second
 
 	// DefaultDeliveryTimeout is how long a notification POST may take:
-	// Graph wants a 2xx within 3 seconds (PROTOCOLS.md B.4).
+	// Graph wants a 2xx within 3 seconds (same page).
 	DefaultDeliveryTimeout = 3 * time.Second
 
 	// DefaultDeliveryRetries is how often a failed notification POST is
 	// retried. Graph retries "multiple times, for up to 4 hours"
-	// (PROTOCOLS.md B.4); the schedule is undocumented, so the emulator
+	// (same page); the schedule is undocumented, so the emulator
 	// retries a few times quickly.
 	DefaultDeliveryRetries = 3
 
@@ -42,28 +44,31 @@ const (
 
 	// DefaultBatchWindow is how long notifications for one notificationUrl
 	// are collected before they are POSTed together (Graph batches
-	// notifications of different subscriptions, PROTOCOLS.md B.4).
+	// notifications of different subscriptions in one POST).
 	DefaultBatchWindow = 5 * time.Millisecond
 
 	// DefaultPageSize is the delta page size without "Prefer:
-	// odata.maxpagesize". Graph's default is undocumented (PROTOCOLS.md
-	// B.6); MaxPageSize caps larger preferences.
+	// odata.maxpagesize". Graph's default is undocumented; MaxPageSize
+	// caps larger preferences.
 	DefaultPageSize = 10
 	MaxPageSize     = 1000
 
 	// MaxClientStateLength is the longest clientState of a subscription:
-	// 128 characters per the subscription resource (PROTOCOLS.md B.1;
+	// 128 characters per the subscription resource
+	// (https://learn.microsoft.com/en-us/graph/api/resources/subscription;
 	// changeNotification says 255, the stricter value wins).
 	MaxClientStateLength = 128
 
 	// MaxSubscriptionsPerMailbox is Outlook's quota of active subscriptions
-	// per mailbox (PROTOCOLS.md B.1); one more is 403.
+	// per mailbox (https://learn.microsoft.com/en-us/graph/outlook-change-notifications-overview);
+	// one more is 403.
 	MaxSubscriptionsPerMailbox = 1000
 
 	// DefaultRetryAfter is the Retry-After of an injected 429 whose fault
 	// names none. It is fractional on purpose, like Microsoft's own sample
-	// "2.128" (PROTOCOLS.md B.8), so clients that parse it as an integer
-	// fail in tests rather than in production.
+	// "2.128" (https://learn.microsoft.com/en-us/graph/throttling), so
+	// clients that parse it as an integer fail in tests rather than in
+	// production.
 	DefaultRetryAfter = "0.128"
 
 	// DefaultTenantID and DefaultApplicationID are the tenantId of
@@ -99,7 +104,8 @@ type Config struct {
 	NotificationClient *http.Client
 
 	// AllowHTTP lets subscriptions use http:// notification URLs. Graph
-	// requires HTTPS (PROTOCOLS.md B.1), so by default an http URL is 400.
+	// requires HTTPS (subscription resource), so by default an http URL is
+	// 400.
 	// Default: false.
 	AllowHTTP bool
 

@@ -16,11 +16,13 @@ import (
 // Error codes of expired delta tokens, for [Server.ExpireDeltaTokens].
 const (
 	// CodeSyncStateNotFound is what live Graph returns on calendarView
-	// delta, PascalCase as recorded (PROTOCOLS.md C.10); the error docs
-	// spell it syncStateNotFound.
+	// delta, PascalCase as recorded in
+	// https://github.com/microsoftgraph/microsoft-graph-docs/issues/2350;
+	// the error docs (https://learn.microsoft.com/en-us/graph/errors) spell
+	// it syncStateNotFound.
 	CodeSyncStateNotFound = "SyncStateNotFound"
-	// CodeResyncRequired is the other documented reset code (PROTOCOLS.md
-	// B.6 [M-ERRORS]).
+	// CodeResyncRequired is the other reset code Graph's error reference
+	// documents.
 	CodeResyncRequired = "resyncRequired"
 )
 
@@ -71,7 +73,8 @@ func (s *Server) decodeToken(raw string) (deltaToken, bool) {
 // for a calendar ("" = every calendar of the user; user "" = every user):
 // their next use answers 410 Gone with code (CodeSyncStateNotFound if "",
 // or CodeResyncRequired) and a Location header holding the initial query,
-// as Graph does when its sync state is gone (PROTOCOLS.md B.6, C.10).
+// as Graph does when its sync state is gone
+// (https://learn.microsoft.com/en-us/graph/delta-query-overview).
 func (s *Server) ExpireDeltaTokens(user, calendar, code string) error {
 	if code == "" {
 		code = CodeSyncStateNotFound
@@ -109,7 +112,7 @@ func (s *Server) ExpireDeltaTokens(user, calendar, code string) error {
 }
 
 // queryValue reads a query parameter case-insensitively ($deltatoken and
-// $deltaToken are both in use, PROTOCOLS.md B.6).
+// $deltaToken are both in Microsoft's documentation).
 func queryValue(q url.Values, name string) (string, bool) {
 	for k, v := range q {
 		if strings.EqualFold(k, name) && len(v) > 0 {
@@ -151,7 +154,7 @@ type removedItem struct {
 
 // eventsDeltaItem is the reduced item of events delta (beta): id, type,
 // start and end, with PascalCase inner keys as the beta example shows
-// (PROTOCOLS.md B.7).
+// (https://learn.microsoft.com/en-us/graph/api/event-delta?view=graph-rest-beta).
 type eventsDeltaItem struct {
 	ODataType string            `json:"@odata.type"`
 	ODataEtag string            `json:"@odata.etag"`
@@ -169,12 +172,12 @@ type deltaPage struct {
 }
 
 // deltaHandler serves calendarView delta (v1.0 and beta) and events delta
-// (beta only, PROTOCOLS.md B.6).
+// (beta only, https://learn.microsoft.com/en-us/graph/api/event-delta?view=graph-rest-beta).
 func (s *Server) deltaHandler(t *target, kind string) handler {
 	return func(w http.ResponseWriter, r *http.Request, req *request) *apiError {
 		if kind == kindEvents && req.version == "v1.0" {
 			// events delta is "currently available only in the beta
-			// version" (PROTOCOLS.md B.6); the wording is the emulator's.
+			// version" (event delta reference); the wording is the emulator's.
 			return newAPIError(http.StatusBadRequest, "BadRequest",
 				"Change tracking is not supported against 'microsoft.graph.event' collections in v1.0; use calendarView/delta.")
 		}
@@ -292,7 +295,7 @@ func (s *Server) deltaHandler(t *target, kind string) handler {
 // deltaItems returns the ids of the round (sorted, after tok.After) and
 // their items. Initial rounds (Since 0) list only what exists; later
 // rounds list what changed in (Since, Base], removed or out of the window
-// as @removed (PROTOCOLS.md B.6).
+// as @removed (https://learn.microsoft.com/en-us/graph/api/event-delta).
 func (s *Server) deltaItems(c *calendarState, tok deltaToken, kind string) ([]string, map[string]any) {
 	items := map[string]any{}
 	var ids []string

@@ -19,7 +19,8 @@ const (
 	KindLifecycle    = "lifecycle"    // lifecycle notifications
 )
 
-// Lifecycle events for [Server.SendLifecycle] (PROTOCOLS.md B.5).
+// Lifecycle events for [Server.SendLifecycle]
+// (https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events).
 const (
 	LifecycleReauthorizationRequired = "reauthorizationRequired"
 	LifecycleSubscriptionRemoved     = "subscriptionRemoved"
@@ -53,7 +54,7 @@ type Delivery struct {
 func (d Delivery) OK() bool { return d.StatusCode >= 200 && d.StatusCode < 300 }
 
 // changeNotification is one item of a changeNotificationCollection
-// (PROTOCOLS.md B.4, B.5, C.8).
+// (https://learn.microsoft.com/en-us/graph/api/resources/changenotification).
 type changeNotification struct {
 	SubscriptionID                 string        `json:"subscriptionId"`
 	SubscriptionExpirationDateTime string        `json:"subscriptionExpirationDateTime"`
@@ -142,7 +143,8 @@ func clientStatePtr(cs string) *string {
 // SendLifecycle POSTs a lifecycle notification (event is
 // LifecycleReauthorizationRequired, LifecycleSubscriptionRemoved or
 // LifecycleMissed) for a live subscription to its lifecycleNotificationUrl,
-// with the shape of PROTOCOLS.md B.5 (no resource, no resourceData).
+// with the shape of the lifecycle guide's sample (no resource, no
+// resourceData).
 // subscriptionRemoved also deletes the subscription, as Graph does;
 // reauthorizationRequired sets [Subscription.ReauthorizationRequired]
 // until the client reauthorizes or renews. It returns ErrNotFound for an
@@ -386,7 +388,8 @@ func (s *Server) Deliveries() []Delivery {
 // DropNextNotifications makes the next n notification POSTs (change or
 // lifecycle; each POST may carry several items) vanish: they are logged
 // with Dropped set and never sent, as Graph drops notifications of
-// throttled endpoints (PROTOCOLS.md B.4).
+// throttled endpoints
+// (https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks).
 func (s *Server) DropNextNotifications(n int) {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()

@@ -41,8 +41,8 @@ type subscription struct {
 	changeTypes []string
 }
 
-// wireSubscription is Graph's subscription resource (PROTOCOLS.md B.1,
-// C.7).
+// wireSubscription is Graph's subscription resource
+// (https://learn.microsoft.com/en-us/graph/api/resources/subscription).
 type wireSubscription struct {
 	ODataType                 string  `json:"@odata.type,omitempty"`
 	ID                        string  `json:"id,omitempty"`
@@ -132,8 +132,8 @@ func (s *Server) liveSubLocked(id string) *subscription {
 
 func errSubNotFound(id string) *apiError {
 	// Graph answers an unknown subscription id with 404 ResourceNotFound
-	// (PROTOCOLS.md B.3 says only "404"; the code is the emulator's
-	// choice, matching Graph's generic not-found code).
+	// (Microsoft documents only the 404; the code is the one live Graph
+	// has been reported to send, its generic not-found code).
 	return newAPIError(http.StatusNotFound, "ResourceNotFound", "The object was not found.")
 }
 
@@ -193,7 +193,8 @@ func parseResource(res, me string) (user, calendar string, ok bool) {
 	return owner, cal, true
 }
 
-// checkExpiration applies the lifetime rules of PROTOCOLS.md B.3.
+// checkExpiration applies Graph's subscription lifetime rules
+// (https://learn.microsoft.com/en-us/graph/change-notifications-overview#subscription-lifetime).
 func (s *Server) checkExpiration(raw *string) (time.Time, *apiError) {
 	if raw == nil || *raw == "" {
 		return time.Time{}, invalidRequest("expirationDateTime is a required property for subscription creation.")
@@ -204,7 +205,7 @@ func (s *Server) checkExpiration(raw *string) (time.Time, *apiError) {
 	}
 	now := s.cfg.Now()
 	if !t.After(now) {
-		// The wording is the emulator's; PROTOCOLS.md records none.
+		// The wording is the emulator's; no recorded answer is known.
 		return time.Time{}, invalidRequest("Subscription expiration can only be in the future.")
 	}
 	if t.Sub(now) > s.cfg.MaxSubscriptionLifetime {
@@ -288,7 +289,8 @@ func (s *Server) handleCreateSubscription(w http.ResponseWriter, r *http.Request
 		return newAPIError(http.StatusNotFound, "ResourceNotFound", "Resource not found.")
 	}
 
-	// Validation handshake, outside the lock (PROTOCOLS.md B.2): both URLs.
+	// Validation handshake, outside the lock: both URLs, as Graph validates
+	// notificationUrl and lifecycleNotificationUrl.
 	if e := s.validateURL(r.Context(), *in.NotificationURL); e != nil {
 		return e
 	}
@@ -335,8 +337,8 @@ func (s *Server) handleCreateSubscription(w http.ResponseWriter, r *http.Request
 	return nil
 }
 
-// Validation errors: the 200-check message is recorded in PROTOCOLS.md B.2
-// [T-VALERR]; the echo-mismatch message is the one Graph users report for
+// Validation errors: the 200-check message as a third party recorded it
+// from Graph; the echo-mismatch message is the one Graph users report for
 // a wrong body.
 const (
 	validationNot200Message   = "Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request."
@@ -429,7 +431,8 @@ func (s *Server) handleGetSubscription(w http.ResponseWriter, r *http.Request, r
 	return nil
 }
 
-// handleUpdateSubscription renews (PROTOCOLS.md B.3, C.7). Only
+// handleUpdateSubscription renews
+// (https://learn.microsoft.com/en-us/graph/api/subscription-update). Only
 // expirationDateTime (and notificationUrl) can change; whether Graph
 // re-validates on PATCH is unconfirmed, the emulator validates a changed
 // notificationUrl only.
@@ -499,7 +502,8 @@ func (s *Server) handleDeleteSubscription(w http.ResponseWriter, r *http.Request
 	return nil
 }
 
-// handleReauthorize answers 204 No Content (PROTOCOLS.md B.3 [M-REAUTH]).
+// handleReauthorize answers 204 No Content
+// (https://learn.microsoft.com/en-us/graph/api/subscription-reauthorize).
 func (s *Server) handleReauthorize(w http.ResponseWriter, r *http.Request, req *request) *apiError {
 	id := req.segs[1]
 	s.mu.Lock()
