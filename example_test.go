@@ -28,11 +28,11 @@ func Example() {
 	l := startLocal()
 	defer l.stop()
 
+	l.run() // Engine.Run: the workers that sync on each notification
 	cal := calsync.Calendar{ID: "alice/work", Provider: google.Name, AccountID: "alice", RemoteID: "alice@example.com"}
 	if _, err := l.engine.Connect(ctx, cal, calsync.ConnectRequest{Address: l.hookURL}); err != nil {
 		log.Fatal(err)
 	}
-	l.run() // Engine.Run: the workers that sync on each notification
 
 	// Someone adds an event in Google Calendar.
 	if _, err := l.emu.InsertEvent("alice@example.com", &gcal.Event{
