@@ -92,7 +92,9 @@
 // # Inspecting state
 //
 // [Server.Events] returns what a client's copy should hold after a sync, and
-// [Server.Channels] the live channels, both as copies. [Server.InsertEvent]
+// [Server.Channels] the live channels, both as copies. [Server.Requests]
+// logs every API call (operation, calendar, status) and
+// [Server.RequestCount] counts them, so tests count calls without a proxy. [Server.InsertEvent]
 // seeds events without HTTP.
 //
 // # Limitations

@@ -50,6 +50,9 @@ type Server struct {
 	delay      time.Duration
 	deliveries []Delivery
 
+	rmu      sync.Mutex // request log
+	requests []Request
+
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
@@ -155,9 +158,12 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-// api wraps an operation: latency, authentication, injected faults.
+// api wraps an operation: request log, latency, authentication, injected
+// faults.
 func (s *Server) api(op string, h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w := &loggingWriter{ResponseWriter: rw, s: s, entry: Request{Op: op, CalendarID: r.PathValue("calendarId"), Time: s.cfg.Now()}}
+		defer w.flush() // no answer: the client went away
 		s.mu.Lock()
 		latency := s.latency
 		s.mu.Unlock()
