@@ -46,6 +46,15 @@ const (
 	MaxChannelIDLength    = 64
 	MaxChannelTokenLength = 256
 
+	// DefaultMaxPushesPerChange is how many pushes one change may cause on
+	// one channel by default: each change sends 1 to 3 at random. Google
+	// does not promise one push per change, and users see several
+	// (PROTOCOLS.md Z, A.6: googleapis/google-api-java-client-services#20532).
+	DefaultMaxPushesPerChange = 3
+	// DefaultSeed seeds the random choices of the harsh defaults when
+	// Config.Seed is zero, so that every run makes the same choices.
+	DefaultSeed uint64 = 0x63616c73796e63
+
 	// PushUserAgent is the User-Agent of every notification, as recorded
 	// from Google (PROTOCOLS.md A.6, C.1).
 	PushUserAgent = "APIs-Google; (+https://developers.google.com/webmasters/APIs-Google.html)"
@@ -54,7 +63,9 @@ const (
 	maxBodyBytes = 1 << 20
 )
 
-// Config configures a [Server]. The zero value is ready to use.
+// Config configures a [Server]. The zero value is ready to use and as harsh
+// as Google by default: several pushes per change. Set Exact (or the knob
+// concerned) in tests that count exactly.
 type Config struct {
 	// Now returns the current time. It stamps created/updated times,
 	// channel expirations and decides whether a channel is still live.
@@ -93,6 +104,24 @@ type Config struct {
 	// Default: DefaultTTL (7 days).
 	DefaultTTL time.Duration
 
+	// Exact turns the harsh defaults into exact ones for tests that count:
+	// a zero MaxPushesPerChange means 1. Fields set explicitly win.
+	// Default: false.
+	Exact bool
+
+	// MaxPushesPerChange is the largest number of pushes one change sends
+	// to each channel: every change sends between 1 and MaxPushesPerChange
+	// at random (seeded by Seed), each a message of its own with its own
+	// message number. 1 sends exactly one. The "sync" message is always a
+	// single push. Default: DefaultMaxPushesPerChange (3), or 1 when Exact
+	// is set.
+	MaxPushesPerChange int
+
+	// Seed seeds the random choices of MaxPushesPerChange and the gaps
+	// between message numbers, so that a failing run can be reproduced.
+	// Event ids do not depend on it. Default: DefaultSeed.
+	Seed uint64
+
 	// Logger receives debug logs about requests and deliveries. Channel
 	// tokens and bearer tokens are never logged. Default: silent.
 	Logger *slog.Logger
@@ -120,6 +149,15 @@ func (c Config) WithDefaults() Config {
 	if c.DefaultTTL == 0 {
 		c.DefaultTTL = DefaultTTL
 	}
+	if c.MaxPushesPerChange == 0 {
+		c.MaxPushesPerChange = DefaultMaxPushesPerChange
+		if c.Exact {
+			c.MaxPushesPerChange = 1
+		}
+	}
+	if c.Seed == 0 {
+		c.Seed = DefaultSeed
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -136,6 +174,9 @@ func (c Config) validate() error {
 	}
 	if c.DefaultTTL < 0 {
 		errs = append(errs, fmt.Errorf("DefaultTTL %v is negative", c.DefaultTTL))
+	}
+	if c.MaxPushesPerChange < 0 {
+		errs = append(errs, fmt.Errorf("MaxPushesPerChange %d is negative", c.MaxPushesPerChange))
 	}
 	return errors.Join(errs...)
 }

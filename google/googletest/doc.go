@@ -74,9 +74,18 @@
 // message (number 1) is delivered right away, and every change to the
 // calendar's events sends "exists" to each live channel: an empty POST with
 // the X-Goog-* headers, User-Agent [PushUserAgent], and message numbers that
-// increase but are not consecutive. 500, 502, 503 and 504 are retried
-// ([Config.PushRetries]). A channel's notifications are delivered one at a
-// time in order.
+// increase but are not consecutive. As on Google, one change may cause
+// several pushes: 1 to [Config.MaxPushesPerChange] (default 3), each with a
+// message number of its own, chosen at random from [Config.Seed]. 500, 502,
+// 503 and 504 are retried ([Config.PushRetries]). A channel's pushes are
+// delivered one at a time in order, asynchronously.
+//
+// # Harsh by default
+//
+// The zero Config is at least as harsh as Google: a client that survives it
+// survives the real service. Tests that count pushes or calls exactly set
+// [Config.Exact], which makes the harsh defaults exact (explicit values of
+// the knobs still win).
 //
 // # Faults
 //

@@ -71,7 +71,9 @@ func ExampleServer_WaitIdle() {
 	}))
 	defer receiver.Close()
 
-	srv := googletest.NewServer(googletest.Config{PushClient: receiver.Client()})
+	// By default one change sends 1 to 3 pushes; MaxPushesPerChange 1
+	// sends exactly one.
+	srv := googletest.NewServer(googletest.Config{PushClient: receiver.Client(), MaxPushesPerChange: 1})
 	defer srv.Close()
 	_ = srv.AddCalendar("alice@example.com", "UTC")
 	svc, err := calendar.NewService(context.Background(), option.WithEndpoint(srv.Endpoint()), option.WithHTTPClient(srv.Client()))

@@ -16,6 +16,10 @@ type Delivery struct {
 	ResourceState string
 	// MessageNumber is the X-Goog-Message-Number sent.
 	MessageNumber int64
+	// Push numbers the pushes one change sent to this channel, from 1 to
+	// at most Config.MaxPushesPerChange; each has its own message number.
+	// It is 1 for "sync".
+	Push int
 	// Attempt counts the HTTP attempts of this notification, from 1; 0 for
 	// a dropped notification.
 	Attempt int
@@ -51,11 +55,12 @@ func pushRetriable(code int) bool {
 	return false
 }
 
-// pushItem is one notification waiting for delivery.
+// pushItem is one push waiting for delivery.
 type pushItem struct {
 	ch        *channel
 	state     string
 	number    int64
+	push      int       // 1..n among the pushes of one notification
 	notBefore time.Time // real time
 	duplicate bool
 }
@@ -68,16 +73,21 @@ type pushQueue struct {
 	running bool
 }
 
-// notifyLocked makes a notification for ch. The caller holds s.mu, which
-// keeps message numbers and queue order consistent.
+// notifyLocked makes a notification for ch: one push for "sync", and 1 to
+// Config.MaxPushesPerChange pushes for a change, each with its own message
+// number. The caller holds s.mu, which keeps message numbers and queue
+// order consistent.
 func (s *Server) notifyLocked(ch *channel, state string) {
-	var number int64 = 1 // sync is always 1 (A.6)
-	if state != "sync" {
-		// Strictly increasing, not consecutive (A.6).
-		ch.lastNumber = max(ch.lastNumber, 1) + 2 + s.rng.Int64N(999)
-		number = ch.lastNumber
-	} else {
+	numbers := []int64{1} // sync is always 1 (A.6)
+	if state == "sync" {
 		ch.lastNumber = max(ch.lastNumber, 1)
+	} else {
+		numbers = make([]int64, 1+s.chaos.IntN(s.cfg.MaxPushesPerChange))
+		for i := range numbers {
+			// Strictly increasing, not consecutive (A.6).
+			ch.lastNumber = max(ch.lastNumber, 1) + 2 + s.chaos.Int64N(999)
+			numbers[i] = ch.lastNumber
+		}
 	}
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
@@ -86,8 +96,10 @@ func (s *Server) notifyLocked(ch *channel, state string) {
 	}
 	if s.dropN > 0 {
 		s.dropN--
-		s.deliveries = append(s.deliveries, Delivery{ChannelID: ch.ID, ResourceState: state,
-			MessageNumber: number, Dropped: true, Time: s.cfg.Now()})
+		for i, n := range numbers {
+			s.deliveries = append(s.deliveries, Delivery{ChannelID: ch.ID, ResourceState: state,
+				MessageNumber: n, Push: i + 1, Dropped: true, Time: s.cfg.Now()})
+		}
 		return
 	}
 	copies := 1
@@ -95,26 +107,34 @@ func (s *Server) notifyLocked(ch *channel, state string) {
 		s.dupN--
 		copies = 2
 	}
-	for i := range copies {
-		it := &pushItem{ch: ch, state: state, number: number, notBefore: time.Now().Add(s.delay), duplicate: i == 1}
-		if s.reorderK > 0 {
-			s.held = append(s.held, it)
-			if len(s.held) >= s.reorderK {
-				s.releaseHeldLocked()
-			}
-			continue
+	var items []*pushItem
+	for i, n := range numbers {
+		for c := range copies {
+			items = append(items, &pushItem{ch: ch, state: state, number: n, push: i + 1,
+				notBefore: time.Now().Add(s.delay), duplicate: c == 1})
 		}
+	}
+	if s.reorderK > 0 {
+		s.held = append(s.held, items)
+		if len(s.held) >= s.reorderK {
+			s.releaseHeldLocked()
+		}
+		return
+	}
+	for _, it := range items {
 		s.enqueueLocked(it)
 	}
 }
 
-// releaseHeldLocked queues the held notifications in reverse order and ends
-// reordering. The caller holds s.pmu.
+// releaseHeldLocked queues the pushes of the held notifications in reverse
+// order and ends reordering. The caller holds s.pmu.
 func (s *Server) releaseHeldLocked() {
 	held := s.held
 	s.held, s.reorderK = nil, 0
 	for i := len(held) - 1; i >= 0; i-- {
-		s.enqueueLocked(held[i])
+		for j := len(held[i]) - 1; j >= 0; j-- {
+			s.enqueueLocked(held[i][j])
+		}
 	}
 }
 
@@ -209,7 +229,7 @@ func (s *Server) deliver(it *pushItem) {
 		status, err := s.post(c, it)
 		s.pmu.Lock()
 		s.deliveries = append(s.deliveries, Delivery{
-			ChannelID: c.ID, ResourceState: it.state, MessageNumber: it.number, Attempt: attempt,
+			ChannelID: c.ID, ResourceState: it.state, MessageNumber: it.number, Push: it.push, Attempt: attempt,
 			StatusCode: status, Err: err, Duplicate: it.duplicate, Time: s.cfg.Now(),
 		})
 		s.pmu.Unlock()
@@ -290,8 +310,9 @@ func (s *Server) Deliveries() []Delivery {
 	return append([]Delivery(nil), s.deliveries...)
 }
 
-// DropNextNotifications discards the next n notifications (of any channel)
-// without delivering them; they appear in Deliveries with Dropped set.
+// DropNextNotifications discards the next n notifications (of any channel;
+// a notification is every push of one change to one channel) without
+// delivering them; their pushes appear in Deliveries with Dropped set.
 // Google warns that a small percentage of messages get dropped (A.7).
 func (s *Server) DropNextNotifications(n int) {
 	s.pmu.Lock()
@@ -299,8 +320,9 @@ func (s *Server) DropNextNotifications(n int) {
 	s.dropN = max(n, 0)
 }
 
-// DuplicateNextNotifications delivers each of the next n notifications
-// twice, with the same message number.
+// DuplicateNextNotifications delivers every push of each of the next n
+// notifications twice, with the same message number; the second copy is
+// logged with Duplicate set.
 func (s *Server) DuplicateNextNotifications(n int) {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
@@ -317,7 +339,7 @@ func (s *Server) DelayNotifications(d time.Duration) {
 }
 
 // ReorderNotifications holds the next k notifications and, once k are held,
-// delivers them in reverse order (a channel's later notification, with its
+// delivers their pushes in reverse order (a channel's later push, with its
 // higher message number, arrives first). It then stops reordering. k <= 0
 // stops reordering and releases the notifications held so far, in reverse
 // order.

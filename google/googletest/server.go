@@ -32,7 +32,8 @@ type Server struct {
 	calendars map[string]*calendarState
 	order     []string // calendar ids in the order added
 	channels  map[string]*channel
-	rng       *mrand.Rand
+	rng       *mrand.Rand // event ids and message numbers
+	chaos     *mrand.Rand // the harsh defaults' choices, seeded by Config.Seed
 	faults    []*Fault
 	latency   time.Duration
 	revoked   map[string]bool
@@ -43,7 +44,7 @@ type Server struct {
 	queues     map[*channel]*pushQueue
 	pending    int
 	idle       chan struct{} // closed while pending == 0
-	held       []*pushItem
+	held       [][]*pushItem // by notification
 	dropN      int
 	dupN       int
 	reorderK   int
@@ -77,6 +78,7 @@ func NewServer(cfg Config) *Server {
 		channels:  map[string]*channel{},
 		// A fixed seed keeps event ids and message numbers reproducible.
 		rng:     mrand.New(mrand.NewPCG(0x676f6f676c65, 0x74657374)),
+		chaos:   mrand.New(mrand.NewPCG(cfg.Seed, 0x6861727368)),
 		revoked: map[string]bool{},
 		seen:    map[string]bool{},
 		queues:  map[*channel]*pushQueue{},
