@@ -63,9 +63,45 @@ const (
 	maxBodyBytes = 1 << 20
 )
 
+// StaleTokenAnswer is how the server answers a sync token it no longer
+// accepts (see [Config.StaleSyncToken]).
+type StaleTokenAnswer int
+
+// The answers to a stale sync token. Google documents 410 fullSyncRequired
+// (PROTOCOLS.md A.8, C.4) but also answers some stale or invalidated tokens
+// with 400 reason "invalid", message "Invalid sync token value."
+// (PROTOCOLS.md Z, A.8); a client must run a full sync on both.
+const (
+	// StaleTokenDefault is the zero value: StaleTokenMixed, or
+	// StaleToken410 when Config.Exact is set.
+	StaleTokenDefault StaleTokenAnswer = iota
+	// StaleTokenMixed answers each request with 400 or 410 at random.
+	StaleTokenMixed
+	// StaleToken410 always answers 410 fullSyncRequired (C.4).
+	StaleToken410
+	// StaleToken400 always answers 400 invalid "Invalid sync token value.".
+	StaleToken400
+)
+
+// String returns the name of the constant.
+func (a StaleTokenAnswer) String() string {
+	switch a {
+	case StaleTokenDefault:
+		return "StaleTokenDefault"
+	case StaleTokenMixed:
+		return "StaleTokenMixed"
+	case StaleToken410:
+		return "StaleToken410"
+	case StaleToken400:
+		return "StaleToken400"
+	}
+	return fmt.Sprintf("StaleTokenAnswer(%d)", int(a))
+}
+
 // Config configures a [Server]. The zero value is ready to use and as harsh
-// as Google by default: several pushes per change. Set Exact (or the knob
-// concerned) in tests that count exactly.
+// as Google by default: several pushes per change, 400 or 410 for a stale
+// sync token. Set Exact (or the knob concerned) in tests that count
+// exactly.
 type Config struct {
 	// Now returns the current time. It stamps created/updated times,
 	// channel expirations and decides whether a channel is still live.
@@ -105,7 +141,8 @@ type Config struct {
 	DefaultTTL time.Duration
 
 	// Exact turns the harsh defaults into exact ones for tests that count:
-	// a zero MaxPushesPerChange means 1. Fields set explicitly win.
+	// a zero MaxPushesPerChange means 1 and a zero StaleSyncToken means
+	// StaleToken410. Fields set explicitly win.
 	// Default: false.
 	Exact bool
 
@@ -117,9 +154,16 @@ type Config struct {
 	// is set.
 	MaxPushesPerChange int
 
-	// Seed seeds the random choices of MaxPushesPerChange and the gaps
-	// between message numbers, so that a failing run can be reproduced.
-	// Event ids do not depend on it. Default: DefaultSeed.
+	// StaleSyncToken chooses the answer to a sync token that expired
+	// (Server.ExpireSyncTokens) or was issued by another Server. A
+	// malformed token is always 400 invalid, an expired page token always
+	// 410. Default: StaleTokenMixed, or StaleToken410 when Exact is set.
+	StaleSyncToken StaleTokenAnswer
+
+	// Seed seeds the random choices of MaxPushesPerChange,
+	// StaleTokenMixed and the gaps between message numbers, so that a
+	// failing run can be reproduced. Event ids do not depend on it.
+	// Default: DefaultSeed.
 	Seed uint64
 
 	// Logger receives debug logs about requests and deliveries. Channel
@@ -155,6 +199,12 @@ func (c Config) WithDefaults() Config {
 			c.MaxPushesPerChange = 1
 		}
 	}
+	if c.StaleSyncToken == StaleTokenDefault {
+		c.StaleSyncToken = StaleTokenMixed
+		if c.Exact {
+			c.StaleSyncToken = StaleToken410
+		}
+	}
 	if c.Seed == 0 {
 		c.Seed = DefaultSeed
 	}
@@ -177,6 +227,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxPushesPerChange < 0 {
 		errs = append(errs, fmt.Errorf("MaxPushesPerChange %d is negative", c.MaxPushesPerChange))
+	}
+	if c.StaleSyncToken < StaleTokenDefault || c.StaleSyncToken > StaleToken400 {
+		errs = append(errs, fmt.Errorf("StaleSyncToken %v is not one of the StaleToken constants", c.StaleSyncToken))
 	}
 	return errors.Join(errs...)
 }

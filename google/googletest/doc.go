@@ -48,8 +48,10 @@
 // An incremental list (syncToken) returns every row changed since the token,
 // tombstones included, paged the same way; its page tokens only work with the
 // same query. Tokens are opaque and checked: a malformed one is 400 invalid,
-// one invalidated by [Server.ExpireSyncTokens] (or issued by another Server)
-// is 410 fullSyncRequired. A sync token remembers singleEvents; using it
+// a sync token invalidated by [Server.ExpireSyncTokens] (or issued by
+// another Server) is 410 fullSyncRequired or 400 invalid "Invalid sync
+// token value.", as Google answers both ([Config.StaleSyncToken]; random by
+// default), and such a page token is 410. A sync token remembers singleEvents; using it
 // with the other value is 400 (Google calls that undefined behaviour).
 //
 // # Recurring events

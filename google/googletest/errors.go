@@ -138,6 +138,11 @@ func errNotFound() *apiError { return newAPIError(http.StatusNotFound, "notFound
 
 func errFullSync() *apiError { return newAPIError(http.StatusGone, "fullSyncRequired", "") }
 
+// errInvalidSyncToken is Google's 400 for a sync token it rejects
+// (PROTOCOLS.md Z, A.8: "Invalid sync token value.", reason invalid; the
+// domain and location are the emulator's choice).
+func errInvalidSyncToken() *apiError { return errInvalid("syncToken", "Invalid sync token value.") }
+
 func errParse() *apiError { return newAPIError(http.StatusBadRequest, "parseError", "") }
 
 // errInvalid is a 400 with reason "invalid" pointing at a query parameter

@@ -16,9 +16,11 @@ import (
 )
 
 // The official client syncs against the emulator: a full list, then an
-// incremental one with the sync token, and a 410 once tokens expire.
+// incremental one with the sync token, and a 410 once tokens expire. (By
+// default an expired token gets 400 or 410 at random, as from Google;
+// StaleToken410 always answers 410.)
 func Example() {
-	srv := googletest.NewServer(googletest.Config{})
+	srv := googletest.NewServer(googletest.Config{StaleSyncToken: googletest.StaleToken410})
 	defer srv.Close()
 	if err := srv.AddCalendar("alice@example.com", "Europe/Berlin"); err != nil {
 		log.Fatal(err)

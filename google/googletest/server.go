@@ -342,8 +342,9 @@ func (s *Server) InsertEvent(calendarID string, ev *calendar.Event) (*calendar.E
 }
 
 // ExpireSyncTokens invalidates every sync token and page token issued so far
-// for calendarID: using one yields 410 fullSyncRequired with the envelope of
-// PROTOCOLS.md C.4.
+// for calendarID: using a page token yields 410 fullSyncRequired with the
+// envelope of PROTOCOLS.md C.4, using a sync token that 410 or 400 invalid
+// "Invalid sync token value.", as Config.StaleSyncToken chooses.
 func (s *Server) ExpireSyncTokens(calendarID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
