@@ -19,7 +19,10 @@
 // since, using only the parameters Google allows with syncToken. Events
 // with status "cancelled" become deletions; everything else an upsert. A
 // 410 (fullSyncRequired) maps to provider.ErrFullSyncRequired, on which the
-// Engine resyncs from scratch and deletes what Google no longer has.
+// Engine resyncs from scratch and deletes what Google no longer has; so
+// does a 400 that rejects the sync token of an incremental list (reason
+// "invalid", "Invalid sync token value."), Google's other answer to a stale
+// token. A 400 on a full listing stays a permanent error.
 //
 // # Testing
 //

@@ -283,10 +283,17 @@ func TestEndToEndDuplicateAndReorderedNotifications(t *testing.T) {
 	}
 }
 
-// A 410 in the middle of the chain: events deleted while the token was
-// expiring must be deleted locally by the full resync.
+// A stale sync token in the middle of the chain, answered with 410 or with
+// Google's other answer, 400 "Invalid sync token value.": events deleted
+// while the token was expiring must be deleted locally by the full resync.
 func TestEndToEndExpiredSyncTokenReconciles(t *testing.T) {
-	h := newHarness(t, google.Config{PageSize: 2}, "cal@example.com")
+	for _, answer := range []googletest.StaleTokenAnswer{googletest.StaleToken410, googletest.StaleToken400} {
+		t.Run(answer.String(), func(t *testing.T) { testExpiredSyncTokenReconciles(t, answer) })
+	}
+}
+
+func testExpiredSyncTokenReconciles(t *testing.T, answer googletest.StaleTokenAnswer) {
+	h := newHarnessWith(t, googletest.Config{StaleSyncToken: answer}, google.Config{PageSize: 2}, "cal@example.com")
 	var ids []string
 	for i := range 5 {
 		ids = append(ids, h.insert("cal@example.com", fmt.Sprint("e", i), i).Id)
@@ -313,7 +320,7 @@ func TestEndToEndExpiredSyncTokenReconciles(t *testing.T) {
 		}
 	}
 	if got := h.engine.Stats().FullSyncs; got != 2 {
-		t.Errorf("full syncs = %d, want 2 (connect + resync after 410)", got)
+		t.Errorf("full syncs = %d, want 2 (connect + resync after %v)", got, answer)
 	}
 	if got := h.count(calsync.Delete); got != 2 {
 		t.Errorf("deletions reported = %d, want 2", got)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -18,7 +19,8 @@ import (
 // wrapping the sentinel the Engine branches on:
 //
 //   - 410 (fullSyncRequired, updatedMinTooLongAgo, or an unparsable body) →
-//     provider.ErrFullSyncRequired
+//     provider.ErrFullSyncRequired (see listError for the 400 that means
+//     the same)
 //   - 401, or a refresh token the authorization server refuses →
 //     provider.ErrReauthRequired
 //   - 404 → provider.ErrNotFound
@@ -58,6 +60,38 @@ func apiError(op string, err error) error {
 		pe.Err = errors.Join(provider.ErrNotFound, ge)
 	}
 	return pe
+}
+
+// listError is apiError for events.list. A list that carried a sync token
+// and got 400 reason "invalid" or message "Invalid sync token value." had
+// its token rejected: Google answers some stale or invalidated sync tokens
+// that way instead of 410 (PROTOCOLS.md Z, A.8; Thunderbird's Google
+// provider treats it as gone), so it also wraps provider.ErrFullSyncRequired.
+// Any other 400, and every 400 on a list without a sync token, stays a
+// permanent error: a full sync would send the same request.
+func listError(err error, withSyncToken bool) error {
+	out := apiError("events.list", err)
+	var pe *provider.ProviderError
+	var ge *googleapi.Error
+	if withSyncToken && errors.As(out, &pe) && pe.StatusCode == http.StatusBadRequest &&
+		errors.As(err, &ge) && rejectsSyncToken(ge) {
+		pe.Err = errors.Join(provider.ErrFullSyncRequired, pe.Err)
+	}
+	return out
+}
+
+// rejectsSyncToken reports whether a 400 names the sync token as invalid.
+func rejectsSyncToken(ge *googleapi.Error) bool {
+	const msg = "invalid sync token value"
+	if strings.HasPrefix(strings.ToLower(ge.Message), msg) {
+		return true
+	}
+	for _, it := range ge.Errors {
+		if it.Reason == "invalid" || strings.HasPrefix(strings.ToLower(it.Message), msg) {
+			return true
+		}
+	}
+	return false
 }
 
 // retryAfter parses a Retry-After value with retry.ParseRetryAfter; it

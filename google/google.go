@@ -223,8 +223,8 @@ func (p *Provider) Stop(ctx context.Context, cal provider.Calendar, sub *provide
 
 // Fetch lists one page of events.list: a full listing when pos.Cursor is
 // empty, otherwise the changes since the sync token in pos.Cursor
-// (deleted events included, as status "cancelled"). A 410 maps to
-// provider.ErrFullSyncRequired.
+// (deleted events included, as status "cancelled"). A 410, or a 400 that
+// rejects the sync token, maps to provider.ErrFullSyncRequired.
 func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provider.Position) (*provider.Page, error) {
 	ctx = retry.WithAccount(ctx, cal.AccountID) // keys retry.LimitTransport's per-account limits
 	syncToken, pageToken, err := p.decodePosition(pos)
@@ -250,7 +250,7 @@ func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provide
 	}
 	res, err := call.Do()
 	if err != nil {
-		return nil, apiError("events.list", err)
+		return nil, listError(err, syncToken != "")
 	}
 	page := &provider.Page{Changes: make([]provider.Change, 0, len(res.Items))}
 	for _, item := range res.Items {
