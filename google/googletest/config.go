@@ -51,6 +51,11 @@ const (
 	// does not promise one push per change, and users see several
 	// (PROTOCOLS.md Z, A.6: googleapis/google-api-java-client-services#20532).
 	DefaultMaxPushesPerChange = 3
+	// DefaultStopGrace is how long after channels.stop a channel still
+	// receives the pushes of new changes by default. Google says nothing of
+	// the kind, but stopped channels have been seen delivering for a short
+	// while (PROTOCOLS.md Z, A.5); the length is the emulator's choice.
+	DefaultStopGrace = 5 * time.Second
 	// DefaultSeed seeds the random choices of the harsh defaults when
 	// Config.Seed is zero, so that every run makes the same choices.
 	DefaultSeed uint64 = 0x63616c73796e63
@@ -100,8 +105,8 @@ func (a StaleTokenAnswer) String() string {
 
 // Config configures a [Server]. The zero value is ready to use and as harsh
 // as Google by default: several pushes per change, 400 or 410 for a stale
-// sync token. Set Exact (or the knob concerned) in tests that count
-// exactly.
+// sync token, pushes after channels.stop. Set Exact (or the knob concerned)
+// in tests that count exactly.
 type Config struct {
 	// Now returns the current time. It stamps created/updated times,
 	// channel expirations and decides whether a channel is still live.
@@ -141,8 +146,8 @@ type Config struct {
 	DefaultTTL time.Duration
 
 	// Exact turns the harsh defaults into exact ones for tests that count:
-	// a zero MaxPushesPerChange means 1 and a zero StaleSyncToken means
-	// StaleToken410. Fields set explicitly win.
+	// a zero MaxPushesPerChange means 1, a zero StopGrace means none, and
+	// a zero StaleSyncToken means StaleToken410. Fields set explicitly win.
 	// Default: false.
 	Exact bool
 
@@ -159,6 +164,21 @@ type Config struct {
 	// malformed token is always 400 invalid, an expired page token always
 	// 410. Default: StaleTokenMixed, or StaleToken410 when Exact is set.
 	StaleSyncToken StaleTokenAnswer
+
+	// StopGrace is how long (by Now) after channels.stop a stopped channel
+	// still receives the pushes of new changes: a change made within
+	// StopGrace of the stop notifies it as if it were live. A negative
+	// value turns late pushes off. Default: DefaultStopGrace (5 s), or none
+	// when Exact is set.
+	StopGrace time.Duration
+
+	// DeliverQueuedAfterStop delivers the pushes made before channels.stop
+	// that were still queued, delayed or being retried when the stop came.
+	// By default they are dropped when their turn comes (logged in
+	// Server.Deliveries with Dropped and Stopped set): a change announced
+	// only on a channel that is stopped before the push goes out is never
+	// delivered, as when a renewal stops the old channel. Default: false.
+	DeliverQueuedAfterStop bool
 
 	// Seed seeds the random choices of MaxPushesPerChange,
 	// StaleTokenMixed and the gaps between message numbers, so that a
@@ -204,6 +224,15 @@ func (c Config) WithDefaults() Config {
 		if c.Exact {
 			c.StaleSyncToken = StaleToken410
 		}
+	}
+	if c.StopGrace == 0 {
+		c.StopGrace = DefaultStopGrace
+		if c.Exact {
+			c.StopGrace = -1
+		}
+	}
+	if c.StopGrace < 0 {
+		c.StopGrace = -1
 	}
 	if c.Seed == 0 {
 		c.Seed = DefaultSeed

@@ -82,6 +82,17 @@
 // 503 and 504 are retried ([Config.PushRetries]). A channel's pushes are
 // delivered one at a time in order, asynchronously.
 //
+// channels.stop does not silence a channel at once. A stopped channel still
+// receives the pushes of changes made within [Config.StopGrace] (default
+// [DefaultStopGrace], measured with [Config.Now], so a fake clock drives
+// it). The pushes it had queued, or was retrying, when the stop came are
+// dropped when their turn comes, unless [Config.DeliverQueuedAfterStop]: a
+// change announced only on a channel that a renewal stops before its push
+// goes out is never delivered. [Server.PauseNotifications] and
+// [Server.ResumeNotifications] put a stop between a change and its push
+// deterministically. Both cases are logged in [Server.Deliveries] with
+// Stopped set.
+//
 // # Harsh by default
 //
 // The zero Config is at least as harsh as Google: a client that survives it
@@ -95,8 +106,8 @@
 // [Server.FailNext] (rate limits, 5xx, any error), [Server.SetLatency],
 // [Server.ExpireSyncTokens], [Server.RevokeToken] and [Server.RevokeAll],
 // and for notifications [Server.DropNextNotifications],
-// [Server.DuplicateNextNotifications], [Server.DelayNotifications] and
-// [Server.ReorderNotifications]. [Server.WaitIdle] waits until every
+// [Server.DuplicateNextNotifications], [Server.DelayNotifications],
+// [Server.ReorderNotifications] and [Server.PauseNotifications]. [Server.WaitIdle] waits until every
 // notification has been delivered, and [Server.Deliveries] logs every
 // attempt, so tests need no sleeps.
 //

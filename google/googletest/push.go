@@ -29,8 +29,15 @@ type Delivery struct {
 	Err error
 	// Duplicate marks the second copy of a duplicated notification.
 	Duplicate bool
-	// Dropped marks a notification discarded by DropNextNotifications.
+	// Dropped marks a push that was not sent: discarded by
+	// DropNextNotifications, or (with Stopped) because its channel was
+	// stopped before its turn came.
 	Dropped bool
+	// Stopped marks a push to a channel that had been stopped: a late
+	// delivery of a change made within Config.StopGrace after the stop (or,
+	// with Config.DeliverQueuedAfterStop, of one made before it), or with
+	// Dropped a push discarded because of the stop.
+	Stopped bool
 	// Time is Config.Now when the attempt was made.
 	Time time.Time
 }
@@ -63,6 +70,7 @@ type pushItem struct {
 	push      int       // 1..n among the pushes of one notification
 	notBefore time.Time // real time
 	duplicate bool
+	afterStop bool // made for a channel already stopped (Config.StopGrace)
 }
 
 // pushQueue serialises the deliveries of one channel, so a receiver sees a
@@ -78,6 +86,7 @@ type pushQueue struct {
 // number. The caller holds s.mu, which keeps message numbers and queue
 // order consistent.
 func (s *Server) notifyLocked(ch *channel, state string) {
+	afterStop := ch.stopped
 	numbers := []int64{1} // sync is always 1 (A.6)
 	if state == "sync" {
 		ch.lastNumber = max(ch.lastNumber, 1)
@@ -111,7 +120,7 @@ func (s *Server) notifyLocked(ch *channel, state string) {
 	for i, n := range numbers {
 		for c := range copies {
 			items = append(items, &pushItem{ch: ch, state: state, number: n, push: i + 1,
-				notBefore: time.Now().Add(s.delay), duplicate: c == 1})
+				notBefore: time.Now().Add(s.delay), duplicate: c == 1, afterStop: afterStop})
 		}
 	}
 	if s.reorderK > 0 {
@@ -138,9 +147,14 @@ func (s *Server) releaseHeldLocked() {
 	}
 }
 
-// enqueueLocked queues it on its channel's queue. The caller holds s.pmu.
+// enqueueLocked queues it on its channel's queue, or parks it while
+// notifications are paused. The caller holds s.pmu.
 func (s *Server) enqueueLocked(it *pushItem) {
 	if s.closed {
+		return
+	}
+	if s.paused {
+		s.parked = append(s.parked, it)
 		return
 	}
 	q := s.queues[it.ch]
@@ -220,18 +234,30 @@ func (s *Server) deliver(it *pushItem) {
 	backoff := s.cfg.PushBackoff
 	for attempt := 1; ; attempt++ {
 		s.mu.Lock()
-		live := it.ch.live(s.cfg.Now())
+		now := s.cfg.Now()
+		expired, stopped := !now.Before(it.ch.Expiration), it.ch.stopped
 		c := it.ch.copy()
 		s.mu.Unlock()
-		if !live {
-			return // stopped or expired channels deliver nothing
+		if expired {
+			return // expired channels deliver nothing
 		}
-		status, err := s.post(c, it)
-		s.pmu.Lock()
-		s.deliveries = append(s.deliveries, Delivery{
+		entry := Delivery{
 			ChannelID: c.ID, ResourceState: it.state, MessageNumber: it.number, Push: it.push, Attempt: attempt,
-			StatusCode: status, Err: err, Duplicate: it.duplicate, Time: s.cfg.Now(),
-		})
+			Duplicate: it.duplicate, Stopped: stopped, Time: now,
+		}
+		if stopped && !it.afterStop && !s.cfg.DeliverQueuedAfterStop {
+			// Made before the stop, sent after it: dropped.
+			entry.Attempt, entry.Dropped = 0, true
+			s.pmu.Lock()
+			s.deliveries = append(s.deliveries, entry)
+			s.pmu.Unlock()
+			return
+		}
+		entry.StatusCode, entry.Err = s.post(c, it)
+		status, err := entry.StatusCode, entry.Err
+		s.pmu.Lock()
+		entry.Time = s.cfg.Now()
+		s.deliveries = append(s.deliveries, entry)
 		s.pmu.Unlock()
 		if err != nil {
 			s.cfg.Logger.Debug("googletest: notification failed", "channel", c.ID, "state", it.state, "error", err)
@@ -336,6 +362,30 @@ func (s *Server) DelayNotifications(d time.Duration) {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
 	s.delay = max(d, 0)
+}
+
+// PauseNotifications parks every push made from now on (and every push
+// released by ReorderNotifications) until ResumeNotifications; pushes
+// already queued still go out. WaitIdle does not wait for parked pushes:
+// they wait for ResumeNotifications, not for time. Tests use it to order a
+// push after another event deterministically, e.g. to stop a channel
+// between a change and the delivery of its push.
+func (s *Server) PauseNotifications() {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	s.paused = true
+}
+
+// ResumeNotifications ends PauseNotifications and queues the parked pushes
+// in the order they were made.
+func (s *Server) ResumeNotifications() {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	parked := s.parked
+	s.paused, s.parked = false, nil
+	for _, it := range parked {
+		s.enqueueLocked(it)
+	}
 }
 
 // ReorderNotifications holds the next k notifications and, once k are held,

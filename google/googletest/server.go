@@ -45,6 +45,8 @@ type Server struct {
 	pending    int
 	idle       chan struct{} // closed while pending == 0
 	held       [][]*pushItem // by notification
+	paused     bool
+	parked     []*pushItem // queued while paused
 	dropN      int
 	dupN       int
 	reorderK   int
@@ -121,7 +123,7 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.pmu.Lock()
 		s.closed = true
-		s.held = nil
+		s.held, s.parked = nil, nil
 		s.pmu.Unlock()
 		s.cancel()
 		s.ts.Close()
@@ -241,13 +243,13 @@ func (s *Server) newEventID(c *calendarState) string {
 	}
 }
 
-// changedLocked sends "exists" to every live channel of c. The caller holds
-// s.mu.
+// changedLocked sends "exists" to every live channel of c, and to those
+// stopped within Config.StopGrace. The caller holds s.mu.
 func (s *Server) changedLocked(c *calendarState) {
 	now := s.cfg.Now()
 	ids := make([]string, 0, len(s.channels))
 	for id, ch := range s.channels {
-		if ch.CalendarID == c.id && ch.live(now) {
+		if ch.CalendarID == c.id && ch.notified(now, s.cfg.StopGrace) {
 			ids = append(ids, id)
 		}
 	}
