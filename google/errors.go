@@ -24,7 +24,9 @@ import (
 //   - 401, or a refresh token the authorization server refuses →
 //     provider.ErrReauthRequired
 //   - 404 → provider.ErrNotFound
-func apiError(op string, err error) error {
+//
+// A Retry-After date is measured from now, the Provider's Config.Now.
+func apiError(op string, err error, now time.Time) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		// The token endpoint refused to refresh: revoked or expired grant.
@@ -49,7 +51,7 @@ func apiError(op string, err error) error {
 		}
 	}
 	if ge.Header != nil {
-		pe.RetryAfter = retryAfter(ge.Header.Get("Retry-After"), time.Now())
+		pe.RetryAfter = retryAfter(ge.Header.Get("Retry-After"), now)
 	}
 	switch ge.Code {
 	case http.StatusGone:
@@ -69,8 +71,8 @@ func apiError(op string, err error) error {
 // provider treats it as gone), so it also wraps provider.ErrFullSyncRequired.
 // Any other 400, and every 400 on a list without a sync token, stays a
 // permanent error: a full sync would send the same request.
-func listError(err error, withSyncToken bool) error {
-	out := apiError("events.list", err)
+func listError(err error, withSyncToken bool, now time.Time) error {
+	out := apiError("events.list", err, now)
 	var pe *provider.ProviderError
 	var ge *googleapi.Error
 	if withSyncToken && errors.As(out, &pe) && pe.StatusCode == http.StatusBadRequest &&

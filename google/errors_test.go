@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -141,5 +142,22 @@ func TestFetchIncremental400Reasons(t *testing.T) {
 		if got := errors.Is(err, provider.ErrFullSyncRequired); got != tc.resync {
 			t.Errorf("%+v: ErrFullSyncRequired = %v, want %v (%v)", tc.fault, got, tc.resync, err)
 		}
+	}
+}
+
+// A Retry-After date is measured against the Provider's clock (Config.Now),
+// the same clock the emulator dated it with, not the machine's.
+func TestFetchRetryAfterDateUsesConfigNow(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	emu, p := newEmuProvider(t, googletest.Config{Now: clock}, google.Config{Now: clock})
+	emu.Fail(googletest.Fault{Op: googletest.OpEventsList, Status: 429, RetryAfterIn: 30 * time.Second})
+	_, err := p.Fetch(context.Background(), emuCalendar, provider.Position{})
+	var pe *provider.ProviderError
+	if !errors.As(err, &pe) || pe.StatusCode != 429 {
+		t.Fatalf("err = %v, want a ProviderError 429", err)
+	}
+	if pe.RetryAfter != 30*time.Second {
+		t.Fatalf("RetryAfter = %v, want 30s", pe.RetryAfter)
 	}
 }
