@@ -51,8 +51,9 @@
 // a sync token invalidated by [Server.ExpireSyncTokens] (or issued by
 // another Server) is 410 fullSyncRequired or 400 invalid "Invalid sync
 // token value.", as Google answers both ([Config.StaleSyncToken]; random by
-// default), and such a page token is 410. A sync token remembers singleEvents; using it
-// with the other value is 400 (Google calls that undefined behaviour).
+// default), and such a page token is 410. A sync token remembers
+// singleEvents; using it with the other value is 400 (Google calls that
+// undefined behaviour).
 //
 // # Recurring events
 //
@@ -103,21 +104,24 @@
 // # Faults
 //
 // Knobs reproduce what the real service does to clients: [Server.Fail] and
-// [Server.FailNext] (rate limits, 5xx, any error), [Server.SetLatency],
+// [Server.FailNext] (rate limits, 5xx, any error; [Fault.RetryAfterIn]
+// dates Retry-After from the moment of failure), [Server.SetLatency],
 // [Server.ExpireSyncTokens], [Server.RevokeToken] and [Server.RevokeAll],
-// and for notifications [Server.DropNextNotifications],
+// [Server.DeleteCalendar] and [Server.RevokeCalendarAccess] (a calendar
+// refused for good: 404, or a 403 that is not a rate limit), and for
+// notifications [Server.DropNextNotifications],
 // [Server.DuplicateNextNotifications], [Server.DelayNotifications],
-// [Server.ReorderNotifications] and [Server.PauseNotifications]. [Server.WaitIdle] waits until every
-// notification has been delivered, and [Server.Deliveries] logs every
-// attempt, so tests need no sleeps.
+// [Server.ReorderNotifications] and [Server.PauseNotifications].
+// [Server.WaitIdle] waits until every notification has been delivered, and
+// [Server.Deliveries] logs every attempt, so tests need no sleeps.
 //
 // # Inspecting state
 //
 // [Server.Events] returns what a client's copy should hold after a sync, and
 // [Server.Channels] the live channels, both as copies. [Server.Requests]
 // logs every API call (operation, calendar, status) and
-// [Server.RequestCount] counts them, so tests count calls without a proxy. [Server.InsertEvent]
-// seeds events without HTTP.
+// [Server.RequestCount] counts them, so tests count calls without a proxy.
+// [Server.InsertEvent] seeds events without HTTP.
 //
 // # Limitations
 //

@@ -163,7 +163,7 @@ func (s *Server) routes() http.Handler {
 }
 
 // api wraps an operation: request log, latency, authentication, injected
-// faults.
+// faults, revoked calendar access.
 func (s *Server) api(op string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w := &loggingWriter{ResponseWriter: rw, s: s, entry: Request{Op: op, CalendarID: r.PathValue("calendarId"), Time: s.cfg.Now()}}
@@ -193,6 +193,13 @@ func (s *Server) api(op string, h http.HandlerFunc) http.Handler {
 			writeError(w, e)
 			return
 		}
+		s.mu.Lock()
+		e := s.deniedLocked(r.PathValue("calendarId"))
+		s.mu.Unlock()
+		if e != nil {
+			writeError(w, e)
+			return
+		}
 		h(w, r)
 	})
 }
@@ -215,10 +222,10 @@ func (s *Server) authenticate(r *http.Request) *apiError {
 }
 
 // calendar resolves a calendar id from a request; "primary" is the first
-// calendar added. The caller holds s.mu.
+// calendar added. A deleted calendar is nil. The caller holds s.mu.
 func (s *Server) calendar(id string) *calendarState {
 	if id == "primary" {
-		if c, ok := s.calendars[id]; ok {
+		if c, ok := s.calendars[id]; ok && !c.deleted {
 			return c
 		}
 		if len(s.order) == 0 {
@@ -226,7 +233,10 @@ func (s *Server) calendar(id string) *calendarState {
 		}
 		id = s.order[0]
 	}
-	return s.calendars[id]
+	if c := s.calendars[id]; c != nil && !c.deleted {
+		return c
+	}
+	return nil
 }
 
 // newEventID returns a fresh 26-character base32hex id. The caller holds s.mu.
@@ -244,8 +254,12 @@ func (s *Server) newEventID(c *calendarState) string {
 }
 
 // changedLocked sends "exists" to every live channel of c, and to those
-// stopped within Config.StopGrace. The caller holds s.mu.
+// stopped within Config.StopGrace; nothing while access to c is revoked.
+// The caller holds s.mu.
 func (s *Server) changedLocked(c *calendarState) {
+	if c.denied != nil {
+		return // the account cannot see the calendar any more
+	}
 	now := s.cfg.Now()
 	ids := make([]string, 0, len(s.channels))
 	for id, ch := range s.channels {
@@ -276,7 +290,10 @@ func (s *Server) AddCalendar(id, timeZone string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.calendars[id]; ok {
+	if c, ok := s.calendars[id]; ok {
+		if c.deleted {
+			return fmt.Errorf("googletest: calendar %q was deleted", id)
+		}
 		return fmt.Errorf("googletest: calendar %q already exists", id)
 	}
 	s.calendars[id] = newCalendar(id, timeZone, loc, s.cfg.Now().UTC().Truncate(time.Millisecond))
