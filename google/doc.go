@@ -24,6 +24,18 @@
 // "invalid", "Invalid sync token value."), Google's other answer to a stale
 // token. A 400 on a full listing stays a permanent error.
 //
+// # Errors
+//
+// Errors of the API are *provider.ProviderError values (status, reason,
+// Retry-After) wrapping the sentinel the Engine branches on: 401, or a
+// refresh token the authorization server refuses, wraps
+// provider.ErrReauthRequired; a 404 wraps provider.ErrNotFound. On the
+// calendar's own events.list and events.watch, a 404 or a 403 that is not a
+// rate limit (forbidden, requiredAccessLevel, ...; not rateLimitExceeded,
+// userRateLimitExceeded, quotaExceeded, dailyLimitExceeded) also wraps
+// provider.ErrCalendarUnavailable: the calendar was deleted or the account
+// lost access to it, and retrying will not help.
+//
 // # Testing
 //
 // Package googletest is an emulator of the API and its push channels; point

@@ -1,6 +1,7 @@
 package google
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,7 +24,8 @@ import (
 //     the same)
 //   - 401, or a refresh token the authorization server refuses →
 //     provider.ErrReauthRequired
-//   - 404 → provider.ErrNotFound
+//   - 404 → provider.ErrNotFound (see calendarError for the calendar's own
+//     calls, where 404 and some 403s also mean provider.ErrCalendarUnavailable)
 //
 // A Retry-After date is measured from now, the Provider's Config.Now.
 func apiError(op string, err error, now time.Time) error {
@@ -72,7 +74,7 @@ func apiError(op string, err error, now time.Time) error {
 // Any other 400, and every 400 on a list without a sync token, stays a
 // permanent error: a full sync would send the same request.
 func listError(err error, withSyncToken bool, now time.Time) error {
-	out := apiError("events.list", err, now)
+	out := calendarError("events.list", err, now)
 	var pe *provider.ProviderError
 	var ge *googleapi.Error
 	if withSyncToken && errors.As(out, &pe) && pe.StatusCode == http.StatusBadRequest &&
@@ -94,6 +96,68 @@ func rejectsSyncToken(ge *googleapi.Error) bool {
 		}
 	}
 	return false
+}
+
+// calendarError is apiError for the calendar's own calls, events.list and
+// events.watch. A 404, or a 403 whose reason is not a rate limit (e.g.
+// forbidden, requiredAccessLevel), means the calendar was deleted or the
+// account lost access to it: retrying does not help, so the error also
+// wraps provider.ErrCalendarUnavailable (bug 13). A 404 keeps wrapping
+// provider.ErrNotFound. The rate limits are 429 and 403 rateLimitExceeded,
+// userRateLimitExceeded, quotaExceeded and dailyLimitExceeded, or any
+// reason of domain usageLimits
+// (https://developers.google.com/workspace/calendar/api/guides/errors). A
+// 403 without a reason is not judged: it may come from a proxy.
+func calendarError(op string, err error, now time.Time) error {
+	out := apiError(op, err, now)
+	var pe *provider.ProviderError
+	var ge *googleapi.Error
+	if errors.As(out, &pe) && errors.As(err, &ge) && calendarRefused(ge) {
+		pe.Err = errors.Join(provider.ErrCalendarUnavailable, pe.Err)
+	}
+	return out
+}
+
+// calendarRefused reports whether ge refuses the calendar for good: 404, or
+// 403 with reasons none of which is a usage limit.
+func calendarRefused(ge *googleapi.Error) bool {
+	switch ge.Code {
+	case http.StatusNotFound:
+		return true
+	case http.StatusForbidden:
+	default:
+		return false
+	}
+	// googleapi.ErrorItem has no domain: read it from the body.
+	type item struct{ Domain, Reason string }
+	var env struct {
+		Error struct{ Errors []item }
+	}
+	_ = json.Unmarshal([]byte(ge.Body), &env)
+	items := env.Error.Errors
+	if len(items) == 0 {
+		for _, it := range ge.Errors {
+			items = append(items, item{Reason: it.Reason})
+		}
+	}
+	refused := false
+	for _, it := range items {
+		switch {
+		case it.Domain == "usageLimits", usageLimitReasons[it.Reason]:
+			return false
+		case it.Reason != "":
+			refused = true
+		}
+	}
+	return refused
+}
+
+// usageLimitReasons are the 403 reasons of Google's rate limits and quotas.
+var usageLimitReasons = map[string]bool{
+	"rateLimitExceeded":     true,
+	"userRateLimitExceeded": true,
+	"quotaExceeded":         true,
+	"dailyLimitExceeded":    true,
 }
 
 // retryAfter parses a Retry-After value with retry.ParseRetryAfter; it

@@ -161,3 +161,107 @@ func TestFetchRetryAfterDateUsesConfigNow(t *testing.T) {
 		t.Fatalf("RetryAfter = %v, want 30s", pe.RetryAfter)
 	}
 }
+
+// calls runs the calendar's own calls (a full list, an incremental list,
+// a watch) and returns their errors by name.
+func calendarCalls(t *testing.T, p *google.Provider, cursor string) map[string]error {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]error{}
+	_, out["events.list (full)"] = p.Fetch(ctx, emuCalendar, provider.Position{})
+	_, out["events.list (incremental)"] = p.Fetch(ctx, emuCalendar, provider.Position{Cursor: cursor})
+	_, out["events.watch"] = p.Watch(ctx, emuCalendar, provider.WatchRequest{ID: "ch-unavailable", Secret: "s", Address: "https://hooks.example/g", TTL: time.Hour})
+	return out
+}
+
+// Bug 13: a calendar that was deleted, or that the account can no longer
+// see or read, answers its own list and watch with 404 or a 403 that is not
+// a rate limit, for good: the error wraps provider.ErrCalendarUnavailable
+// (a 404 still wraps provider.ErrNotFound too).
+func TestCalendarUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		refuse   func(*googletest.Server) error
+		status   int
+		notFound bool
+	}{
+		{"deleted", func(s *googletest.Server) error { return s.DeleteCalendar(emuCal) }, 404, true},
+		{"access revoked, 404", func(s *googletest.Server) error { return s.RevokeCalendarAccess(emuCal, 0, "") }, 404, true},
+		{"access revoked, 403 forbidden", func(s *googletest.Server) error { return s.RevokeCalendarAccess(emuCal, 403, "forbidden") }, 403, false},
+		{"access revoked, 403 requiredAccessLevel", func(s *googletest.Server) error {
+			return s.RevokeCalendarAccess(emuCal, 403, "requiredAccessLevel")
+		}, 403, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			emu, p := newEmuProvider(t, googletest.Config{}, google.Config{})
+			cursor := fetchAll(t, p, provider.Position{})
+			if err := tc.refuse(emu); err != nil {
+				t.Fatal(err)
+			}
+			for call, err := range calendarCalls(t, p, cursor) {
+				var pe *provider.ProviderError
+				if !errors.As(err, &pe) || pe.StatusCode != tc.status {
+					t.Fatalf("%s: err = %v, want a ProviderError %d", call, err, tc.status)
+				}
+				if !errors.Is(err, provider.ErrCalendarUnavailable) {
+					t.Errorf("%s: %v does not wrap ErrCalendarUnavailable", call, err)
+				}
+				if got := errors.Is(err, provider.ErrNotFound); got != tc.notFound {
+					t.Errorf("%s: ErrNotFound = %v, want %v", call, got, tc.notFound)
+				}
+				if errors.Is(err, provider.ErrFullSyncRequired) || errors.Is(err, provider.ErrReauthRequired) {
+					t.Errorf("%s: %v wraps another sentinel", call, err)
+				}
+			}
+		})
+	}
+}
+
+// Rate limits (403 rateLimitExceeded, userRateLimitExceeded, quotaExceeded,
+// dailyLimitExceeded, and 429), a revoked token (401), and a 404 of
+// channels.stop (an unknown channel, not a calendar) do not make the
+// calendar unavailable.
+func TestCalendarAvailableDespiteErrors(t *testing.T) {
+	faults := []googletest.Fault{
+		{Status: 403, Reason: "rateLimitExceeded"},
+		{Status: 403, Reason: "userRateLimitExceeded"},
+		{Status: 403, Reason: "quotaExceeded"},
+		{Status: 403, Reason: "dailyLimitExceeded"},
+		{Status: 429, Reason: "rateLimitExceeded"},
+		{Status: 500},
+	}
+	for _, f := range faults {
+		t.Run(f.Reason+" "+http.StatusText(f.Status), func(t *testing.T) {
+			emu, p := newEmuProvider(t, googletest.Config{}, google.Config{})
+			cursor := fetchAll(t, p, provider.Position{})
+			f.Times = 3
+			emu.Fail(f)
+			for call, err := range calendarCalls(t, p, cursor) {
+				var pe *provider.ProviderError
+				if !errors.As(err, &pe) || pe.StatusCode != f.Status {
+					t.Fatalf("%s: err = %v, want a ProviderError %d", call, err, f.Status)
+				}
+				if errors.Is(err, provider.ErrCalendarUnavailable) {
+					t.Errorf("%s: %v makes the calendar unavailable", call, err)
+				}
+			}
+		})
+	}
+	t.Run("401", func(t *testing.T) {
+		emu, p := newEmuProvider(t, googletest.Config{}, google.Config{})
+		cursor := fetchAll(t, p, provider.Position{})
+		emu.RevokeAll()
+		for call, err := range calendarCalls(t, p, cursor) {
+			if !errors.Is(err, provider.ErrReauthRequired) || errors.Is(err, provider.ErrCalendarUnavailable) {
+				t.Errorf("%s: err = %v, want ErrReauthRequired only", call, err)
+			}
+		}
+	})
+	t.Run("channels.stop 404", func(t *testing.T) {
+		_, p := newEmuProvider(t, googletest.Config{}, google.Config{})
+		err := p.Stop(context.Background(), emuCalendar, &provider.Subscription{ID: "nope", ResourceID: "nope"})
+		if !errors.Is(err, provider.ErrNotFound) || errors.Is(err, provider.ErrCalendarUnavailable) {
+			t.Errorf("err = %v, want ErrNotFound only", err)
+		}
+	})
+}

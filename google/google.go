@@ -181,7 +181,7 @@ func (p *Provider) Watch(ctx context.Context, cal provider.Calendar, req provide
 		Expiration: now.Add(ttl).UnixMilli(),
 	}).Context(ctx).Do()
 	if err != nil {
-		return nil, apiError("events.watch", err, p.cfg.Now())
+		return nil, calendarError("events.watch", err, p.cfg.Now())
 	}
 	if ch.Id != req.ID {
 		return nil, fmt.Errorf("google: events.watch returned channel id %q, asked for %q", ch.Id, req.ID)
