@@ -79,6 +79,7 @@ func TestBurstOfNotificationsCostsTwoSyncs(t *testing.T) {
 	g.armed = true
 	g.mu.Unlock()
 	before := g.count()
+	listsBefore := h.emu.RequestCount(googletest.OpEventsList, "cal@example.com")
 	done := make(chan error, 1)
 	go func() { done <- h.engine.Process(ctx, first) }()
 	<-g.entered // the first sync is under way, blocked in events.list
@@ -114,6 +115,9 @@ func TestBurstOfNotificationsCostsTwoSyncs(t *testing.T) {
 	}
 	if got := g.count() - before; got != 2 {
 		t.Errorf("events.list calls for a burst of %d = %d, want 2", burst, got)
+	}
+	if got := h.emu.RequestCount(googletest.OpEventsList, "cal@example.com") - listsBefore; got != 2 {
+		t.Errorf("the emulator logged %d events.list calls for the burst, want 2", got)
 	}
 	h.assertConverged("cal@example.com")
 }

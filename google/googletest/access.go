@@ -12,14 +12,7 @@ import (
 // cannot be added again. Deleting the first calendar leaves "primary"
 // unresolved.
 func (s *Server) DeleteCalendar(calendarID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.calendar(calendarID)
-	if c == nil {
-		return fmt.Errorf("%w: %q", ErrCalendarNotFound, calendarID)
-	}
-	c.deleted = true
-	return nil
+	return s.withCalendar(calendarID, func(c *calendarState) { c.deleted = true })
 }
 
 // RevokeCalendarAccess makes the calendar refuse the client, as when the
@@ -44,26 +37,26 @@ func (s *Server) RevokeCalendarAccess(calendarID string, status int, reason stri
 			reason = "forbidden"
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.calendar(calendarID)
-	if c == nil {
-		return fmt.Errorf("%w: %q", ErrCalendarNotFound, calendarID)
-	}
-	c.denied = newAPIError(status, reason, "")
-	return nil
+	denied := newAPIError(status, reason, "")
+	return s.withCalendar(calendarID, func(c *calendarState) { c.denied = denied })
 }
 
 // RestoreCalendarAccess ends [Server.RevokeCalendarAccess]: requests on
 // the calendar succeed again and changes notify its live channels.
 func (s *Server) RestoreCalendarAccess(calendarID string) error {
+	return s.withCalendar(calendarID, func(c *calendarState) { c.denied = nil })
+}
+
+// withCalendar runs f on the calendar under s.mu, or reports
+// ErrCalendarNotFound.
+func (s *Server) withCalendar(calendarID string, f func(*calendarState)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.calendar(calendarID)
 	if c == nil {
 		return fmt.Errorf("%w: %q", ErrCalendarNotFound, calendarID)
 	}
-	c.denied = nil
+	f(c)
 	return nil
 }
 

@@ -96,10 +96,20 @@
 //
 // # Harsh by default
 //
-// The zero Config is at least as harsh as Google: a client that survives it
-// survives the real service. Tests that count pushes or calls exactly set
-// [Config.Exact], which makes the harsh defaults exact (explicit values of
-// the knobs still win).
+// The zero Config is at least as harsh as Google (PROTOCOLS.md Z): a client
+// that survives it survives the real service. By default
+//
+//   - one change sends 1 to 3 pushes per channel ([Config.MaxPushesPerChange]);
+//   - a stale sync token gets 400 invalid or 410 at random
+//     ([Config.StaleSyncToken]);
+//   - a stopped channel receives pushes for [DefaultStopGrace] more
+//     ([Config.StopGrace]), and drops those it had queued
+//     ([Config.DeliverQueuedAfterStop]);
+//   - the random choices follow [Config.Seed], so a failing run reproduces.
+//
+// Tests that count pushes or calls exactly set [Config.Exact]: one push per
+// change, 410 for a stale token, no push after stop (explicit values of the
+// knobs still win).
 //
 // # Faults
 //

@@ -365,12 +365,5 @@ func (s *Server) InsertEvent(calendarID string, ev *calendar.Event) (*calendar.E
 // envelope of PROTOCOLS.md C.4, using a sync token that 410 or 400 invalid
 // "Invalid sync token value.", as Config.StaleSyncToken chooses.
 func (s *Server) ExpireSyncTokens(calendarID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.calendar(calendarID)
-	if c == nil {
-		return fmt.Errorf("%w: %q", ErrCalendarNotFound, calendarID)
-	}
-	c.epoch++
-	return nil
+	return s.withCalendar(calendarID, func(c *calendarState) { c.epoch++ })
 }
