@@ -75,9 +75,9 @@ const (
 type StaleTokenAnswer int
 
 // The answers to a stale sync token. Google documents 410 fullSyncRequired
-// but also answers some stale or invalidated tokens
-// with 400 reason "invalid", message "Invalid sync token value."
-// ; a client must run a full sync on both.
+// but also answers some stale or invalidated tokens with 400 reason
+// "invalid", message "Invalid sync token value."; a client must run a full
+// sync on both.
 const (
 	// StaleTokenDefault is the zero value: StaleTokenMixed, or
 	// StaleToken410 when Config.Exact is set.
