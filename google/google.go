@@ -254,10 +254,22 @@ func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provide
 		return nil, listError(err, syncToken != "", p.cfg.Now())
 	}
 	page := &provider.Page{Changes: make([]provider.Change, 0, len(res.Items))}
+	// deletedSeries are the events this page deletes: a cancelled
+	// exception of one of them belongs to a series that is gone, not to a
+	// live one, and is deleted too rather than kept.
+	deletedSeries := make(map[string]bool)
+	for _, item := range res.Items {
+		if item != nil && item.Status == "cancelled" && item.RecurringEventId == "" {
+			deletedSeries[item.Id] = true
+		}
+	}
 	for _, item := range res.Items {
 		ch, err := change(cal.ID, item, p.cfg.SingleEvents)
 		if err != nil {
 			return nil, err
+		}
+		if ch.Op == provider.Upsert && ch.Event.Status == "cancelled" && deletedSeries[ch.Event.RecurringEventID] {
+			ch.Op = provider.Delete
 		}
 		page.Changes = append(page.Changes, ch)
 	}

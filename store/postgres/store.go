@@ -211,6 +211,10 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 			batch.Queue(upsertSQL, eventArgs(calendarID, w)...)
 		}
 	}
+	series := plan.DeletedSeries(p.Result.Applied)
+	if len(series) > 0 {
+		batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND recurring_event_id = ANY($2) RETURNING id`, calendarID, series)
+	}
 	if b.Sweep {
 		batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND generation <> $2 RETURNING id`, calendarID, b.Generation)
 	}
@@ -245,6 +249,14 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 				return nil, fmt.Errorf("postgres: Apply: event %q: %w", w.ID, err)
 			}
 		}
+	}
+	if len(series) > 0 {
+		rows, _ := br.Query()
+		gone, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, wrap("Apply: delete series exceptions", err)
+		}
+		p.Result.Applied = append(p.Result.Applied, plan.SeriesDeletes(calendarID, gone)...)
 	}
 	if b.Sweep {
 		rows, _ := br.Query()

@@ -222,6 +222,26 @@ func applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync
 			}
 		}
 	}
+	for _, series := range plan.DeletedSeries(p.Result.Applied) {
+		rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE calendar_id = ? AND recurring_event_id = ? RETURNING id`, calendarID, series)
+		if err != nil {
+			return nil, wrap("Apply: delete series exceptions", err)
+		}
+		var gone []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, wrap("Apply: delete series exceptions", err)
+			}
+			gone = append(gone, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, wrap("Apply: delete series exceptions", err)
+		}
+		p.Result.Applied = append(p.Result.Applied, plan.SeriesDeletes(calendarID, gone)...)
+	}
 	if b.Sweep {
 		rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE calendar_id = ? AND generation <> ? RETURNING id`, calendarID, b.Generation)
 		if err != nil {

@@ -93,6 +93,7 @@ var cases = []struct {
 	{"CalendarsAreSeparate", testCalendarsAreSeparate},
 	{"ApplyAtomic", testApplyAtomic},
 	{"GenerationSweep", testGenerationSweep},
+	{"SeriesDeleteCascades", testSeriesDeleteCascades},
 	{"SweepAcrossPages", testSweepAcrossPages},
 	{"ListEvents", testListEvents},
 	{"Subscriptions", testSubscriptions},
