@@ -78,6 +78,21 @@ const (
 	MaxOccurrences   = 1000
 	ExpansionHorizon = 2 * 365 * 24 * time.Hour
 
+	// DefaultMailboxConcurrency is how many API requests one mailbox may
+	// have in flight: Outlook allows 4 concurrent requests per app per
+	// mailbox (PROTOCOLS.md B.8, Z).
+	DefaultMailboxConcurrency = 4
+
+	// DefaultDeletedSubscriptionLinger is how long a deleted subscription
+	// may still receive change notifications. Graph documents that
+	// notifications "can keep arriving for a deleted subscription"
+	// (PROTOCOLS.md Z, B.4) but not for how long; the emulator picks a
+	// short window.
+	DefaultDeletedSubscriptionLinger = 10 * time.Second
+
+	// DefaultSeed seeds the emulator's random choices when Config.Seed is 0.
+	DefaultSeed = 0x6b6e6f6273
+
 	// maxBodyBytes limits request bodies.
 	maxBodyBytes = 1 << 20
 )
@@ -141,6 +156,59 @@ type Config struct {
 	// DefaultApplicationID.
 	ApplicationID string
 
+	// Seed seeds the random choices of the harsh defaults (how many
+	// notifications a change causes, which throttling answers carry a
+	// Retry-After), so that a run repeats. Default: DefaultSeed.
+	Seed uint64
+
+	// ExactNotifications makes one change cause exactly one notification
+	// per subscription: "created" for a creation, one "updated" for an
+	// update, and for a change to an occurrence one "updated" of its
+	// series master. Tests that count notifications set it. Default
+	// false: Graph's multiplicity (PROTOCOLS.md Z, B.4), a creation
+	// notifies "created" then "updated", an update 1 to 3 times "updated"
+	// (seeded random), and a change to an occurrence notifies the
+	// occurrence itself and, 1 to 3 times, its series master. Each
+	// notification is its own delivery, batched only within BatchWindow.
+	ExactNotifications bool
+
+	// ValidateOnCreateOnly performs the validation handshake only when a
+	// subscription is created. Default false: Graph validates the
+	// notificationUrl (and lifecycleNotificationUrl) again on PATCH
+	// /subscriptions/{id} and on reauthorize (PROTOCOLS.md Z, B.2), and
+	// either fails with 400 when the receiver does not answer.
+	ValidateOnCreateOnly bool
+
+	// MailboxConcurrency is how many API requests one mailbox may have in
+	// flight (from arrival, latency included, to the end of the answer);
+	// one more is answered 429 ApplicationThrottled "Application is over
+	// its MailboxConcurrency limit." (PROTOCOLS.md Z, B.8). The mailbox is
+	// the user a path names, or the user of the token for /subscriptions.
+	// 0 means DefaultMailboxConcurrency (4); negative disables the limit.
+	MailboxConcurrency int
+
+	// ThrottleRetryAfter chooses the Retry-After of those 429s. Default:
+	// RetryAfterMixed ("1" or none, at random).
+	ThrottleRetryAfter RetryAfterMode
+
+	// DeletedSubscriptionLinger is how long, by Now, a subscription
+	// deleted with DELETE /subscriptions/{id} still receives change
+	// notifications (PROTOCOLS.md Z, B.4); it is gone for every API call at
+	// once. 0 means DefaultDeletedSubscriptionLinger (10 s); negative
+	// means none.
+	DeletedSubscriptionLinger time.Duration
+
+	// AllowCalendarDeltaV1 serves calendarView delta of a named calendar
+	// (/me/calendars/{id}/calendarView/delta,
+	// /me/calendar/calendarView/delta and their /users/{id} forms) under
+	// /v1.0. Default false: v1.0 documents calendarView delta of the
+	// primary calendar only (/me/calendarView/delta, PROTOCOLS.md Z, B.6),
+	// so those paths answer 400 BadRequest "Unsupported request: Change
+	// tracking is not supported against 'microsoft.graph.event'.", Graph's
+	// answer for delta where it does not track changes
+	// (microsoftgraph/msgraph-metadata#608); /beta serves them.
+	AllowCalendarDeltaV1 bool
+
 	// Logger receives debug logs about requests and deliveries. Bearer
 	// tokens, validation tokens and clientState values are never logged.
 	// Default: silent.
@@ -183,6 +251,19 @@ func (c Config) WithDefaults() Config {
 	if c.ApplicationID == "" {
 		c.ApplicationID = DefaultApplicationID
 	}
+	if c.Seed == 0 {
+		c.Seed = DefaultSeed
+	}
+	if c.MailboxConcurrency == 0 {
+		c.MailboxConcurrency = DefaultMailboxConcurrency
+	} else if c.MailboxConcurrency < 0 {
+		c.MailboxConcurrency = -1
+	}
+	if c.DeletedSubscriptionLinger == 0 {
+		c.DeletedSubscriptionLinger = DefaultDeletedSubscriptionLinger
+	} else if c.DeletedSubscriptionLinger < 0 {
+		c.DeletedSubscriptionLinger = -1
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -200,6 +281,9 @@ func (c Config) validate() error {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s %v is negative", name, d))
 		}
+	}
+	if c.ThrottleRetryAfter < RetryAfterMixed || c.ThrottleRetryAfter > RetryAfterNone {
+		errs = append(errs, fmt.Errorf("ThrottleRetryAfter %d is not a RetryAfterMode", c.ThrottleRetryAfter))
 	}
 	return errors.Join(errs...)
 }

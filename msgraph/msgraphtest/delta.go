@@ -24,6 +24,10 @@ const (
 	CodeResyncRequired = "resyncRequired"
 )
 
+// msgUnsupportedEventDelta is Graph's message for delta on an event
+// collection it does not track (microsoftgraph/msgraph-metadata#608).
+const msgUnsupportedEventDelta = "Unsupported request: Change tracking is not supported against 'microsoft.graph.event'."
+
 const (
 	kindCalendarView = "cv"
 	kindEvents       = "ev"
@@ -172,11 +176,16 @@ type deltaPage struct {
 // (beta only, PROTOCOLS.md B.6).
 func (s *Server) deltaHandler(t *target, kind string) handler {
 	return func(w http.ResponseWriter, r *http.Request, req *request) *apiError {
+		if kind == kindCalendarView && req.version == "v1.0" && t.calendar != "" && !s.cfg.AllowCalendarDeltaV1 {
+			// v1.0 documents calendarView delta of the primary calendar
+			// only (PROTOCOLS.md Z, B.6); Graph answers delta it does not
+			// track with this 400 (microsoftgraph/msgraph-metadata#608).
+			return newAPIError(http.StatusBadRequest, "BadRequest", msgUnsupportedEventDelta)
+		}
 		if kind == kindEvents && req.version == "v1.0" {
 			// events delta is "currently available only in the beta
-			// version" (PROTOCOLS.md B.6); the wording is the emulator's.
-			return newAPIError(http.StatusBadRequest, "BadRequest",
-				"Change tracking is not supported against 'microsoft.graph.event' collections in v1.0; use calendarView/delta.")
+			// version"; live v1.0 answers this (PROTOCOLS.md Z, B.6).
+			return newAPIError(http.StatusBadRequest, "BadRequest", msgUnsupportedEventDelta)
 		}
 		q := r.URL.Query()
 		for _, opt := range []string{"$select", "$expand", "$filter", "$orderby", "$search"} {

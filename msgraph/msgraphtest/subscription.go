@@ -39,6 +39,12 @@ type Subscription struct {
 type subscription struct {
 	Subscription
 	changeTypes []string
+	lingerUntil time.Time // set once deleted: notifications until then
+}
+
+// about names sub's mailbox and calendar in the request log.
+func (req *request) about(sub *subscription) {
+	req.log.User, req.log.Calendar = sub.User, sub.Calendar
 }
 
 // wireSubscription is Graph's subscription resource (PROTOCOLS.md B.1,
@@ -207,9 +213,12 @@ func (s *Server) checkExpiration(raw *string) (time.Time, *apiError) {
 		// The wording is the emulator's; PROTOCOLS.md records none.
 		return time.Time{}, invalidRequest("Subscription expiration can only be in the future.")
 	}
-	if t.Sub(now) > s.cfg.MaxSubscriptionLifetime {
+	s.mu.Lock()
+	ceiling := s.maxLifetime
+	s.mu.Unlock()
+	if t.Sub(now) > ceiling {
 		return time.Time{}, newAPIError(http.StatusBadRequest, "ExtensionError",
-			fmt.Sprintf("Subscription expiration can only be %d minutes in the future.", int(s.cfg.MaxSubscriptionLifetime/time.Minute)))
+			fmt.Sprintf("Subscription expiration can only be %d minutes in the future.", int(ceiling/time.Minute)))
 	}
 	return t.UTC(), nil
 }
@@ -282,20 +291,19 @@ func (s *Server) handleCreateSubscription(w http.ResponseWriter, r *http.Request
 		return invalidRequest(fmt.Sprintf("Resource '%s' is not supported by this emulator (events of a user or calendar).", *in.Resource))
 	}
 	s.mu.Lock()
-	_, err := s.calendarLocked(user, calendar)
+	c, err := s.calendarLocked(user, calendar)
 	s.mu.Unlock()
+	req.log.User = user
 	if err != nil {
 		return newAPIError(http.StatusNotFound, "ResourceNotFound", "Resource not found.")
 	}
+	if calendar != "" {
+		req.log.Calendar = c.id
+	}
 
 	// Validation handshake, outside the lock (PROTOCOLS.md B.2): both URLs.
-	if e := s.validateURL(r.Context(), *in.NotificationURL); e != nil {
+	if e := s.validateURLs(r.Context(), *in.NotificationURL, lifecycleURL); e != nil {
 		return e
-	}
-	if lifecycleURL != "" {
-		if e := s.validateURL(r.Context(), lifecycleURL); e != nil {
-			return e
-		}
 	}
 
 	s.mu.Lock()
@@ -344,8 +352,44 @@ const (
 	validationTimeoutMessage  = "Subscription validation request timed out."
 )
 
+// validateURLs performs the handshake against the notificationUrl, then
+// the lifecycleNotificationUrl ("you must validate both", PROTOCOLS.md
+// B.1); an empty URL is skipped.
+func (s *Server) validateURLs(ctx context.Context, notificationURL, lifecycleURL string) *apiError {
+	for _, u := range []string{notificationURL, lifecycleURL} {
+		if u == "" {
+			continue
+		}
+		if e := s.validateURL(ctx, u); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// revalidate is the handshake of a renewal or a reauthorization: Graph
+// validates the URLs again (PROTOCOLS.md Z, B.2), unless
+// Config.ValidateOnCreateOnly.
+func (s *Server) revalidate(ctx context.Context, notificationURL, lifecycleURL string) *apiError {
+	if s.cfg.ValidateOnCreateOnly {
+		return nil
+	}
+	return s.validateURLs(ctx, notificationURL, lifecycleURL)
+}
+
 // validateURL performs the handshake against one URL.
 func (s *Server) validateURL(ctx context.Context, target string) *apiError {
+	s.mu.Lock()
+	skip := s.timeoutsN > 0
+	if skip {
+		s.timeoutsN--
+	}
+	s.mu.Unlock()
+	if skip {
+		s.logDelivery(Delivery{Kind: KindValidation, URL: target, Attempt: 1, Err: context.DeadlineExceeded, Dropped: true, Time: s.cfg.Now()})
+		s.cfg.Logger.Debug("msgraphtest: validation timed out (injected)")
+		return invalidRequest(validationTimeoutMessage)
+	}
 	token := "Validation: Testing client application reachability for subscription Request-Id: " + s.newGUID()
 	u := target
 	if strings.Contains(u, "?") {
@@ -420,6 +464,7 @@ func (s *Server) handleGetSubscription(w http.ResponseWriter, r *http.Request, r
 	var wire wireSubscription
 	if sub != nil {
 		wire = sub.wire()
+		req.about(sub)
 	}
 	s.mu.Unlock()
 	if sub == nil {
@@ -430,9 +475,9 @@ func (s *Server) handleGetSubscription(w http.ResponseWriter, r *http.Request, r
 }
 
 // handleUpdateSubscription renews (PROTOCOLS.md B.3, C.7). Only
-// expirationDateTime (and notificationUrl) can change; whether Graph
-// re-validates on PATCH is unconfirmed, the emulator validates a changed
-// notificationUrl only.
+// expirationDateTime (and notificationUrl) can change. Graph validates the
+// URLs again on PATCH (PROTOCOLS.md Z, B.2), the new notificationUrl if it
+// changes.
 func (s *Server) handleUpdateSubscription(w http.ResponseWriter, r *http.Request, req *request) *apiError {
 	var in subscriptionInput
 	if e := readJSON(w, r, &in); e != nil {
@@ -441,6 +486,11 @@ func (s *Server) handleUpdateSubscription(w http.ResponseWriter, r *http.Request
 	id := req.segs[1]
 	s.mu.Lock()
 	sub := s.liveSubLocked(id)
+	var notificationURL, lifecycleURL string
+	if sub != nil {
+		req.about(sub)
+		notificationURL, lifecycleURL = sub.NotificationURL, sub.LifecycleNotificationURL
+	}
 	s.mu.Unlock()
 	if sub == nil {
 		return errSubNotFound(id)
@@ -456,7 +506,7 @@ func (s *Server) handleUpdateSubscription(w http.ResponseWriter, r *http.Request
 		return invalidRequest("lifecycleNotificationUrl cannot be updated; create a new subscription.")
 	}
 	newURL := ""
-	if in.NotificationURL != nil && *in.NotificationURL != sub.NotificationURL {
+	if in.NotificationURL != nil && *in.NotificationURL != notificationURL {
 		if e := s.checkURL("notificationUrl", *in.NotificationURL); e != nil {
 			return e
 		}
@@ -464,6 +514,10 @@ func (s *Server) handleUpdateSubscription(w http.ResponseWriter, r *http.Request
 			return e
 		}
 		newURL = *in.NotificationURL
+		notificationURL = ""
+	}
+	if e := s.revalidate(r.Context(), notificationURL, lifecycleURL); e != nil {
+		return e
 	}
 	s.mu.Lock()
 	sub = s.liveSubLocked(id)
@@ -484,12 +538,20 @@ func (s *Server) handleUpdateSubscription(w http.ResponseWriter, r *http.Request
 	return nil
 }
 
+// handleDeleteSubscription deletes a subscription for every API call at
+// once; it may still receive change notifications for
+// Config.DeletedSubscriptionLinger (PROTOCOLS.md Z, B.4).
 func (s *Server) handleDeleteSubscription(w http.ResponseWriter, r *http.Request, req *request) *apiError {
 	id := req.segs[1]
 	s.mu.Lock()
 	sub := s.liveSubLocked(id)
 	if sub != nil {
+		req.about(sub)
 		delete(s.subs, id)
+		if linger := s.cfg.DeletedSubscriptionLinger; linger > 0 {
+			sub.lingerUntil = s.cfg.Now().Add(linger)
+			s.deleted[id] = sub
+		}
 	}
 	s.mu.Unlock()
 	if sub == nil {
@@ -499,11 +561,26 @@ func (s *Server) handleDeleteSubscription(w http.ResponseWriter, r *http.Request
 	return nil
 }
 
-// handleReauthorize answers 204 No Content (PROTOCOLS.md B.3 [M-REAUTH]).
+// handleReauthorize answers 204 No Content (PROTOCOLS.md B.3 [M-REAUTH])
+// after validating the URLs again (PROTOCOLS.md Z, B.2).
 func (s *Server) handleReauthorize(w http.ResponseWriter, r *http.Request, req *request) *apiError {
 	id := req.segs[1]
 	s.mu.Lock()
 	sub := s.liveSubLocked(id)
+	var notificationURL, lifecycleURL string
+	if sub != nil {
+		req.about(sub)
+		notificationURL, lifecycleURL = sub.NotificationURL, sub.LifecycleNotificationURL
+	}
+	s.mu.Unlock()
+	if sub == nil {
+		return errSubNotFound(id)
+	}
+	if e := s.revalidate(r.Context(), notificationURL, lifecycleURL); e != nil {
+		return e
+	}
+	s.mu.Lock()
+	sub = s.liveSubLocked(id)
 	if sub != nil {
 		sub.ReauthorizationRequired = false
 	}
