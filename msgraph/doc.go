@@ -19,6 +19,11 @@
 // retry policy applies. Only the SDK handler that rewrites its
 // /users/me-token-to-replace paths to /me is kept.
 //
+// Redirects: a GET (a delta page) follows one only on the service's own
+// scheme and host; a redirect answering a write (POST, PATCH, DELETE) is
+// an error carrying its 3xx status, never a success, since Graph documents
+// none for them and the SDK would count any status below 400 as done.
+//
 // # Subscriptions
 //
 // [Provider.Watch] creates a subscription (POST /subscriptions) with

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -37,24 +38,81 @@ func withResponse(ctx context.Context) (context.Context, *response) {
 	return context.WithValue(ctx, responseKey{}, r), r
 }
 
-// recorder is the innermost transport: for a response with status >= 400 it
-// keeps the status, headers and (capped) body in the *response of the
-// request's context, whatever the SDK later makes of the body (which may be
-// no JSON at all). The body is handed on unchanged.
+// recorder is the innermost transport of the SDK's pipeline: for a response
+// with status >= 400 it keeps the status, headers and (capped) body in the
+// *response of the request's context, whatever the SDK later makes of the
+// body (which may be no JSON at all). The body is handed on unchanged.
+//
+// A redirect (3xx) answering a write (anything but GET and HEAD) is turned
+// into an error, recorded the same way: the SDK counts every status below
+// 400 as success, so a DELETE answered 308 would pass for a deleted
+// subscription, and net/http would replay a POST or PATCH answered 301, 302
+// or 303 as a GET elsewhere. Graph documents no redirect for these calls.
 type recorder struct{ base http.RoundTripper }
 
 func (t *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
-	if err != nil || resp.StatusCode < 400 {
+	if err != nil {
 		return resp, err
 	}
+	redirect := resp.StatusCode >= 300 && resp.StatusCode < 400 && req.Method != http.MethodGet && req.Method != http.MethodHead
+	if resp.StatusCode < 400 && !redirect {
+		return resp, nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
 	if rec, ok := req.Context().Value(responseKey{}).(*response); ok {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(body))
 		rec.status, rec.header, rec.body = resp.StatusCode, resp.Header, body
 	}
+	if redirect {
+		return nil, &redirectError{method: req.Method, status: resp.StatusCode, location: resp.Header.Get("Location")}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
+}
+
+// redirectError is a write answered with a redirect.
+type redirectError struct {
+	method   string
+	status   int
+	location string
+}
+
+func (e *redirectError) Error() string {
+	msg := fmt.Sprintf("msgraph: %s answered %d %s", e.method, e.status, http.StatusText(e.status))
+	if e.location != "" {
+		msg += " to " + redactQuery(e.location)
+	}
+	return msg + "; a write is never redirected"
+}
+
+// redactQuery drops the query of a URL for error messages.
+func redactQuery(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "an unparsable Location"
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return u.String()
+}
+
+// checkRedirect refuses to follow a redirect away from the service's
+// scheme and host (a GET of a nextLink or deltaLink, the only calls that
+// may follow one: writes never get here, see recorder), then defers to the
+// host client's own policy, or net/http's limit of 10 redirects.
+func (p *Provider) checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if !p.sameOrigin(req.URL.String()) {
+			return fmt.Errorf("msgraph: refusing a redirect from %s to %s", p.base.Host, redactQuery(req.URL.String()))
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("msgraph: stopped after 10 redirects")
+		}
+		return nil
+	}
 }
 
 // errorBody is Graph's error envelope.

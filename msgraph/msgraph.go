@@ -207,7 +207,7 @@ func New(cfg Config) (*Provider, error) {
 	hc := &http.Client{
 		Transport: khttp.NewCustomTransportWithParentTransport(&recorder{base: parent},
 			khttp.NewUrlReplaceHandler(true, core.ReplacementPairs)),
-		CheckRedirect: cfg.HTTPClient.CheckRedirect,
+		CheckRedirect: p.checkRedirect(cfg.HTTPClient.CheckRedirect),
 		Jar:           cfg.HTTPClient.Jar,
 		Timeout:       cfg.HTTPClient.Timeout,
 	}
