@@ -76,7 +76,7 @@ func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provide
 	}
 	res, err := p.adapter.SendPrimitive(ctx, ri, "[]byte", nil)
 	if err != nil {
-		return nil, apiError("delta", err, rec, nil, true, now)
+		return nil, apiError("delta", err, rec, errorSentinels{fullSync: true}, now)
 	}
 	body, _ := res.([]byte)
 	page, err := p.parsePage(cal.ID, body)

@@ -41,6 +41,13 @@
 // the live ceiling [MaxSubscriptionTTL] of 10,070 minutes; the documented
 // 10,080 is refused by the service).
 //
+// Graph validates the notification URLs on create, renewal and
+// reauthorization alike; its 400 "Subscription validation request timed
+// out." is retried with backoff ([Config.ValidationRetry], 3 tries), then
+// returned. Its 400 "Subscription expiration can only be N minutes in the
+// future." (the ceiling has moved over time) makes Watch and Renew try once
+// more just under N, and ask for no more from then on.
+//
 // [Provider.Renew] extends a subscription in place (PATCH) and
 // [Provider.Reauthorize] answers a reauthorizationRequired lifecycle
 // notification (POST /subscriptions/{id}/reauthorize): the Provider

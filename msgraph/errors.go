@@ -130,18 +130,29 @@ type errorBody struct {
 // full sync is the only way on from either.
 var fullSyncCodes = []string{"syncStateNotFound", "resyncRequired", "syncStateInvalid", "invalidDeltaToken"}
 
+// errorSentinels says which sentinels an operation's errors wrap besides
+// those of every call (ErrReauthRequired for 401 and refused grants).
+type errorSentinels struct {
+	// notFound is wrapped on 404: provider.ErrNotFound, or
+	// ErrSubscriptionGone for a renewal; nil wraps nothing.
+	notFound error
+	// fullSync wraps provider.ErrFullSyncRequired on 410 and the
+	// fullSyncCodes (delta calls).
+	fullSync bool
+}
+
 // apiError turns an error of an SDK call into a *provider.ProviderError
 // wrapping the sentinel the Engine branches on:
 //
 //   - 401, or a token source whose refresh the authorization server refuses
 //     → provider.ErrReauthRequired
-//   - 404 → notFound (provider.ErrNotFound, or ErrSubscriptionGone for a
+//   - 404 → s.notFound (provider.ErrNotFound, or ErrSubscriptionGone for a
 //     renewal)
-//   - 410, or a fullSyncCodes code (on a delta call, fullSync true) →
+//   - 410, or a fullSyncCodes code (on a delta call, s.fullSync) →
 //     provider.ErrFullSyncRequired
 //   - 429 and 5xx carry RetryAfter from Retry-After (seconds, fractions
 //     allowed, or an HTTP date).
-func apiError(op string, err error, rec *response, notFound error, fullSync bool, now time.Time) error {
+func apiError(op string, err error, rec *response, s errorSentinels, now time.Time) error {
 	if re, ok := retrieveError(err); ok {
 		code := re.ErrorCode
 		if code == "" && re.Response != nil {
@@ -178,9 +189,9 @@ func apiError(op string, err error, rec *response, notFound error, fullSync bool
 	switch {
 	case status == http.StatusUnauthorized:
 		pe.Err = errors.Join(provider.ErrReauthRequired, err)
-	case status == http.StatusNotFound && notFound != nil:
-		pe.Err = errors.Join(notFound, err)
-	case fullSync && (status == http.StatusGone || isFullSyncCode(pe.Reason)):
+	case status == http.StatusNotFound && s.notFound != nil:
+		pe.Err = errors.Join(s.notFound, err)
+	case s.fullSync && (status == http.StatusGone || isFullSyncCode(pe.Reason)):
 		pe.Err = errors.Join(provider.ErrFullSyncRequired, err)
 	}
 	return pe

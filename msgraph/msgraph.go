@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -55,6 +56,10 @@ const (
 	MaxClientStateLength = 128
 	// ChangeTypes are the changes every subscription asks for.
 	ChangeTypes = "created,updated,deleted"
+	// DefaultValidationRetries is how often a subscription call whose
+	// validation handshake Graph reports timed out is repeated: twice, so
+	// three tries in all.
+	DefaultValidationRetries = 2
 )
 
 // TokenSourceFunc returns the OAuth 2.0 token source of a host account. The
@@ -106,6 +111,15 @@ type Config struct {
 	// the Engine asks for none, and the most any request gets,
 	// 1 minute..MaxSubscriptionTTL. Default: DefaultSubscriptionTTL.
 	SubscriptionTTL time.Duration
+	// ValidationRetry is how a create, renew or reauthorize is repeated
+	// when Graph answers 400 "Subscription validation request timed out.":
+	// Graph validates the notification URLs on each of them and sometimes
+	// never sends the request, and the same call made again then succeeds
+	// (PROTOCOLS.md Z, B.2). Default: retry's Policy with MaxRetries
+	// DefaultValidationRetries (3 tries; waits of 1 s, then 2 s, plus
+	// jitter, on Clock). After the last try the call returns the error.
+	// retry.NoRetries as MaxRetries disables it.
+	ValidationRetry retry.Policy
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
 }
@@ -145,6 +159,9 @@ func (c Config) WithDefaults() Config {
 	if c.SubscriptionTTL == 0 {
 		c.SubscriptionTTL = DefaultSubscriptionTTL
 	}
+	if c.ValidationRetry.MaxRetries == 0 {
+		c.ValidationRetry.MaxRetries = DefaultValidationRetries
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -168,6 +185,9 @@ func (c Config) validate() error {
 	if c.SubscriptionTTL < time.Minute || c.SubscriptionTTL > MaxSubscriptionTTL {
 		return fmt.Errorf("msgraph: Config.SubscriptionTTL %v out of range 1m..%v", c.SubscriptionTTL, MaxSubscriptionTTL)
 	}
+	if err := c.ValidationRetry.Validate(); err != nil {
+		return fmt.Errorf("msgraph: Config.ValidationRetry: %w", err)
+	}
 	return nil
 }
 
@@ -179,6 +199,9 @@ type Provider struct {
 	base    *url.URL
 	adapter *msgraphsdk.GraphRequestAdapter
 	client  *msgraphsdk.GraphServiceClient
+	// ceiling is the subscription lifetime Graph was last heard to allow
+	// (nanoseconds, 0 if never told), see lifetimeCeiling.
+	ceiling atomic.Int64
 }
 
 var (

@@ -2,9 +2,11 @@ package msgraph_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +61,9 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 	pcfg.BaseURL = r.srv.URL() + "/v1.0"
 	pcfg.TokenSource = func(_ context.Context, account string) (oauth2.TokenSource, error) {
 		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "token-of-" + account}), nil
+	}
+	if pcfg.ValidationRetry.Clock == nil {
+		pcfg.ValidationRetry.Clock = r.clock
 	}
 	if pcfg.HTTPClient == nil {
 		pcfg.HTTPClient = &http.Client{Transport: &retry.Transport{Base: r.srv.Client().Transport, Policy: retry.Policy{Clock: r.clock}}}
@@ -140,5 +145,90 @@ func TestSubscriptionWritesRetriedAfter429(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Bug 6: Graph's 400 "Subscription validation request timed out." on
+// create, renew or reauthorize is retried with backoff (PROTOCOLS.md Z,
+// B.2); after three tries the call fails with it.
+func TestValidationTimeoutRetried(t *testing.T) {
+	for _, w := range subscriptionWrites {
+		t.Run(w.op, func(t *testing.T) {
+			r := newRig(t, rigOptions{})
+			sub := r.mustWatch()
+			r.srv.ResetRequests()
+
+			r.srv.TimeOutNextValidations(2)
+			if err := w.call(r, sub); err != nil {
+				t.Fatalf("after two timed-out validations: %v", err)
+			}
+			if n, all := r.srv.RequestCount(w.op, http.StatusBadRequest), r.srv.RequestCount(w.op, 0); n != 2 || all != 3 {
+				t.Errorf("%d timed out of %d calls, want 2 of 3", n, all)
+			}
+			if waits := r.clock.Sleeps(); len(waits) != 2 || waits[0] < retry.DefaultInitial || waits[1] <= waits[0] {
+				t.Errorf("waits %v, want two growing backoff waits", waits)
+			}
+
+			r.srv.ResetRequests()
+			r.srv.TimeOutNextValidations(3)
+			err := w.call(r, sub)
+			pe, ok := errors.AsType[*provider.ProviderError](err)
+			if !ok || pe.StatusCode != http.StatusBadRequest || !strings.Contains(err.Error(), "timed out 3 times") {
+				t.Fatalf("after three timed-out validations: %v", err)
+			}
+			if n := r.srv.RequestCount(w.op, 0); n != 3 {
+				t.Errorf("%d calls, want 3 tries", n)
+			}
+		})
+	}
+}
+
+// Bug 7: a lower lifetime ceiling (400 ExtensionError "Subscription
+// expiration can only be N minutes in the future.", PROTOCOLS.md Z, B.3)
+// is retried once within N, on create and on renew, and remembered.
+func TestLifetimeCeilingRetried(t *testing.T) {
+	const ceiling = 4230 * time.Minute
+	r := newRig(t, rigOptions{})
+	r.srv.SetMaxSubscriptionLifetime(ceiling)
+	before := time.Now()
+	sub := r.mustWatch()
+	if d := sub.Expiration.Sub(before); d > ceiling || d < ceiling-ceiling/10-time.Minute {
+		t.Errorf("granted lifetime %v, want just under %v", d, ceiling)
+	}
+	if n, all := r.srv.RequestCount(msgraphtest.OpCreateSubscription, http.StatusBadRequest), r.srv.RequestCount(msgraphtest.OpCreateSubscription, 0); n != 1 || all != 2 {
+		t.Errorf("create: %d refused of %d calls, want 1 of 2", n, all)
+	}
+	if _, err := r.p.Renew(context.Background(), r.cal, sub, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.srv.RequestCount(msgraphtest.OpUpdateSubscription, 0); n != 1 {
+		t.Errorf("renew took %d calls; the ceiling was not remembered", n)
+	}
+
+	// A ceiling that drops after the subscription was made is found by
+	// the renewal.
+	r = newRig(t, rigOptions{})
+	sub = r.mustWatch()
+	r.srv.SetMaxSubscriptionLifetime(ceiling)
+	renewed, err := r.p.Renew(context.Background(), r.cal, sub, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Until(renewed.Expiration); d > ceiling {
+		t.Errorf("renewed for %v, beyond the ceiling", d)
+	}
+	if n, all := r.srv.RequestCount(msgraphtest.OpUpdateSubscription, http.StatusBadRequest), r.srv.RequestCount(msgraphtest.OpUpdateSubscription, 0); n != 1 || all != 2 {
+		t.Errorf("renew: %d refused of %d calls, want 1 of 2", n, all)
+	}
+
+	// Refused again within the reported ceiling: the error, no third try.
+	r = newRig(t, rigOptions{})
+	r.srv.Fail(msgraphtest.Fault{Op: msgraphtest.OpCreateSubscription, Times: 2, Status: http.StatusBadRequest,
+		Code: "ExtensionError", Message: "Subscription expiration can only be 10 minutes in the future."})
+	if _, err := r.watch(r.cal); err == nil || !strings.Contains(err.Error(), "can only be 10 minutes") {
+		t.Errorf("Watch refused twice = %v", err)
+	}
+	if n := r.srv.RequestCount(msgraphtest.OpCreateSubscription, 0); n != 2 {
+		t.Errorf("%d creates, want 2", n)
 	}
 }
