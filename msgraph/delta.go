@@ -55,7 +55,9 @@ func (p *Provider) decodeLink(what, s string) (string, error) {
 //
 // Items with @removed, and cancelled events, are deletions; everything else
 // an upsert. A 410, or an error code syncStateNotFound / resyncRequired (in
-// any case), maps to provider.ErrFullSyncRequired.
+// any case), maps to provider.ErrFullSyncRequired. A calendar Graph no
+// longer finds (404) or lets the account read (403 other than a limit) is
+// an error wrapping provider.ErrCalendarUnavailable.
 func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provider.Position) (*provider.Page, error) {
 	link := ""
 	var err error
@@ -76,7 +78,7 @@ func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provide
 	}
 	res, err := p.adapter.SendPrimitive(ctx, ri, "[]byte", nil)
 	if err != nil {
-		return nil, apiError("delta", err, rec, errorSentinels{fullSync: true}, now)
+		return nil, apiError("delta", err, rec, errorSentinels{fullSync: true, calendar: true}, now)
 	}
 	body, _ := res.([]byte)
 	page, err := p.parsePage(cal.ID, body)

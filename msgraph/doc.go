@@ -54,7 +54,10 @@
 // implements provider.Renewer and provider.Reauthorizer, which the Engine
 // detects. A 404 from either wraps provider.ErrSubscriptionGone: the Engine
 // then creates a new subscription and resyncs. [Provider.Stop] deletes
-// (404 → provider.ErrNotFound).
+// (404 → provider.ErrNotFound). On the calendar's own calls (its delta,
+// creating a subscription to it) a 404, or a 403 that is not a limit
+// (ErrorAccessDenied), wraps provider.ErrCalendarUnavailable: the calendar
+// was deleted or the account lost access, and retrying will not help.
 //
 // # Sync
 //

@@ -139,6 +139,11 @@ type errorSentinels struct {
 	// fullSync wraps provider.ErrFullSyncRequired on 410 and the
 	// fullSyncCodes (delta calls).
 	fullSync bool
+	// calendar marks a call on the calendar itself (its delta, a
+	// subscription to its events): a 404, or a 403 that is not a limit,
+	// means the calendar is gone or out of reach and wraps
+	// provider.ErrCalendarUnavailable too.
+	calendar bool
 }
 
 // apiError turns an error of an SDK call into a *provider.ProviderError
@@ -147,7 +152,10 @@ type errorSentinels struct {
 //   - 401, or a token source whose refresh the authorization server refuses
 //     → provider.ErrReauthRequired
 //   - 404 → s.notFound (provider.ErrNotFound, or ErrSubscriptionGone for a
-//     renewal)
+//     renewal), and provider.ErrCalendarUnavailable on a call on the
+//     calendar itself (s.calendar: its delta, or creating a subscription)
+//   - 403 that is not a limit (see limit403), on a call on the calendar
+//     itself → provider.ErrCalendarUnavailable
 //   - 410, or a fullSyncCodes code (on a delta call, s.fullSync) →
 //     provider.ErrFullSyncRequired
 //   - 429 and 5xx carry RetryAfter from Retry-After (seconds, fractions
@@ -186,15 +194,41 @@ func apiError(op string, err error, rec *response, s errorSentinels, now time.Ti
 	if header != nil {
 		pe.RetryAfter = retryAfter(header.Get("Retry-After"), now)
 	}
+	var wrap []error
 	switch {
 	case status == http.StatusUnauthorized:
-		pe.Err = errors.Join(provider.ErrReauthRequired, err)
-	case status == http.StatusNotFound && s.notFound != nil:
-		pe.Err = errors.Join(s.notFound, err)
+		wrap = append(wrap, provider.ErrReauthRequired)
+	case status == http.StatusNotFound:
+		if s.notFound != nil {
+			wrap = append(wrap, s.notFound)
+		}
+		if s.calendar {
+			wrap = append(wrap, provider.ErrCalendarUnavailable)
+		}
+	case status == http.StatusForbidden && s.calendar && !limit403(pe.Reason, pe.Message):
+		wrap = append(wrap, provider.ErrCalendarUnavailable)
 	case s.fullSync && (status == http.StatusGone || isFullSyncCode(pe.Reason)):
-		pe.Err = errors.Join(provider.ErrFullSyncRequired, err)
+		wrap = append(wrap, provider.ErrFullSyncRequired)
+	}
+	if len(wrap) > 0 {
+		pe.Err = errors.Join(append(wrap, err)...)
 	}
 	return pe
+}
+
+// limit403 reports whether a 403 is a limit rather than a refusal of
+// access (ErrorAccessDenied and the like): Graph throttles with 429, but
+// Outlook's quota of 1,000 subscriptions per mailbox is a 403 "with an
+// explanatory message" (PROTOCOLS.md B.1), and some services send rate
+// limits as 403. The words are matched in the code and the message.
+func limit403(code, message string) bool {
+	s := strings.ToLower(code + " " + message)
+	for _, w := range []string{"throttl", "toomanyrequests", "too many requests", "quota", "limit"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func isFullSyncCode(code string) bool {

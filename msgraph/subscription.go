@@ -60,7 +60,7 @@ func (p *Provider) Watch(ctx context.Context, cal provider.Calendar, req provide
 		body.SetExpirationDateTime(&exp)
 		var err error
 		if got, err = p.client.Subscriptions().Post(ctx, body, nil); err != nil {
-			return apiError(op, err, rec, errorSentinels{notFound: provider.ErrNotFound}, now)
+			return apiError(op, err, rec, errorSentinels{notFound: provider.ErrNotFound, calendar: true}, now)
 		}
 		return nil
 	})
