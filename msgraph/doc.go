@@ -74,6 +74,14 @@
 // carries its pattern as an RRULE line in Event.Recurrence when RFC 5545
 // can express it, and always in Raw.
 //
+// v1.0 documents calendarView delta of the primary calendar only; a
+// secondary calendar (Calendar.RemoteID) is asked on v1.0 first
+// (me/calendars/{id}/calendarView/delta) and, when v1.0 refuses that path
+// (400 "Unsupported request: Change tracking is not supported ...", or a
+// 404 that beta contradicts), synced on beta's documented path instead.
+// The choice is remembered per calendar, and the beta round's links are
+// beta URLs, so it holds for every later page and cursor.
+//
 // A 410, or the codes syncStateNotFound / resyncRequired in any case (Graph
 // documents camelCase, the live service answers SyncStateNotFound), maps to
 // provider.ErrFullSyncRequired; the Engine then resyncs and deletes what

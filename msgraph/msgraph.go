@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -202,6 +203,11 @@ type Provider struct {
 	// ceiling is the subscription lifetime Graph was last heard to allow
 	// (nanoseconds, 0 if never told), see lifetimeCeiling.
 	ceiling atomic.Int64
+	// betaBase is BaseURL with its /v1.0 replaced by /beta ("" if it has
+	// none), and betaCalendars the calendars (betaKey) whose calendarView
+	// delta v1.0 refused, see Fetch.
+	betaBase      string
+	betaCalendars sync.Map
 }
 
 var (
@@ -218,6 +224,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 	base, _ := url.Parse(cfg.BaseURL)
 	p := &Provider{cfg: cfg, base: base}
+	if root, ok := strings.CutSuffix(cfg.BaseURL, "/v1.0"); ok {
+		p.betaBase = root + "/beta"
+	}
 
 	// The SDK's default pipeline (retry, redirect, compression, telemetry)
 	// is replaced by the host's client; only the handler that turns the
