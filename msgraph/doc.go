@@ -19,6 +19,10 @@
 // retry policy applies. Only the SDK handler that rewrites its
 // /users/me-token-to-replace paths to /me is kept.
 //
+// Whatever the client, a Provider keeps at most [Config.MailboxConcurrency]
+// (4) requests of one account in flight, Outlook's limit per mailbox, so
+// that Graph's 429 ApplicationThrottled stays the exception.
+//
 // Redirects: a GET (a delta page) follows one only on the service's own
 // scheme and host; a redirect answering a write (POST, PATCH, DELETE) is
 // an error carrying its 3xx status, never a success, since Graph documents

@@ -57,6 +57,11 @@ const (
 	MaxClientStateLength = 128
 	// ChangeTypes are the changes every subscription asks for.
 	ChangeTypes = "created,updated,deleted"
+	// DefaultMailboxConcurrency is how many requests of one account a
+	// Provider has in flight at once: Outlook's limit of 4 concurrent
+	// requests per app per mailbox (PROTOCOLS.md B.8, Z), beyond which
+	// Graph answers 429 ApplicationThrottled.
+	DefaultMailboxConcurrency = retry.DefaultGraphConcurrency
 	// DefaultValidationRetries is how often a subscription call whose
 	// validation handshake Graph reports timed out is repeated: twice, so
 	// three tries in all.
@@ -90,7 +95,8 @@ type Config struct {
 	// Retry-After honoured, fractions included) over a per-account rate
 	// limiter at retry.GraphLimits (4 requests in flight, 10,000 per 10
 	// minutes per mailbox). Pass your own client to change either;
-	// &http.Client{} disables both.
+	// &http.Client{} disables both (MailboxConcurrency applies whatever
+	// the client).
 	HTTPClient *http.Client
 	// BaseURL is the Graph service root, without a trailing slash.
 	// Tokens are only ever sent to its host. Default: DefaultBaseURL.
@@ -112,6 +118,16 @@ type Config struct {
 	// the Engine asks for none, and the most any request gets,
 	// 1 minute..MaxSubscriptionTTL. Default: DefaultSubscriptionTTL.
 	SubscriptionTTL time.Duration
+	// MailboxConcurrency is how many requests of one account (the mailbox
+	// its token reads) the Provider has in flight at once, whatever
+	// HTTPClient does: a request holds its slot from sending until its
+	// answer is read, retries of HTTPClient's transport included, so that
+	// Graph's "4 concurrent requests per mailbox" is met within this
+	// process and its 429 ApplicationThrottled stays the exception (other
+	// processes of the same app share Graph's count; use a shared
+	// retry.Limiter in HTTPClient for those). Default:
+	// DefaultMailboxConcurrency (4); negative: no limit.
+	MailboxConcurrency int
 	// ValidationRetry is how a create, renew or reauthorize is repeated
 	// when Graph answers 400 "Subscription validation request timed out.":
 	// Graph validates the notification URLs on each of them and sometimes
@@ -159,6 +175,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.SubscriptionTTL == 0 {
 		c.SubscriptionTTL = DefaultSubscriptionTTL
+	}
+	if c.MailboxConcurrency == 0 {
+		c.MailboxConcurrency = DefaultMailboxConcurrency
 	}
 	if c.ValidationRetry.MaxRetries == 0 {
 		c.ValidationRetry.MaxRetries = DefaultValidationRetries
@@ -231,10 +250,18 @@ func New(cfg Config) (*Provider, error) {
 	// The SDK's default pipeline (retry, redirect, compression, telemetry)
 	// is replaced by the host's client; only the handler that turns the
 	// SDK's /users/me-token-to-replace paths into /me is kept, under a
-	// recorder that captures error responses for apiError.
+	// recorder that captures error responses for apiError, over the
+	// per-mailbox concurrency limit.
 	parent := cfg.HTTPClient.Transport
 	if parent == nil {
 		parent = http.DefaultTransport
+	}
+	if cfg.MailboxConcurrency > 0 {
+		lim, err := retry.NewLimiter(retry.Limits{Concurrency: cfg.MailboxConcurrency}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("msgraph: mailbox concurrency: %w", err)
+		}
+		parent = &retry.LimitTransport{Limiter: lim, Base: parent}
 	}
 	hc := &http.Client{
 		Transport: khttp.NewCustomTransportWithParentTransport(&recorder{base: parent},
