@@ -187,6 +187,16 @@ type Config struct {
 	// 0 means DefaultMailboxConcurrency (4); negative disables the limit.
 	MailboxConcurrency int
 
+	// ConcurrencyPerApp counts MailboxConcurrency across all mailboxes of
+	// the app instead of per mailbox. One version of Microsoft's
+	// throttling-limits page says Outlook runs "up to 4 concurrent
+	// requests ... regardless of whether the requests all access the same
+	// mailbox, or access different mailboxes"
+	// (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits),
+	// another, like the live error's name, per mailbox. Default false: per
+	// mailbox.
+	ConcurrencyPerApp bool
+
 	// ThrottleRetryAfter chooses the Retry-After of those 429s. Default:
 	// RetryAfterMixed ("1" or none, at random).
 	ThrottleRetryAfter RetryAfterMode

@@ -125,8 +125,9 @@
 // [Config.MailboxConcurrency] (4) requests in flight per mailbox, the next
 // answered 429 ApplicationThrottled "Application is over its
 // MailboxConcurrency limit." with "Retry-After: 1" or none
-// ([Config.ThrottleRetryAfter]). Each harsh default has a Config knob that
-// turns it off.
+// ([Config.ThrottleRetryAfter]; [Config.ConcurrencyPerApp] counts across
+// mailboxes, as one version of Microsoft's limits page words it). Each
+// harsh default has a Config knob that turns it off.
 //
 // On demand: [Server.Fail] and [Server.FailNext] (429 with a fractional
 // Retry-After by default, an HTTP date, or none; 5xx; any error),

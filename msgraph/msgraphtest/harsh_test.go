@@ -351,6 +351,13 @@ func TestMailboxConcurrency(t *testing.T) {
 			}
 		})
 	}
+	t.Run("per app", func(t *testing.T) {
+		srv, _ := newServer(t, msgraphtest.Config{ConcurrencyPerApp: true})
+		srv.AddUser("bob")
+		holdSlots(t, srv, msgraphtest.DefaultMailboxConcurrency)
+		resp, b := api(t, srv, "GET", "/users/bob/calendarView/delta"+windowQuery(t0, t0.Add(time.Hour)), nil, nil)
+		expectError(t, resp, b, http.StatusTooManyRequests, "ApplicationThrottled")
+	})
 	t.Run("unlimited", func(t *testing.T) {
 		srv, _ := newServer(t, msgraphtest.Config{MailboxConcurrency: -1})
 		holdSlots(t, srv, msgraphtest.DefaultMailboxConcurrency)

@@ -37,6 +37,9 @@ func (s *Server) acquire(user string) (release func(), e *apiError) {
 	if limit < 0 {
 		return func() {}, nil
 	}
+	if s.cfg.ConcurrencyPerApp {
+		user = "" // one count for every mailbox
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.inflight[user] >= limit {
