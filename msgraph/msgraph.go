@@ -59,8 +59,9 @@ const (
 	ChangeTypes = "created,updated,deleted"
 	// DefaultMailboxConcurrency is how many requests of one account a
 	// Provider has in flight at once: Outlook's limit of 4 concurrent
-	// requests per app per mailbox (PROTOCOLS.md B.8, Z), beyond which
-	// Graph answers 429 ApplicationThrottled.
+	// requests per app per mailbox (PROTOCOLS.md B.8, Z;
+	// https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits),
+	// beyond which Graph answers 429 ApplicationThrottled.
 	DefaultMailboxConcurrency = retry.DefaultGraphConcurrency
 	// DefaultValidationRetries is how often a subscription call whose
 	// validation handshake Graph reports timed out is repeated: twice, so

@@ -210,7 +210,8 @@ func (p *Provider) withValidationRetries(ctx context.Context, op string, call fu
 }
 
 // validationTimedOut reports whether err is Graph's 400 "Subscription
-// validation request timed out.": the receiver did not answer within 10 s,
+// validation request timed out.": the receiver did not answer within 10 s
+// (https://learn.microsoft.com/graph/change-notifications-delivery-webhooks#notificationurl-validation),
 // or Graph never sent the request; the same call made again succeeds
 // (PROTOCOLS.md Z, B.2, microsoftgraph/nodejs-webhooks-sample#350).
 func validationTimedOut(err error) bool {
@@ -220,7 +221,9 @@ func validationTimedOut(err error) bool {
 }
 
 // ceilingMessage matches Graph's 400 ExtensionError "Subscription expiration
-// can only be N minutes in the future." (PROTOCOLS.md B.3, Z).
+// can only be N minutes in the future." (PROTOCOLS.md B.3, Z); the
+// documented maximum is in
+// https://learn.microsoft.com/graph/change-notifications-overview#subscription-lifetime.
 var ceilingMessage = regexp.MustCompile(`(?i)subscription expiration can only be (\d+) minutes in the future`)
 
 // lifetimeCeiling returns N minutes of Graph's lifetime refusal.
