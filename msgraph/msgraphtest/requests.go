@@ -11,10 +11,13 @@ import (
 type Request struct {
 	// Op is the operation (OpDelta, OpCreateSubscription, ...), "" for a
 	// path the emulator does not serve.
-	Op      string
-	Method  string
-	Version string // "v1.0" or "beta"
-	Path    string // the URL path, without the query
+	Op string
+	// Method is the HTTP method.
+	Method string
+	// Version is "v1.0" or "beta" (or whatever the path started with).
+	Version string
+	// Path is the URL path, without the query.
+	Path string
 	// User is the mailbox the request was for ("me" resolved), "" when the
 	// request was refused before it could be told (401, unknown path).
 	User string
