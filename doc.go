@@ -28,7 +28,16 @@
 //
 // # Renewal
 //
-// [Engine.RenewExpiring] (run periodically by [Engine.Run]) replaces
-// subscriptions that are about to expire: it creates the new one first and
-// stops the old one afterwards, so there is no gap.
+// The renewal sweep ([SweepRenew], run periodically by [Engine.Run])
+// renews subscriptions that are about to expire, in place where the
+// provider can (Graph), otherwise by creating the new one first and
+// stopping the old one afterwards, so there is no gap.
+//
+// # Periodic work
+//
+// Besides its workers, Run schedules a fixed set of sweeps (see [Sweep]):
+// catch-up at start, renewal, retries of failed notifications, the safety
+// net for calendars whose pushes stopped, and ledger pruning. A host with
+// its own scheduler sets Config.ManualSweeps and runs each with
+// [Engine.RunSweep].
 package calsync

@@ -28,6 +28,11 @@ var (
 	ErrConflict = errors.New("calsync: sync state changed concurrently")
 	// ErrQueueFull means the Queue cannot take another notification now.
 	ErrQueueFull = errors.New("calsync: queue full")
+	// ErrAlreadyQueued is what a Queue's Enqueue returns when it did not
+	// queue the notification because one that does the same work (a sync
+	// of the same calendar) is still waiting in the queue. The Engine
+	// counts it as handled and answers the provider with success.
+	ErrAlreadyQueued = errors.New("calsync: a sync of the calendar is already queued")
 	// ErrUnknownProvider means no Provider with that name is configured.
 	ErrUnknownProvider = errors.New("calsync: unknown provider")
 )

@@ -7,7 +7,8 @@ import (
 )
 
 // Health is what the Engine knows of one calendar's recent syncs in this
-// process.
+// process, with counts that tests and dashboards use to see what one
+// calendar costs.
 type Health struct {
 	// LastAttempt is when the last sync started.
 	LastAttempt time.Time
@@ -17,35 +18,44 @@ type Health struct {
 	LastError error
 	// ConsecutiveFailures counts failed syncs since the last success.
 	ConsecutiveFailures int
+	// Syncs counts the syncs this Engine ran of the calendar, and
+	// FullSyncs the successful ones that listed it whole.
+	Syncs, FullSyncs int64
+	// Changes counts the changes this Engine committed for the calendar.
+	Changes int64
+	// ProviderCalls counts the provider calls this Engine made about the
+	// calendar (Fetch pages, Watch, Renew, Reauthorize, Stop), each once
+	// however often the HTTP transport retried it. A calendar that costs
+	// many calls per change is in a loop worth looking at.
+	ProviderCalls int64
 }
 
-func (e *Engine) record(calendarID string, start time.Time, err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	h := e.health[calendarID]
-	if h == nil {
-		h = new(Health)
-		e.health[calendarID] = h
-	}
-	h.LastAttempt = start
-	h.LastError = err
-	if err == nil {
-		h.LastSuccess = start
-		h.ConsecutiveFailures = 0
-	} else {
-		h.ConsecutiveFailures++
+// WaitIdle returns when every notification this Engine has enqueued has
+// been handled by Run's workers (processed, folded or failed and recorded
+// for retry) and no sync runs in this Engine, or with ctx's error. It is
+// meant for tests (the host's too): after driving the providers, wait for
+// calsync to settle instead of sleeping or polling. It knows only this
+// Engine's work: notifications queued by another instance, or processed by
+// a host's own consumer calling Process, are not waited for; retries
+// scheduled for later are not either (run SweepRetry once they are due).
+func (e *Engine) WaitIdle(ctx context.Context) error {
+	for {
+		idle, changed := e.obs.idle()
+		if idle {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
 // Health returns the calendar's health as seen by this Engine; ok is false
 // if this Engine has not synced the calendar.
 func (e *Engine) Health(calendarID string) (h Health, ok bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if p := e.health[calendarID]; p != nil {
-		return *p, true
-	}
-	return Health{}, false
+	return e.obs.calendarHealth(calendarID)
 }
 
 // Stats are counters of what an Engine has done since it was created.
@@ -76,18 +86,7 @@ type Stats struct {
 
 // Stats returns the Engine's counters.
 func (e *Engine) Stats() Stats {
-	return Stats{
-		Enqueued:    e.stats.enqueued.Load(),
-		Handled:     e.stats.handled.Load(),
-		Processed:   e.stats.processed.Load(),
-		Duplicates:  e.stats.duplicates.Load(),
-		DeadLetters: e.stats.deadLetters.Load(),
-		Syncs:       e.stats.syncs.Load(),
-		FullSyncs:   e.stats.fullSyncs.Load(),
-		Changes:     e.stats.changes.Load(),
-		Stale:       e.stats.stale.Load(),
-		Failures:    e.stats.failures.Load(),
-	}
+	return e.obs.stats()
 }
 
 // CalendarHealth is the health of one calendar as read from the Store

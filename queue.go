@@ -2,69 +2,20 @@ package calsync
 
 import (
 	"context"
-	"fmt"
-	"time"
+	"sync"
 )
-
-// NotificationKind says what a notification asks the Engine to do.
-type NotificationKind uint8
-
-// The notification kinds.
-const (
-	// Changed: something in the calendar changed; run an incremental sync.
-	Changed NotificationKind = iota + 1
-	// Resync: notifications may have been missed; run an incremental sync
-	// (and a full one if the cursor has expired).
-	Resync
-	// SubscriptionRemoved: the provider removed the subscription; recreate
-	// it and resync.
-	SubscriptionRemoved
-	// ReauthorizationRequired: the provider asks for the subscription to be
-	// reauthorized (renewed) before it is removed.
-	ReauthorizationRequired
-)
-
-// String returns the kind's name.
-func (k NotificationKind) String() string {
-	switch k {
-	case Changed:
-		return "changed"
-	case Resync:
-		return "resync"
-	case SubscriptionRemoved:
-		return "subscriptionRemoved"
-	case ReauthorizationRequired:
-		return "reauthorizationRequired"
-	}
-	return fmt.Sprintf("NotificationKind(%d)", uint8(k))
-}
-
-// Notification is an authenticated provider notification, queued by a
-// webhook handler for an Engine worker. It carries no event data: providers
-// do not send any, so a worker fetches the changes with the stored cursor.
-type Notification struct {
-	// Kind is what to do.
-	Kind NotificationKind
-	// Provider is the provider's name.
-	Provider string
-	// SubscriptionID is the channel or subscription id.
-	SubscriptionID string
-	// CalendarID is the calsync calendar the subscription feeds.
-	CalendarID string
-	// MessageID identifies the provider's message, not its arrival (Google:
-	// channel id and X-Goog-Message-Number), so redeliveries are recognised.
-	MessageID string
-	// Received is when the handler accepted the notification.
-	Received time.Time
-}
 
 // Queue carries notifications from webhook handlers to Engine workers.
 //
 // Enqueue must not block for long: handlers call it while the provider waits
 // for an answer. It returns an error (ErrQueueFull, or the queue's own) when
 // the notification cannot be queued; the handler then answers 503 so that
-// the provider redelivers. Dequeue blocks until a notification is available
-// or ctx is done. Implementations must be safe for concurrent use.
+// the provider redelivers. It may return ErrAlreadyQueued instead of
+// queueing a notification that asks for a sync of a calendar whose sync is
+// already waiting in the queue (see [Notification.SyncKey]): a burst of
+// notifications then costs one sync, not one each. Dequeue blocks until a
+// notification is available or ctx is done. Implementations must be safe
+// for concurrent use.
 type Queue interface {
 	Enqueue(ctx context.Context, n Notification) error
 	Dequeue(ctx context.Context) (Notification, error)
@@ -78,8 +29,16 @@ const DefaultQueueCapacity = 10000
 // default. Notifications in it are lost if the process dies; that is safe
 // because the providers redeliver unacknowledged ones and the Engine's
 // catch-up sync recovers the rest.
+//
+// It keeps at most one waiting sync per calendar: a notification whose
+// SyncKey is already waiting is refused with ErrAlreadyQueued. Once a
+// worker has taken it, the next one queues again (and is folded into the
+// running sync, which then runs once more).
 type MemoryQueue struct {
 	ch chan Notification
+
+	mu      sync.Mutex
+	waiting map[string]bool // SyncKeys in ch
 }
 
 var _ Queue = (*MemoryQueue)(nil)
@@ -90,16 +49,26 @@ func NewMemoryQueue(capacity int) *MemoryQueue {
 	if capacity <= 0 {
 		capacity = DefaultQueueCapacity
 	}
-	return &MemoryQueue{ch: make(chan Notification, capacity)}
+	return &MemoryQueue{ch: make(chan Notification, capacity), waiting: make(map[string]bool)}
 }
 
-// Enqueue adds n, or returns ErrQueueFull at once if the queue is full.
+// Enqueue adds n, or returns ErrAlreadyQueued if a sync of its calendar is
+// already waiting, or ErrQueueFull at once if the queue is full.
 func (q *MemoryQueue) Enqueue(ctx context.Context, n Notification) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	key := n.SyncKey()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if key != "" && q.waiting[key] {
+		return ErrAlreadyQueued
+	}
 	select {
 	case q.ch <- n:
+		if key != "" {
+			q.waiting[key] = true
+		}
 		return nil
 	default:
 		return ErrQueueFull
@@ -110,6 +79,11 @@ func (q *MemoryQueue) Enqueue(ctx context.Context, n Notification) error {
 func (q *MemoryQueue) Dequeue(ctx context.Context) (Notification, error) {
 	select {
 	case n := <-q.ch:
+		if key := n.SyncKey(); key != "" {
+			q.mu.Lock()
+			delete(q.waiting, key)
+			q.mu.Unlock()
+		}
 		return n, nil
 	case <-ctx.Done():
 		return Notification{}, ctx.Err()

@@ -19,6 +19,14 @@ import (
 // another location (compare with time.Time.Equal). Event.Raw comes back as
 // equal JSON, not necessarily byte-identical. A Store sets Event.CalendarID
 // to the calendar the event is stored under.
+//
+// A Store may also implement optional capabilities, which the Engine
+// detects with a type assertion and does without when they are missing:
+// [Ledger] (deduplicates redelivered notifications across instances),
+// [DeadLetters] (retries that survive a restart, and the dead letters) and
+// [Leases] (one instance of several renews a subscription). store/memory,
+// store/sqlite and store/postgres implement all of them; store/storetest
+// checks every capability a Store implements.
 type Store interface {
 	// PutCalendar creates a calendar, or replaces its fields; replacing keeps
 	// the calendar's events, sync state and subscriptions.

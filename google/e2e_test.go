@@ -43,13 +43,23 @@ type harness struct {
 
 var staticToken = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "e2e-token"})
 
+// newHarness runs the emulator with its harsh defaults (several pushes per
+// change, 400 or 410 for a stale sync token, pushes after stop).
 func newHarness(t *testing.T, cfg google.Config, calendars ...string) *harness {
+	t.Helper()
+	return newHarnessWith(t, googletest.Config{}, cfg, calendars...)
+}
+
+// newHarnessWith runs the emulator with emuCfg (its PushClient is set to
+// the webhook server's).
+func newHarnessWith(t *testing.T, emuCfg googletest.Config, cfg google.Config, calendars ...string) *harness {
 	t.Helper()
 	h := &harness{t: t, store: memory.New(), queue: calsync.NewMemoryQueue(0)}
 	mux := http.NewServeMux()
 	h.hooks = httptest.NewTLSServer(mux)
 	t.Cleanup(h.hooks.Close)
-	h.emu = googletest.NewServer(googletest.Config{PushClient: h.hooks.Client()})
+	emuCfg.PushClient = h.hooks.Client()
+	h.emu = googletest.NewServer(emuCfg)
 	t.Cleanup(h.emu.Close)
 	for _, c := range calendars {
 		if err := h.emu.AddCalendar(c, "UTC"); err != nil {
@@ -232,8 +242,11 @@ func TestEndToEndConvergence(t *testing.T) {
 // Duplicated and reordered deliveries carry no data, so they end in the
 // same state; a redelivered notification costs at most a cheap incremental
 // sync that changes nothing.
+//
+// One push per change (MaxPushesPerChange 1): the test counts the
+// duplicates it asked for.
 func TestEndToEndDuplicateAndReorderedNotifications(t *testing.T) {
-	h := newHarness(t, google.Config{}, "cal@example.com")
+	h := newHarnessWith(t, googletest.Config{MaxPushesPerChange: 1}, google.Config{}, "cal@example.com")
 	h.connect("cal@example.com")
 	h.emu.DuplicateNextNotifications(4)
 	h.emu.ReorderNotifications(3)
@@ -270,10 +283,17 @@ func TestEndToEndDuplicateAndReorderedNotifications(t *testing.T) {
 	}
 }
 
-// A 410 in the middle of the chain: events deleted while the token was
-// expiring must be deleted locally by the full resync.
+// A stale sync token in the middle of the chain, answered with 410 or with
+// Google's other answer, 400 "Invalid sync token value.": events deleted
+// while the token was expiring must be deleted locally by the full resync.
 func TestEndToEndExpiredSyncTokenReconciles(t *testing.T) {
-	h := newHarness(t, google.Config{PageSize: 2}, "cal@example.com")
+	for _, answer := range []googletest.StaleTokenAnswer{googletest.StaleToken410, googletest.StaleToken400} {
+		t.Run(answer.String(), func(t *testing.T) { testExpiredSyncTokenReconciles(t, answer) })
+	}
+}
+
+func testExpiredSyncTokenReconciles(t *testing.T, answer googletest.StaleTokenAnswer) {
+	h := newHarnessWith(t, googletest.Config{StaleSyncToken: answer}, google.Config{PageSize: 2}, "cal@example.com")
 	var ids []string
 	for i := range 5 {
 		ids = append(ids, h.insert("cal@example.com", fmt.Sprint("e", i), i).Id)
@@ -300,7 +320,7 @@ func TestEndToEndExpiredSyncTokenReconciles(t *testing.T) {
 		}
 	}
 	if got := h.engine.Stats().FullSyncs; got != 2 {
-		t.Errorf("full syncs = %d, want 2 (connect + resync after 410)", got)
+		t.Errorf("full syncs = %d, want 2 (connect + resync after %v)", got, answer)
 	}
 	if got := h.count(calsync.Delete); got != 2 {
 		t.Errorf("deletions reported = %d, want 2", got)
@@ -430,7 +450,7 @@ func TestEndToEndRenewal(t *testing.T) {
 	h.engine = h.newEngine(calsync.Config{Now: func() time.Time { return now }})
 	old := h.connect("cal@example.com")
 	now = now.Add(6*24*time.Hour + time.Hour) // within a day of the 7-day expiry
-	if n, err := h.engine.RenewExpiring(context.Background()); n != 1 || err != nil {
+	if n, err := h.engine.RunSweep(context.Background(), calsync.SweepRenew); n != 1 || err != nil {
 		t.Fatalf("RenewExpiring = %d, %v", n, err)
 	}
 	chans := h.emu.Channels("cal@example.com")
@@ -445,9 +465,11 @@ func TestEndToEndRenewal(t *testing.T) {
 }
 
 // Without retries, a rate-limited list fails the sync with the provider's
-// status; the next notification syncs normally.
+// status; the next notification syncs normally. One push per change
+// (MaxPushesPerChange 1), so that no second push of the change syncs
+// before the health is read.
 func TestEndToEndRateLimited(t *testing.T) {
-	h := newHarness(t, google.Config{}, "cal@example.com")
+	h := newHarnessWith(t, googletest.Config{MaxPushesPerChange: 1}, google.Config{}, "cal@example.com")
 	h.connect("cal@example.com")
 	h.emu.Fail(googletest.Fault{Op: googletest.OpEventsList, Status: 429})
 	h.insert("cal@example.com", "x", 1)

@@ -69,7 +69,7 @@ func newFixtureProvider(t *testing.T, f *fixtureServer, cfg Config) *Provider {
 
 var testCal = provider.Calendar{ID: "cal-1", Provider: Name, AccountID: "acct-1", RemoteID: "primary"}
 
-// The recorded events.list response of PROTOCOLS.md §C.3.
+// A real events.list response, as published by a third party.
 func TestFetchRecordedEventsList(t *testing.T) {
 	f := &fixtureServer{status: 200, body: fixture(t, "c3_events_list.json")}
 	p := newFixtureProvider(t, f, Config{})
@@ -164,7 +164,8 @@ func TestFetchCursorFromOtherMode(t *testing.T) {
 	}
 }
 
-// The 410 of PROTOCOLS.md §C.4, both valid and as published (with its
+// The 410 fullSyncRequired sample of Google's error guide, both valid and
+// as published (with its
 // trailing comma, which is not JSON): either way a full sync is required.
 func TestFetch410(t *testing.T) {
 	for _, name := range []string{"c4_410.json", "c4_410_as_published.txt"} {
@@ -175,9 +176,9 @@ func TestFetch410(t *testing.T) {
 			if !errors.Is(err, provider.ErrFullSyncRequired) {
 				t.Fatalf("err = %v, want ErrFullSyncRequired", err)
 			}
-			var pe *provider.ProviderError
+			var pe *provider.Error
 			if !errors.As(err, &pe) || pe.StatusCode != 410 {
-				t.Fatalf("err = %#v, want *ProviderError 410", err)
+				t.Fatalf("err = %#v, want *provider.Error 410", err)
 			}
 			if name == "c4_410.json" && pe.Reason != "fullSyncRequired" {
 				t.Errorf("reason = %q", pe.Reason)
@@ -186,7 +187,7 @@ func TestFetch410(t *testing.T) {
 	}
 }
 
-// The rate-limit bodies of PROTOCOLS.md §C.5 are reported with status,
+// The rate-limit bodies of Google's error guide are reported with status,
 // reason and Retry-After, and are none of the sentinels.
 func TestFetchRateLimited(t *testing.T) {
 	for _, tc := range []struct {
@@ -202,12 +203,12 @@ func TestFetchRateLimited(t *testing.T) {
 			f := &fixtureServer{status: tc.status, body: fixture(t, tc.file), header: http.Header{"Retry-After": {"2.5"}}}
 			p := newFixtureProvider(t, f, Config{})
 			_, err := p.Fetch(context.Background(), testCal, provider.Position{})
-			var pe *provider.ProviderError
+			var pe *provider.Error
 			if !errors.As(err, &pe) {
-				t.Fatalf("err = %v, want *ProviderError", err)
+				t.Fatalf("err = %v, want *provider.Error", err)
 			}
 			if pe.StatusCode != tc.status || pe.Reason != tc.reason || pe.RetryAfter != 2500*time.Millisecond {
-				t.Errorf("ProviderError = %+v", pe)
+				t.Errorf("provider.Error = %+v", pe)
 			}
 			for _, s := range []error{provider.ErrFullSyncRequired, provider.ErrNotFound, provider.ErrReauthRequired} {
 				if errors.Is(err, s) {
@@ -253,7 +254,7 @@ func TestFetchBadResponses(t *testing.T) {
 	}
 }
 
-// The recorded events.watch responses of PROTOCOLS.md §C.2: expiration
+// Real events.watch responses, as published by third parties: expiration
 // arrives as a JSON string of milliseconds.
 func TestWatchRecordedResponses(t *testing.T) {
 	for _, tc := range []struct {
@@ -319,7 +320,7 @@ func TestWatchRejectsBadRequests(t *testing.T) {
 	}
 }
 
-// The official stop request of PROTOCOLS.md §C.6.
+// The stop request of Google's push guide.
 func TestStop(t *testing.T) {
 	f := &fixtureServer{status: 204}
 	p := newFixtureProvider(t, f, Config{})
@@ -383,5 +384,34 @@ func TestConfigValidation(t *testing.T) {
 	p, err := New(Config{TokenSource: ts})
 	if err != nil || p.cfg.PageSize != DefaultPageSize {
 		t.Errorf("defaults: %v %+v", err, p)
+	}
+}
+
+// Which 403 bodies make a calendar unavailable: a reason that is no usage
+// limit does; a usage-limit reason or domain, or no reason at all (a proxy's
+// page), does not.
+func TestForbiddenBodies(t *testing.T) {
+	for _, tc := range []struct {
+		name, body  string
+		unavailable bool
+	}{
+		{"forbidden", `{"error":{"errors":[{"domain":"global","reason":"forbidden","message":"Forbidden"}],"code":403,"message":"Forbidden"}}`, true},
+		{"unknown reason", `{"error":{"errors":[{"domain":"calendar","reason":"somethingNew","message":"x"}],"code":403,"message":"x"}}`, true},
+		{"usageLimits domain", `{"error":{"errors":[{"domain":"usageLimits","reason":"rateLimitExceededUnreg","message":"x"}],"code":403,"message":"x"}}`, false},
+		{"dailyLimitExceeded", `{"error":{"errors":[{"domain":"global","reason":"dailyLimitExceeded","message":"Daily Limit Exceeded"}],"code":403,"message":"Daily Limit Exceeded"}}`, false},
+		{"no body", ``, false},
+		{"html", `<html><h1>Forbidden</h1></html>`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fixtureServer{status: 403, body: []byte(tc.body)}
+			p := newFixtureProvider(t, f, Config{})
+			_, err := p.Fetch(context.Background(), testCal, provider.Position{})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := errors.Is(err, provider.ErrCalendarUnavailable); got != tc.unavailable {
+				t.Errorf("ErrCalendarUnavailable = %v, want %v (%v)", got, tc.unavailable, err)
+			}
+		})
 	}
 }

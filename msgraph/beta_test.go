@@ -44,7 +44,7 @@ func TestFetchSecondaryCalendarFallsBackToBeta(t *testing.T) {
 			case tc.want == nil && err != nil:
 				t.Fatalf("Fetch: %v", err)
 			case tc.want == errBadRequest:
-				if pe, ok := errors.AsType[*provider.ProviderError](err); !ok || pe.StatusCode != 400 {
+				if pe, ok := errors.AsType[*provider.Error](err); !ok || pe.StatusCode != 400 {
 					t.Fatalf("Fetch = %v, want the 400", err)
 				}
 			case tc.want != nil && !errors.Is(err, tc.want):

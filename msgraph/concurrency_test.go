@@ -32,8 +32,8 @@ func (t *inFlight) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(r)
 }
 
-// Graph allows 4 concurrent requests per mailbox (PROTOCOLS.md Z, B.8; the
-// emulator answers the 5th 429): the Provider keeps to that by itself,
+// Graph allows 4 concurrent requests per mailbox (the emulator answers the
+// 5th 429): the Provider keeps to that by itself,
 // even over a client that neither limits nor retries.
 func TestMailboxConcurrencyLimit(t *testing.T) {
 	counter := &inFlight{}

@@ -100,7 +100,8 @@ func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provide
 	}
 	if link != "" && page.NextPageToken == p.prefix()+link {
 		// Graph has been seen answering a nextLink with itself
-		// (PROTOCOLS.md B.6, [SDK-3070]); following it would never end.
+		// (https://github.com/microsoftgraph/msgraph-sdk-dotnet/issues/3070);
+		// following it would never end.
 		return nil, errors.New("msgraph: delta returned its own request as the nextLink")
 	}
 	return page, nil
@@ -143,7 +144,7 @@ func (p *Provider) onBeta(cal provider.Calendar) bool {
 // refused for its path rather than for the calendar. Graph answers delta
 // where it does not track changes with 400 BadRequest "Unsupported request:
 // Change tracking is not supported against 'microsoft.graph.event'."
-// (PROTOCOLS.md Z, B.6; microsoftgraph/msgraph-metadata#608), and a path a
+// (microsoftgraph/msgraph-metadata#608), and a path a
 // version does not serve with 400 "Resource not found for the segment
 // '...'."; a 400 "Bad Request" is "malformed or incorrect" and a 404 "the
 // requested resource doesn't exist"
@@ -152,7 +153,7 @@ func (p *Provider) onBeta(cal provider.Calendar) bool {
 // beta too before it counts as the calendar being gone: beta answers 404
 // only if it is.
 func refusedDeltaPath(err error) bool {
-	pe, ok := errors.AsType[*provider.ProviderError](err)
+	pe, ok := errors.AsType[*provider.Error](err)
 	if !ok {
 		return false
 	}

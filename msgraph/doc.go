@@ -89,7 +89,7 @@
 // A 410, or the codes syncStateNotFound / resyncRequired in any case (Graph
 // documents camelCase, the live service answers SyncStateNotFound), maps to
 // provider.ErrFullSyncRequired; the Engine then resyncs and deletes what
-// Graph no longer has. 429 and 5xx answers are *provider.ProviderError with
+// Graph no longer has. 429 and 5xx answers are *provider.Error with
 // RetryAfter parsed from Retry-After, fractional seconds included ("2.128").
 //
 // # Typed builders and the request adapter

@@ -431,7 +431,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("renewal in place", func(t *testing.T) {
-		if n, err := h.e.RenewExpiring(ctx); n != 1 || err != nil {
+		if n, err := h.e.RunSweep(ctx, calsync.SweepRenew); n != 1 || err != nil {
 			t.Fatalf("RenewExpiring = %d, %v", n, err)
 		}
 		live := h.liveSubs()
@@ -451,7 +451,7 @@ func TestEndToEnd(t *testing.T) {
 		if err := h.srv.DeleteEvent("alice", "", victim); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := h.e.RenewExpiring(ctx); n != 1 || err != nil {
+		if n, err := h.e.RunSweep(ctx, calsync.SweepRenew); n != 1 || err != nil {
 			t.Fatalf("RenewExpiring = %d, %v", n, err)
 		}
 		h.expectOneNewSubscription("after 404")

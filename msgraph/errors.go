@@ -124,7 +124,8 @@ type errorBody struct {
 }
 
 // fullSyncCodes are the error codes that say a delta token can no longer be
-// used: documented camelCase, recorded PascalCase (PROTOCOLS.md C.10),
+// used: documented camelCase (https://learn.microsoft.com/en-us/graph/errors),
+// recorded PascalCase (live calendarView delta answers SyncStateNotFound),
 // compared case-insensitively. syncStateInvalid is only seen in third-party
 // tests and InvalidDeltaToken is a 400 for a token Graph cannot read; a new
 // full sync is the only way on from either.
@@ -146,7 +147,7 @@ type errorSentinels struct {
 	calendar bool
 }
 
-// apiError turns an error of an SDK call into a *provider.ProviderError
+// apiError turns an error of an SDK call into a *provider.Error
 // wrapping the sentinel the Engine branches on:
 //
 //   - 401, or a token source whose refresh the authorization server refuses
@@ -166,7 +167,7 @@ func apiError(op string, err error, rec *response, s errorSentinels, now time.Ti
 		if code == "" && re.Response != nil {
 			code = strconv.Itoa(re.Response.StatusCode)
 		}
-		return &provider.ProviderError{Provider: Name, Op: op + " (token refresh)", StatusCode: http.StatusUnauthorized,
+		return &provider.Error{Provider: Name, Op: op + " (token refresh)", StatusCode: http.StatusUnauthorized,
 			Reason: code, Message: "the account's OAuth grant was refused", Err: provider.ErrReauthRequired}
 	}
 	status, header, body := 0, http.Header(nil), []byte(nil)
@@ -186,7 +187,7 @@ func apiError(op string, err error, rec *response, s errorSentinels, now time.Ti
 	if status == 0 {
 		return fmt.Errorf("msgraph: %s: %w", op, err)
 	}
-	pe := &provider.ProviderError{Provider: Name, Op: op, StatusCode: status, Err: err}
+	pe := &provider.Error{Provider: Name, Op: op, StatusCode: status, Err: err}
 	var eb errorBody
 	if json.Unmarshal(body, &eb) == nil {
 		pe.Reason, pe.Message = eb.Error.Code, eb.Error.Message
@@ -219,7 +220,9 @@ func apiError(op string, err error, rec *response, s errorSentinels, now time.Ti
 // limit403 reports whether a 403 is a limit rather than a refusal of
 // access (ErrorAccessDenied and the like): Graph throttles with 429, but
 // Outlook's quota of 1,000 subscriptions per mailbox is a 403 "with an
-// explanatory message" (PROTOCOLS.md B.1), and some services send rate
+// explanatory message"
+// (https://learn.microsoft.com/graph/outlook-change-notifications-overview),
+// and some services send rate
 // limits as 403. The words are matched in the code and the message.
 func limit403(code, message string) bool {
 	s := strings.ToLower(code + " " + message)

@@ -13,7 +13,8 @@ import (
 
 // graphEvent holds the fields of a Graph event that calsync maps.
 // encoding/json matches names case-insensitively, which also covers the
-// PascalCase start/end keys of the beta events/delta (PROTOCOLS.md B.7).
+// PascalCase start/end keys of the beta events/delta example
+// (https://learn.microsoft.com/en-us/graph/api/event-delta?view=graph-rest-beta).
 type graphEvent struct {
 	ID           string           `json:"id"`
 	Removed      *json.RawMessage `json:"@removed"`

@@ -104,9 +104,10 @@ func newFixtureProvider(t *testing.T, f *fixtureServer, cfg Config) *Provider {
 
 var testCal = provider.Calendar{ID: "cal-1", Provider: Name, AccountID: "acct-1"}
 
-// The calendarView delta round of PROTOCOLS.md §C.9: a first page with a
-// nextLink, a last page with the deltaLink, and the next round's deletion
-// and update, each request replaying the link verbatim.
+// The calendarView delta round of Microsoft's delta query guide for events
+// (https://learn.microsoft.com/en-us/graph/delta-query-events): a first
+// page with a nextLink, a last page with the deltaLink, and the next
+// round's deletion and update, each request replaying the link verbatim.
 func TestFetchRecordedDeltaRound(t *testing.T) {
 	f := &fixtureServer{replies: []reply{
 		{status: 200, body: fixture(t, "c9_delta_first_page.json")},
@@ -216,8 +217,10 @@ func TestFetchPaths(t *testing.T) {
 	}
 }
 
-// The recorded 410 of PROTOCOLS.md §C.10 and its documented spellings mean
-// a full sync; other errors map to their sentinels, with Retry-After.
+// A 410 SyncStateNotFound as recorded from live Graph
+// (https://github.com/microsoftgraph/microsoft-graph-docs/issues/2350) and
+// the documented spellings of the code mean a full sync; other errors map
+// to their sentinels, with Retry-After.
 func TestFetchErrors(t *testing.T) {
 	graphErr := func(code string) []byte {
 		return []byte(`{"error":{"code":"` + code + `","message":"m","innerError":{"request-id":"r"}}}`)
@@ -244,12 +247,12 @@ func TestFetchErrors(t *testing.T) {
 			f := &fixtureServer{replies: []reply{tc.reply}}
 			p := newFixtureProvider(t, f, Config{})
 			_, err := p.Fetch(context.Background(), testCal, provider.Position{Cursor: prefixCalendarView + f.root + "/me/calendarView/delta?$deltatoken=x"})
-			pe, ok := errors.AsType[*provider.ProviderError](err)
+			pe, ok := errors.AsType[*provider.Error](err)
 			if !ok {
-				t.Fatalf("err = %v, want a *ProviderError", err)
+				t.Fatalf("err = %v, want a *provider.Error", err)
 			}
 			if pe.StatusCode != tc.reply.status || pe.Reason != tc.reason || pe.RetryAfter != tc.retryAfter || pe.Provider != Name {
-				t.Errorf("ProviderError = %+v", pe)
+				t.Errorf("provider.Error = %+v", pe)
 			}
 			for _, s := range []error{provider.ErrFullSyncRequired, provider.ErrReauthRequired, provider.ErrNotFound, provider.ErrSubscriptionGone} {
 				if errors.Is(err, s) != (s == tc.want) {
@@ -336,8 +339,8 @@ func (refusing) Token() (*oauth2.Token, error) {
 	return nil, &oauth2.RetrieveError{ErrorCode: "invalid_grant", Body: []byte("refresh-token-secret")}
 }
 
-// Watch sends the request shape of PROTOCOLS.md §C.11 (plus deleted) and
-// keeps the id and expiration of the B.1 answer.
+// Watch sends the request shape of the lifecycle guide's sample (plus
+// deleted) and keeps the id and expiration of the 201 answer.
 func TestWatchRequestShape(t *testing.T) {
 	f := &fixtureServer{replies: []reply{{status: 201, body: fixture(t, "b1_subscription_created.json")}}}
 	p := newFixtureProvider(t, f, Config{})
@@ -405,7 +408,8 @@ func TestWatchValidates(t *testing.T) {
 	}
 }
 
-// Renewal: the PATCH of PROTOCOLS.md §C.7 and its answer; 404 means gone.
+// Renewal: the PATCH of Microsoft's subscription-update reference and its
+// answer; 404 means gone.
 func TestRenewRecorded(t *testing.T) {
 	f := &fixtureServer{replies: []reply{{status: 200, body: fixture(t, "c7_renewal_response.json")}}}
 	p := newFixtureProvider(t, f, Config{})

@@ -36,15 +36,18 @@ const (
 	// DefaultMaxPageSize is the odata.maxpagesize asked for. Graph does not
 	// document its own default for delta (one project reports 10) and does
 	// not strictly honour the preference when a recurring series expands
-	// (PROTOCOLS.md B.6), so 100 keeps round trips few and pages small.
+	// (pages larger than asked and a nextLink loop were reported in
+	// https://github.com/microsoftgraph/msgraph-sdk-dotnet/issues/3070), so
+	// 100 keeps round trips few and pages small.
 	DefaultMaxPageSize = 100
 	// LimitMaxPageSize is the largest MaxPageSize accepted.
 	LimitMaxPageSize = 1000
 	// MaxSubscriptionTTL is the longest lifetime Graph grants an Outlook
 	// event subscription without resource data. The documentation says
 	// 10,080 minutes, but the live service refuses more than 10,070
-	// ("Subscription expiration can only be 10070 minutes in the future",
-	// PROTOCOLS.md B.3), so the live value is the limit.
+	// (400 ExtensionError "Subscription expiration can only be 10070
+	// minutes in the future"), so the live value is the limit
+	// (https://learn.microsoft.com/en-us/graph/change-notifications-overview#subscription-lifetime).
 	MaxSubscriptionTTL = 10070 * time.Minute
 	// DefaultSubscriptionTTL is MaxSubscriptionTTL less one hour: the
 	// expiration is computed from this process's clock, sent over the
@@ -59,9 +62,10 @@ const (
 	ChangeTypes = "created,updated,deleted"
 	// DefaultMailboxConcurrency is how many requests of one account a
 	// Provider has in flight at once: Outlook's limit of 4 concurrent
-	// requests per app per mailbox (PROTOCOLS.md B.8, Z;
-	// https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits),
-	// beyond which Graph answers 429 ApplicationThrottled.
+	// requests per app per mailbox
+	// (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits),
+	// beyond which Graph answers 429 ApplicationThrottled "Application is
+	// over its MailboxConcurrency limit.".
 	DefaultMailboxConcurrency = retry.DefaultGraphConcurrency
 	// DefaultValidationRetries is how often a subscription call whose
 	// validation handshake Graph reports timed out is repeated: twice, so
@@ -133,7 +137,9 @@ type Config struct {
 	// when Graph answers 400 "Subscription validation request timed out.":
 	// Graph validates the notification URLs on each of them and sometimes
 	// never sends the request, and the same call made again then succeeds
-	// (PROTOCOLS.md Z, B.2). Default: retry's Policy with MaxRetries
+	// (microsoftgraph/msgraph-sdk-dotnet#2805,
+	// microsoftgraph/nodejs-webhooks-sample#350). Default: retry's Policy
+	// with MaxRetries
 	// DefaultValidationRetries (3 tries; waits of 1 s, then 2 s, plus
 	// jitter, on Clock). After the last try the call returns the error.
 	// retry.NoRetries as MaxRetries disables it.

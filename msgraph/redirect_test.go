@@ -58,9 +58,9 @@ func TestRedirectsOfWritesAreErrors(t *testing.T) {
 			}
 			f.replies = []reply{{status: tc.status, header: loc}, {status: 204}, {status: 200, body: fixture(t, "b1_subscription_created.json")}}
 			err := tc.call(p)
-			pe, ok := errors.AsType[*provider.ProviderError](err)
+			pe, ok := errors.AsType[*provider.Error](err)
 			if !ok || pe.StatusCode != tc.status {
-				t.Fatalf("err = %v, want a *ProviderError with status %d", err, tc.status)
+				t.Fatalf("err = %v, want a *provider.Error with status %d", err, tc.status)
 			}
 			for _, s := range []error{provider.ErrNotFound, provider.ErrSubscriptionGone, provider.ErrCalendarUnavailable} {
 				if errors.Is(err, s) {

@@ -38,7 +38,7 @@ func (r *rig) round(cal provider.Calendar, pos provider.Position) ([]string, str
 }
 
 // Bug 8 against the emulator: v1.0 refuses calendarView delta of a
-// secondary calendar (its default, PROTOCOLS.md Z, B.6), so the calendar
+// secondary calendar (its default: v1.0 documents only the primary one), so the calendar
 // syncs on beta, full and incremental rounds alike, and v1.0 is asked once.
 // Where v1.0 serves it, v1.0 is used.
 func TestSecondaryCalendarSyncsOnBeta(t *testing.T) {

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/calsync/calsync/provider"
+	"github.com/calsync/calsync/retry"
 )
 
 // Watch creates a Graph subscription (POST /subscriptions) for the events of
@@ -112,8 +112,9 @@ func (p *Provider) Stop(ctx context.Context, cal provider.Calendar, sub *provide
 // Graph validates the notification URLs again on renewal; a validation it
 // reports timed out is tried again (Config.ValidationRetry). When Graph
 // refuses the lifetime with 400 "Subscription expiration can only be N
-// minutes in the future." (its ceiling has moved over time, PROTOCOLS.md
-// Z, B.3), Watch and Renew try once more with N minutes less a margin for
+// minutes in the future." (its ceiling has moved over time: 4,230 minutes
+// once, 10,070 live now, 10,080 in the docs), Watch and Renew try once more
+// with N minutes less a margin for
 // clock skew (a tenth of N, at most an hour), and ask for no more than that
 // from then on.
 func (p *Provider) Renew(ctx context.Context, cal provider.Calendar, sub *provider.Subscription, ttl time.Duration) (*provider.Subscription, error) {
@@ -190,7 +191,7 @@ func (p *Provider) withinCeiling(ctx context.Context, op string, call func() err
 // error is then call's last, saying how often it was tried.
 func (p *Provider) withValidationRetries(ctx context.Context, op string, call func() error) error {
 	policy := p.cfg.ValidationRetry.WithDefaults()
-	var schedule backoff.BackOff
+	var schedule retry.BackOff
 	for tries := 1; ; tries++ {
 		err := call()
 		if err == nil || !validationTimedOut(err) {
@@ -200,7 +201,7 @@ func (p *Provider) withValidationRetries(ctx context.Context, op string, call fu
 			schedule = policy.NewBackOff()
 		}
 		wait := schedule.NextBackOff()
-		if wait == backoff.Stop {
+		if wait == retry.Stop {
 			return fmt.Errorf("msgraph: %s: the validation request timed out %d times: %w", op, tries, err)
 		}
 		if serr := policy.Clock.Sleep(ctx, wait); serr != nil {
@@ -213,22 +214,23 @@ func (p *Provider) withValidationRetries(ctx context.Context, op string, call fu
 // validation request timed out.": the receiver did not answer within 10 s
 // (https://learn.microsoft.com/graph/change-notifications-delivery-webhooks#notificationurl-validation),
 // or Graph never sent the request; the same call made again succeeds
-// (PROTOCOLS.md Z, B.2, microsoftgraph/nodejs-webhooks-sample#350).
+// (microsoftgraph/nodejs-webhooks-sample#350).
 func validationTimedOut(err error) bool {
-	pe, ok := errors.AsType[*provider.ProviderError](err)
+	pe, ok := errors.AsType[*provider.Error](err)
 	return ok && pe.StatusCode == http.StatusBadRequest &&
 		strings.Contains(strings.ToLower(pe.Message), "validation request timed out")
 }
 
 // ceilingMessage matches Graph's 400 ExtensionError "Subscription expiration
-// can only be N minutes in the future." (PROTOCOLS.md B.3, Z); the
-// documented maximum is in
+// can only be N minutes in the future." (quoted live with N = 10070 and,
+// in 2018, 4230, microsoftgraph/microsoft-graph-docs#2988); the documented
+// maximum is in
 // https://learn.microsoft.com/graph/change-notifications-overview#subscription-lifetime.
 var ceilingMessage = regexp.MustCompile(`(?i)subscription expiration can only be (\d+) minutes in the future`)
 
 // lifetimeCeiling returns N minutes of Graph's lifetime refusal.
 func lifetimeCeiling(err error) (time.Duration, bool) {
-	pe, ok := errors.AsType[*provider.ProviderError](err)
+	pe, ok := errors.AsType[*provider.Error](err)
 	if !ok || pe.StatusCode != http.StatusBadRequest {
 		return 0, false
 	}

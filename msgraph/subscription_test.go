@@ -111,7 +111,7 @@ var subscriptionWrites = []struct {
 }
 
 // Bug 11: a 429 ApplicationThrottled on create, renew or reauthorize,
-// with "Retry-After: 1" or none (PROTOCOLS.md Z, B.8), is retried: the
+// with "Retry-After: 1" or none (both are seen live), is retried: the
 // SDK's request bodies have no GetBody, which made every POST and PATCH
 // look unreplayable.
 func TestSubscriptionWritesRetriedAfter429(t *testing.T) {
@@ -149,8 +149,8 @@ func TestSubscriptionWritesRetriedAfter429(t *testing.T) {
 }
 
 // Bug 6: Graph's 400 "Subscription validation request timed out." on
-// create, renew or reauthorize is retried with backoff (PROTOCOLS.md Z,
-// B.2); after three tries the call fails with it.
+// create, renew or reauthorize is retried with backoff; after three tries
+// the call fails with it.
 func TestValidationTimeoutRetried(t *testing.T) {
 	for _, w := range subscriptionWrites {
 		t.Run(w.op, func(t *testing.T) {
@@ -172,7 +172,7 @@ func TestValidationTimeoutRetried(t *testing.T) {
 			r.srv.ResetRequests()
 			r.srv.TimeOutNextValidations(3)
 			err := w.call(r, sub)
-			pe, ok := errors.AsType[*provider.ProviderError](err)
+			pe, ok := errors.AsType[*provider.Error](err)
 			if !ok || pe.StatusCode != http.StatusBadRequest || !strings.Contains(err.Error(), "timed out 3 times") {
 				t.Fatalf("after three timed-out validations: %v", err)
 			}
@@ -184,8 +184,8 @@ func TestValidationTimeoutRetried(t *testing.T) {
 }
 
 // Bug 7: a lower lifetime ceiling (400 ExtensionError "Subscription
-// expiration can only be N minutes in the future.", PROTOCOLS.md Z, B.3)
-// is retried once within N, on create and on renew, and remembered.
+// expiration can only be N minutes in the future.") is retried once
+// within N, on create and on renew, and remembered.
 func TestLifetimeCeilingRetried(t *testing.T) {
 	const ceiling = 4230 * time.Minute
 	r := newRig(t, rigOptions{})

@@ -63,8 +63,8 @@ func TestCalendarUnavailable(t *testing.T) {
 			f := &fixtureServer{replies: []reply{tc.reply}}
 			p := newFixtureProvider(t, f, Config{})
 			err := tc.call(p, f.root)
-			if _, ok := errors.AsType[*provider.ProviderError](err); !ok {
-				t.Fatalf("err = %v, want a *ProviderError", err)
+			if _, ok := errors.AsType[*provider.Error](err); !ok {
+				t.Fatalf("err = %v, want a *provider.Error", err)
 			}
 			for _, s := range []error{provider.ErrCalendarUnavailable, provider.ErrNotFound, provider.ErrSubscriptionGone, provider.ErrReauthRequired, provider.ErrFullSyncRequired} {
 				want := false

@@ -27,8 +27,9 @@ var (
 	ErrCalendarUnavailable = errors.New("calsync: calendar unavailable")
 )
 
-// ProviderError is an error response from a provider's API.
-type ProviderError struct {
+// Error is an error response from a provider's API. The root package
+// re-exports it as calsync.ProviderError.
+type Error struct {
 	// Provider is the provider's name.
 	Provider string
 	// Op is the operation that failed, e.g. "events.list".
@@ -48,7 +49,7 @@ type ProviderError struct {
 }
 
 // Error implements error.
-func (e *ProviderError) Error() string {
+func (e *Error) Error() string {
 	msg := fmt.Sprintf("%s: %s: HTTP %d", e.Provider, e.Op, e.StatusCode)
 	if e.Reason != "" {
 		msg += " " + e.Reason
@@ -60,4 +61,4 @@ func (e *ProviderError) Error() string {
 }
 
 // Unwrap returns the underlying error.
-func (e *ProviderError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -14,7 +15,7 @@ import (
 // Implementations must be safe for concurrent use by multiple goroutines.
 // Errors that the Engine branches on must wrap the sentinels of this package
 // ([ErrFullSyncRequired], [ErrReauthRequired], [ErrSubscriptionGone],
-// [ErrNotFound]) and should carry a [*ProviderError] when they come from the
+// [ErrNotFound]) and should carry a [*Error] when they come from the
 // provider's API.
 type Provider interface {
 	// Name is the provider's stable name ("google", "msgraph"). It is stored
@@ -224,6 +225,20 @@ type Event struct {
 	Version int64
 	// Raw is the event as the provider sent it (JSON).
 	Raw json.RawMessage
+}
+
+// Clone returns a deep copy of e: the copy shares no memory with e (Raw,
+// Recurrence and OriginalStart are copied), so either can be modified
+// without changing the other. Stores use it to keep what they are given and
+// hand out what they keep.
+func (e Event) Clone() Event {
+	e.Raw = slices.Clone(e.Raw)
+	e.Recurrence = slices.Clone(e.Recurrence)
+	if e.OriginalStart != nil {
+		o := *e.OriginalStart
+		e.OriginalStart = &o
+	}
+	return e
 }
 
 // EventTime is the start or end of an event: a date for all-day events, an

@@ -27,8 +27,7 @@ func bodyWithoutGetBody(t *testing.T, method, url, body string) *http.Request {
 
 // A POST or PATCH whose body has no GetBody is buffered and so retried
 // after a 429, with "Retry-After: 1" (waited exactly) or none (backoff),
-// as Outlook's MailboxConcurrency 429 comes with either (PROTOCOLS.md Z,
-// B.8).
+// as Outlook's MailboxConcurrency 429 comes with either.
 func TestTransportReplaysBodyWithoutGetBody(t *testing.T) {
 	for _, method := range []string{"POST", "PATCH"} {
 		for _, ra := range []string{"1", ""} {

@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"syscall"
-
-	"github.com/calsync/calsync/provider"
 )
 
 // CheckRetry reports whether the outcome of one attempt (a response, or a
@@ -57,30 +55,6 @@ func Retriable(resp *http.Response, err error) bool {
 	return retriableStatus(resp.StatusCode)
 }
 
-// RetriableError classifies an error a provider returned, for the Engine's
-// own retries of whole operations: a *provider.ProviderError is retriable by
-// its status and reason exactly as [Retriable] judges a response; errors
-// wrapping provider.ErrFullSyncRequired, ErrReauthRequired, ErrNotFound or
-// ErrSubscriptionGone, and context errors, are not; any other error is
-// judged as a transport error.
-func RetriableError(err error) bool {
-	switch {
-	case err == nil,
-		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, provider.ErrFullSyncRequired), errors.Is(err, provider.ErrReauthRequired),
-		errors.Is(err, provider.ErrNotFound), errors.Is(err, provider.ErrSubscriptionGone):
-		return false
-	}
-	var pe *provider.ProviderError
-	if errors.As(err, &pe) && pe.StatusCode != 0 {
-		if pe.StatusCode == http.StatusForbidden {
-			return rateLimitReason(pe.Reason)
-		}
-		return retriableStatus(pe.StatusCode)
-	}
-	return transientError(err)
-}
-
 func retriableStatus(code int) bool {
 	switch {
 	case code == http.StatusTooManyRequests:
@@ -92,8 +66,9 @@ func retriableStatus(code int) bool {
 	}
 }
 
-// rateLimitReason reports whether a Google error reason is a rate limit
-// (PROTOCOLS.md A.10: "respond with exponential backoff").
+// rateLimitReason reports whether a Google error reason is a rate limit,
+// which Google says to retry with exponential backoff
+// (https://developers.google.com/workspace/calendar/api/guides/errors).
 func rateLimitReason(reason string) bool {
 	return reason == "rateLimitExceeded" || reason == "userRateLimitExceeded"
 }

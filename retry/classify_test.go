@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/calsync/calsync/provider"
 	"github.com/calsync/calsync/retry"
 )
 
@@ -39,7 +38,8 @@ func TestRetriableStatus(t *testing.T) {
 	}
 }
 
-// Google rate-limit bodies, verbatim from PROTOCOLS.md C.5, and other 403s.
+// Google rate-limit bodies, verbatim from Google's "Handle API errors"
+// guide, and other 403s.
 func TestRetriable403Body(t *testing.T) {
 	for _, tc := range []struct {
 		body string
@@ -105,39 +105,6 @@ func TestRetriableErrors(t *testing.T) {
 	} {
 		if got := retry.Retriable(nil, tc.err); got != tc.want {
 			t.Errorf("%s: Retriable(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
-		}
-	}
-}
-
-func TestRetriableError(t *testing.T) {
-	pe := func(status int, reason string, err error) error {
-		return fmt.Errorf("calsync: sync cal-1: %w", &provider.ProviderError{Provider: "google", Op: "events.list", StatusCode: status, Reason: reason, Err: err})
-	}
-	for _, tc := range []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"nil", nil, false},
-		{"429", pe(429, "rateLimitExceeded", nil), true},
-		{"503", pe(503, "", nil), true},
-		{"500", pe(500, "backendError", nil), true},
-		{"403 rate limit", pe(403, "rateLimitExceeded", nil), true},
-		{"403 user rate limit", pe(403, "userRateLimitExceeded", nil), true},
-		{"403 quota", pe(403, "quotaExceeded", nil), false},
-		{"403 organizer", pe(403, "forbiddenForNonOrganizer", nil), false},
-		{"400", pe(400, "invalid", nil), false},
-		{"401", pe(401, "authError", provider.ErrReauthRequired), false},
-		{"404", pe(404, "notFound", provider.ErrNotFound), false},
-		{"410", pe(410, "fullSyncRequired", provider.ErrFullSyncRequired), false},
-		{"501", pe(501, "", nil), false},
-		{"sentinel", fmt.Errorf("x: %w", provider.ErrSubscriptionGone), false},
-		{"transport reset", fmt.Errorf("google: events.list: %w", &url.Error{Op: "Get", URL: "https://x", Err: syscall.ECONNRESET}), true},
-		{"canceled", fmt.Errorf("google: events.list: %w", context.Canceled), false},
-		{"plain", errors.New("google: events.list returned no resourceId"), false},
-	} {
-		if got := retry.RetriableError(tc.err); got != tc.want {
-			t.Errorf("%s: RetriableError(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
 		}
 	}
 }

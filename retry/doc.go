@@ -13,8 +13,6 @@
 // (seconds, fractional seconds or an HTTP date, see [ParseRetryAfter]) says
 // otherwise. It replays request bodies with GetBody, waits on the context,
 // and never resends a non-idempotent request the server may have acted on.
-// [RetriableError] applies the same classification to a returned
-// *provider.ProviderError, for the Engine's retries of whole operations.
 //
 // # Rate limits
 //

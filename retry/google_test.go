@@ -104,22 +104,21 @@ func TestGoogleProviderRidesOutTransientFaults(t *testing.T) {
 	}
 }
 
-// Permanent faults come back at once, as the ProviderErrors the Engine
+// Permanent faults come back at once, as the provider.Errors the Engine
 // branches on; a 500 on a POST is not resent (the channel may exist).
 func TestGoogleProviderPermanentFaults(t *testing.T) {
 	for _, tc := range []struct {
-		name          string
-		fault         googletest.Fault
-		watch         bool
-		wantStatus    int
-		wantRetriable bool // retry.RetriableError, for the Engine
+		name       string
+		fault      googletest.Fault
+		watch      bool
+		wantStatus int
 	}{
-		{"403 forbiddenForNonOrganizer", googletest.Fault{Status: 403, Reason: "forbiddenForNonOrganizer"}, false, 403, false},
-		{"403 quotaExceeded", googletest.Fault{Status: 403, Reason: "quotaExceeded"}, false, 403, false},
-		{"400", googletest.Fault{Status: 400, Reason: "timeRangeEmpty"}, false, 400, false},
-		{"404", googletest.Fault{Status: 404}, false, 404, false},
-		{"410", googletest.Fault{Status: 410}, false, 410, false},
-		{"500 on events.watch", googletest.Fault{Op: googletest.OpEventsWatch, Status: 500}, true, 500, true},
+		{"403 forbiddenForNonOrganizer", googletest.Fault{Status: 403, Reason: "forbiddenForNonOrganizer"}, false, 403},
+		{"403 quotaExceeded", googletest.Fault{Status: 403, Reason: "quotaExceeded"}, false, 403},
+		{"400", googletest.Fault{Status: 400, Reason: "timeRangeEmpty"}, false, 400},
+		{"404", googletest.Fault{Status: 404}, false, 404},
+		{"410", googletest.Fault{Status: 410}, false, 410},
+		{"500 on events.watch", googletest.Fault{Op: googletest.OpEventsWatch, Status: 500}, true, 500},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			emu, p, clk := googleEnv(t, nil)
@@ -130,12 +129,9 @@ func TestGoogleProviderPermanentFaults(t *testing.T) {
 			} else {
 				_, err = fetch(p)
 			}
-			var pe *provider.ProviderError
+			var pe *provider.Error
 			if !errors.As(err, &pe) || pe.StatusCode != tc.wantStatus {
-				t.Fatalf("err = %v, want a ProviderError %d", err, tc.wantStatus)
-			}
-			if got := retry.RetriableError(err); got != tc.wantRetriable {
-				t.Fatalf("RetriableError = %v, want %v", got, tc.wantRetriable)
+				t.Fatalf("err = %v, want a provider.Error %d", err, tc.wantStatus)
 			}
 			if len(clk.Sleeps()) != 0 {
 				t.Fatalf("waited %v", clk.Sleeps())
@@ -156,17 +152,14 @@ func TestGoogleProviderPermanentFaults(t *testing.T) {
 }
 
 // Six 429s outlast five retries: the caller gets the last 429 as a
-// ProviderError carrying the Retry-After, after five waits of 2.128 s.
+// provider.Error carrying the Retry-After, after five waits of 2.128 s.
 func TestGoogleProviderRetriesExhausted(t *testing.T) {
 	emu, p, clk := googleEnv(t, nil)
 	emu.Fail(googletest.Fault{Status: 429, Times: 6, RetryAfter: "2.128"})
 	_, err := fetch(p)
-	var pe *provider.ProviderError
+	var pe *provider.Error
 	if !errors.As(err, &pe) || pe.StatusCode != 429 || pe.Reason != "rateLimitExceeded" || pe.RetryAfter != 2128*time.Millisecond {
 		t.Fatalf("err = %#v", err)
-	}
-	if !retry.RetriableError(err) {
-		t.Fatal("an exhausted 429 is not retriable for the Engine")
 	}
 	w := 2128 * time.Millisecond
 	if !exactly(w, w, w, w, w)(clk.Sleeps()) {

@@ -9,7 +9,8 @@ import (
 	"github.com/cenkalti/backoff/v4"
 )
 
-// Defaults of [Policy]'s fields (DESIGN.md "Reliability rules").
+// Defaults of [Policy]'s fields: up to 5 retries, from 1 s, doubling, with
+// 0–30 % jitter; a server's Retry-After wins, up to DefaultMaxRetryAfter.
 const (
 	// DefaultMaxRetries is how many times a failed call is retried (so at
 	// most DefaultMaxRetries+1 attempts).
@@ -128,11 +129,28 @@ func (p Policy) Validate() error {
 	return nil
 }
 
-// NewBackOff returns the policy's schedule as a backoff.BackOff (package
-// github.com/cenkalti/backoff/v4) for code that retries whole operations,
-// e.g. with backoff.Retry. It returns backoff.Stop after MaxRetries waits.
+// Stop is what [BackOff.NextBackOff] returns when no retry remains. It
+// equals backoff.Stop of github.com/cenkalti/backoff/v4.
+const Stop time.Duration = backoff.Stop
+
+// BackOff is a retry schedule: the wait before each retry. It has the
+// method set of backoff.BackOff (github.com/cenkalti/backoff/v4), so a
+// BackOff can be passed to that package's Retry, but callers need not
+// import it.
+type BackOff interface {
+	// NextBackOff returns the wait before the next retry, or [Stop] when
+	// no retry remains.
+	NextBackOff() time.Duration
+	// Reset starts the schedule over, as before the first retry.
+	Reset()
+}
+
+var _ backoff.BackOff = BackOff(nil)
+
+// NewBackOff returns the policy's schedule as a [BackOff] for code that
+// retries whole operations. It returns [Stop] after MaxRetries waits.
 // Defaults are applied; it is not safe for concurrent use.
-func (p Policy) NewBackOff() backoff.BackOff {
+func (p Policy) NewBackOff() BackOff {
 	p = p.WithDefaults()
 	b := &policyBackOff{p: p, exp: backoff.ExponentialBackOff{
 		InitialInterval:     p.Initial,
@@ -160,7 +178,7 @@ func (b *policyBackOff) Reset() {
 
 func (b *policyBackOff) NextBackOff() time.Duration {
 	if b.n >= max(b.p.MaxRetries, 0) {
-		return backoff.Stop
+		return Stop
 	}
 	b.n++
 	return b.p.jitter(b.exp.NextBackOff())

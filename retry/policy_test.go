@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
-
 	"github.com/calsync/calsync/retry"
 )
 
@@ -52,7 +50,7 @@ func TestPolicyValidate(t *testing.T) {
 
 func TestBackOffSchedule(t *testing.T) {
 	b := retry.Policy{Jitter: retry.NoJitter}.NewBackOff()
-	want := []time.Duration{1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, backoff.Stop}
+	want := []time.Duration{1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, retry.Stop}
 	for i, w := range want {
 		if got := b.NextBackOff(); got != w {
 			t.Fatalf("wait %d = %v, want %v", i+1, got, w)
@@ -64,12 +62,12 @@ func TestBackOffSchedule(t *testing.T) {
 	}
 
 	capped := retry.Policy{Initial: 10 * time.Second, Multiplier: 10, MaxDelay: time.Minute, Jitter: retry.NoJitter, MaxRetries: 4}.NewBackOff()
-	for i, w := range []time.Duration{10 * time.Second, time.Minute, time.Minute, time.Minute, backoff.Stop} {
+	for i, w := range []time.Duration{10 * time.Second, time.Minute, time.Minute, time.Minute, retry.Stop} {
 		if got := capped.NextBackOff(); got != w {
 			t.Fatalf("capped wait %d = %v, want %v", i+1, got, w)
 		}
 	}
-	if got := (retry.Policy{MaxRetries: retry.NoRetries}).NewBackOff().NextBackOff(); got != backoff.Stop {
+	if got := (retry.Policy{MaxRetries: retry.NoRetries}).NewBackOff().NextBackOff(); got != retry.Stop {
 		t.Fatalf("NoRetries: first wait %v, want Stop", got)
 	}
 }
@@ -92,7 +90,7 @@ func TestJitterBounds(t *testing.T) {
 			lowSeen = lowSeen || frac < 0.03
 			highSeen = highSeen || frac > 0.27
 		}
-		if b.NextBackOff() != backoff.Stop {
+		if b.NextBackOff() != retry.Stop {
 			t.Fatalf("seed %d: more than 5 retries", seed)
 		}
 	}

@@ -13,7 +13,10 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Provider quotas the default limits keep under (PROTOCOLS.md A.10, B.8).
+// Provider quotas the default limits keep under: Google Calendar's usage
+// limits (https://developers.google.com/workspace/calendar/api/guides/quota)
+// and Outlook's in Microsoft Graph's throttling limits
+// (https://learn.microsoft.com/en-us/graph/throttling).
 const (
 	// DefaultGoogleRequestsPerMinute is Google Calendar's per-user quota:
 	// 600 requests per minute per user per project.

@@ -22,7 +22,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{"0", 0, true},
 		{"3", 3 * time.Second, true},
 		{"120", 2 * time.Minute, true},
-		{"2.128", 2128 * time.Millisecond, true}, // Graph's own sample (PROTOCOLS.md B.8)
+		{"2.128", 2128 * time.Millisecond, true}, // Graph's own throttling sample
 		{"0.5", 500 * time.Millisecond, true},
 		{"1.0000000019", time.Second + 1, true}, // beyond nanoseconds: truncated
 		{" 7 ", 7 * time.Second, true},

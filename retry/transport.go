@@ -8,8 +8,6 @@ import (
 	"net/http/httptrace"
 	"sync/atomic"
 	"time"
-
-	"github.com/cenkalti/backoff/v4"
 )
 
 // maxDrain bounds how much of a discarded response body is read so that its
@@ -38,8 +36,7 @@ const maxDrain = 64 << 10
 // request), or the transport failed before the request was written (e.g.
 // connection refused). A POST that got a 500, 502 or 504, or whose
 // connection broke after it was written, is not retried, because the server
-// may have done the work; the error goes to the caller (the Engine decides
-// with [RetriableError]).
+// may have done the work; the error goes to the caller.
 //
 // # Bodies
 //
@@ -54,7 +51,7 @@ const maxDrain = 64 << 10
 //
 // RoundTrip returns the first response that is not retried, which includes
 // the last response once retries run out (a 429 or 503 with its unread body
-// and headers, so the provider client turns it into a *provider.ProviderError
+// and headers, so the provider client turns it into a *provider.Error
 // with its Retry-After). When the last attempt failed without a response,
 // the error is wrapped: "retry: N attempts: ...". When the context ends
 // during a wait, RoundTrip returns ctx.Err() at once.
@@ -113,7 +110,7 @@ func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	idem := idempotent(req)
-	var schedule backoff.BackOff // made on the first failure
+	var schedule BackOff // made on the first failure
 
 	for attempt := 1; ; attempt++ {
 		r := req
@@ -159,7 +156,7 @@ func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			schedule = p.NewBackOff()
 		}
 		wait := schedule.NextBackOff()
-		if wait == backoff.Stop {
+		if wait == Stop {
 			t.log(r, slog.LevelWarn, "retry: giving up", attempt, resp, err, 0)
 			if err != nil {
 				return nil, fmt.Errorf("retry: %d attempts: %w", attempt, err)

@@ -1,5 +1,6 @@
 // Package vault encrypts the OAuth tokens calsync keeps for host accounts,
-// with AES-256-GCM, and stores them through a [calsync.Accounts] Store.
+// with AES-256-GCM, and stores them through a Store that implements
+// [Accounts].
 //
 // # Keys and rotation
 //

@@ -14,7 +14,7 @@ import (
 
 func Example_rotation() {
 	ctx := context.Background()
-	accounts := memory.New() // any Store implementing calsync.Accounts
+	accounts := memory.New() // any Store implementing vault.Accounts
 
 	// In production the keys come from a secret store, e.g.
 	// vault.ParseKey(os.Getenv("CALSYNC_TOKEN_KEY_2026_11")).

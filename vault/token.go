@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/calsync/calsync"
 	"golang.org/x/oauth2"
 )
 
@@ -27,24 +26,24 @@ func aad(accountID string) []byte { return []byte("calsync/vault/token/v1\x00" +
 // SealToken seals tok for accountID with the current key. The record is
 // bound to accountID: opened under another account it fails with
 // [ErrDecrypt].
-func (v *Vault) SealToken(accountID string, tok *oauth2.Token, now time.Time) (calsync.SealedToken, error) {
+func (v *Vault) SealToken(accountID string, tok *oauth2.Token, now time.Time) (SealedToken, error) {
 	if accountID == "" {
-		return calsync.SealedToken{}, errors.New("vault: SealToken: empty account ID")
+		return SealedToken{}, errors.New("vault: SealToken: empty account ID")
 	}
 	if tok == nil {
-		return calsync.SealedToken{}, errors.New("vault: SealToken: nil token")
+		return SealedToken{}, errors.New("vault: SealToken: nil token")
 	}
 	pt, err := json.Marshal(sealedToken{AccessToken: tok.AccessToken, TokenType: tok.TokenType, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry, ExpiresIn: tok.ExpiresIn})
 	if err != nil {
-		return calsync.SealedToken{}, fmt.Errorf("vault: SealToken: %w", err)
+		return SealedToken{}, fmt.Errorf("vault: SealToken: %w", err)
 	}
 	keyID, ct := v.Seal(pt, aad(accountID))
 	clear(pt)
-	return calsync.SealedToken{AccountID: accountID, KeyID: keyID, Ciphertext: ct, Updated: now}, nil
+	return SealedToken{AccountID: accountID, KeyID: keyID, Ciphertext: ct, Updated: now}, nil
 }
 
 // OpenToken opens a record made by SealToken.
-func (v *Vault) OpenToken(st calsync.SealedToken) (*oauth2.Token, error) {
+func (v *Vault) OpenToken(st SealedToken) (*oauth2.Token, error) {
 	pt, err := v.Open(st.KeyID, st.Ciphertext, aad(st.AccountID))
 	if err != nil {
 		return nil, fmt.Errorf("account %q: %w", st.AccountID, err)
@@ -58,7 +57,7 @@ func (v *Vault) OpenToken(st calsync.SealedToken) (*oauth2.Token, error) {
 }
 
 // PutToken seals tok and stores it as accountID's token.
-func (v *Vault) PutToken(ctx context.Context, accounts calsync.Accounts, accountID string, tok *oauth2.Token) error {
+func (v *Vault) PutToken(ctx context.Context, accounts Accounts, accountID string, tok *oauth2.Token) error {
 	st, err := v.SealToken(accountID, tok, time.Now())
 	if err != nil {
 		return err
@@ -70,8 +69,8 @@ func (v *Vault) PutToken(ctx context.Context, accounts calsync.Accounts, account
 }
 
 // Token loads and opens accountID's token. A missing one is an error
-// wrapping [calsync.ErrNotFound].
-func (v *Vault) Token(ctx context.Context, accounts calsync.Accounts, accountID string) (*oauth2.Token, error) {
+// wrapping calsync.ErrNotFound.
+func (v *Vault) Token(ctx context.Context, accounts Accounts, accountID string) (*oauth2.Token, error) {
 	st, err := accounts.AccountToken(ctx, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("vault: load token of account %q: %w", accountID, err)
@@ -82,7 +81,7 @@ func (v *Vault) Token(ctx context.Context, accounts calsync.Accounts, accountID 
 // Reseal re-seals with the current key every stored token sealed with
 // another one, so that the old key can be retired, and returns how many it
 // re-sealed. Tokens sealed with a key the Vault does not hold are an error.
-func (v *Vault) Reseal(ctx context.Context, accounts calsync.Accounts) (int, error) {
+func (v *Vault) Reseal(ctx context.Context, accounts Accounts) (int, error) {
 	n, after := 0, ""
 	for {
 		page, err := accounts.ListAccountTokens(ctx, after, 100)
@@ -120,7 +119,7 @@ func (v *Vault) Reseal(ctx context.Context, accounts calsync.Accounts) (int, err
 // ctx for refreshes; TokenSource keeps it for the life of the returned
 // source. Wrap the result in oauth2.ReuseTokenSource if base does not
 // cache. Safe for concurrent use.
-func (v *Vault) TokenSource(ctx context.Context, base oauth2.TokenSource, accountID string, accounts calsync.Accounts) oauth2.TokenSource {
+func (v *Vault) TokenSource(ctx context.Context, base oauth2.TokenSource, accountID string, accounts Accounts) oauth2.TokenSource {
 	return &tokenSource{ctx: ctx, v: v, base: base, accountID: accountID, accounts: accounts}
 }
 
@@ -129,7 +128,7 @@ type tokenSource struct {
 	v         *Vault
 	base      oauth2.TokenSource
 	accountID string
-	accounts  calsync.Accounts
+	accounts  Accounts
 
 	mu    sync.Mutex
 	saved *oauth2.Token // the last token stored

@@ -203,7 +203,7 @@ type countingStore struct {
 	fail bool
 }
 
-func (s *countingStore) PutAccountToken(ctx context.Context, t calsync.SealedToken) error {
+func (s *countingStore) PutAccountToken(ctx context.Context, t vault.SealedToken) error {
 	if s.fail {
 		return errors.New("disk full")
 	}

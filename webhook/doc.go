@@ -69,7 +69,14 @@
 //	mux.Handle("POST /hooks/graph", graph)           // notificationUrl
 //	mux.Handle("POST /hooks/graph-lifecycle", graph) // lifecycleNotificationUrl
 //	go engine.Run(ctx)
-//	log.Fatal(http.ListenAndServeTLS(":443", "cert.pem", "key.pem", mux))
+//	srv := &http.Server{
+//		Addr:              ":443",
+//		Handler:           mux,
+//		ReadHeaderTimeout: 5 * time.Second,
+//		ReadTimeout:       10 * time.Second,
+//		IdleTimeout:       2 * time.Minute,
+//	}
+//	log.Fatal(srv.ListenAndServeTLS("cert.pem", "key.pem"))
 //
 // and connect calendars with the handler's public HTTPS URL as
 // calsync.ConnectRequest.Address (for Graph, the lifecycle URL as

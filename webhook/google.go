@@ -12,9 +12,11 @@ import (
 	"github.com/calsync/calsync"
 )
 
-// GoogleProvider is the provider name a subscription must carry for the
-// [Google] handler to accept its notifications.
-const GoogleProvider = "google"
+// googleProvider is the provider name a subscription must carry for the
+// [Google] handler to accept its notifications. It must equal google.Name;
+// webhook does not import package google for one constant (google's e2e
+// tests, which mount this handler, prove they match).
+const googleProvider = "google"
 
 // The headers of a Google Calendar push notification, in canonical form
 // (see header). Google spells them with mixed case and proxies often
@@ -116,7 +118,7 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, http.MethodPost)
 		return
 	}
-	if !discardBody(w, r, g.limit) {
+	if _, ok := readBody(w, r, g.limit, false); !ok {
 		return
 	}
 
@@ -158,7 +160,7 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.log.WarnContext(ctx, "webhook: google channel lookup failed", "channel", channelID, "err", err)
 		unavailable(w, "webhook: cannot look up channel, retry later")
 		return
-	case sub.Provider != GoogleProvider:
+	case sub.Provider != googleProvider:
 		// Answered like an unknown channel: a Graph subscription id must
 		// not be usable as a Google channel id.
 		g.log.InfoContext(ctx, "webhook: google notification for a non-google subscription", "channel", channelID, "provider", sub.Provider)
@@ -190,7 +192,7 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	n := calsync.Notification{
 		Kind:           calsync.Changed,
-		Provider:       GoogleProvider,
+		Provider:       googleProvider,
 		SubscriptionID: channelID,
 		CalendarID:     sub.CalendarID,
 		MessageID:      channelID + "/" + msgNum,

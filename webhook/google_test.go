@@ -24,13 +24,13 @@ var testNow = time.Date(2021, 2, 24, 15, 51, 47, 0, time.UTC)
 const (
 	secret        = "tok-3f9a1c77e2"
 	pendingSecret = "tok-pending-81bd"
-	c1Channel     = "<channel id>" // PROTOCOLS.md §C.1, placeholders as recorded
+	c1Channel     = "<channel id>" // a published capture, placeholders as recorded
 	c1Token       = "<token>"
 	c1Resource    = "<resource id>"
-	pocChannel    = "d1f846c0-730c-4854-860d-b1abfdf8518d" // §C.1 second capture
+	pocChannel    = "d1f846c0-730c-4854-860d-b1abfdf8518d" // a second capture, through a tunnel
 	pocToken      = "channel=all_events"
 	pocResource   = "8pNgdSzwS_emx0WZgp30VdgdstE"
-	guideChannel  = "4ba78bf0-6a47-11e2-bcfd-0800200c9a66" // §A.6 guide example
+	guideChannel  = "4ba78bf0-6a47-11e2-bcfd-0800200c9a66" // the push guide's example
 	guideToken    = "398348u3tu83ut8uu38"
 	guideResource = "ret08u3rv24htgh289g"
 )
@@ -60,8 +60,8 @@ func newSink() *fakeSink {
 	return s
 }
 
-// recordedSync is the exact request of PROTOCOLS.md §C.1 (AWS API Gateway
-// capture, lower-case header names, empty body).
+// recordedSync is a real "sync" notification as a public capture behind an
+// AWS API Gateway recorded it (lower-case header names, empty body).
 const recordedSync = "POST /webhook/events HTTP/1.1\r\n" +
 	"accept: */*\r\n" +
 	"accept-encoding: gzip,deflate,br\r\n" +
@@ -78,7 +78,8 @@ const recordedSync = "POST /webhook/events HTTP/1.1\r\n" +
 	"x-goog-resource-uri: https://www.googleapis.com/calendar/v3/calendars/c_5u3bak8da7gsfkd34atk0211rg@group.calendar.google.com/events?alt=json\r\n" +
 	"\r\n"
 
-// pocCapture is the second capture of §C.1 (localtunnel), as a request.
+// pocCapture is a second public capture of real notifications, received
+// through a localtunnel proxy, as a request.
 func pocCapture(state, number string) string {
 	return "POST /hooks/google HTTP/1.1\r\n" +
 		"host: example.loca.lt\r\n" +
@@ -96,7 +97,8 @@ func pocCapture(state, number string) string {
 		"\r\n"
 }
 
-// guideExample is the change notification of the Google push guide (§A.6),
+// guideExample is the change notification of Google's push guide
+// (https://developers.google.com/workspace/calendar/api/guides/push),
 // with its mixed-case names (X-Goog-Channel-ID) and Content-Type.
 const guideExample = "POST /notifications HTTP/1.1\r\n" +
 	"Host: mydomain.com\r\n" +
@@ -199,11 +201,11 @@ func TestGoogle(t *testing.T) {
 		retryAfter bool                  // the answer carries Retry-After
 	}{
 		// Recorded and documented requests.
-		{name: "recorded sync §C.1", req: recordedSync, want: 200},
-		{name: "recorded sync §C.1 second capture", req: pocCapture("sync", "1"), want: 200},
-		{name: "recorded exists §C.1 second capture", req: pocCapture("exists", "100566"), want: 200,
+		{name: "recorded sync behind a gateway", req: recordedSync, want: 200},
+		{name: "recorded sync through a tunnel", req: pocCapture("sync", "1"), want: 200},
+		{name: "recorded exists through a tunnel", req: pocCapture("exists", "100566"), want: 200,
 			queued: changed(pocChannel, "cal-poc", pocChannel+"/100566")},
-		{name: "guide example §A.6", req: guideExample, want: 200,
+		{name: "push guide example", req: guideExample, want: 200,
 			queued: changed(guideChannel, "cal-guide", guideChannel+"/10")},
 
 		// Acknowledged.
@@ -430,7 +432,7 @@ func TestGoogleServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, kv := range hdrs(valid(state, "21")).rename(strings.ToLower) {
-			req.Header[kv[0]] = []string{kv[1]} // sent lower-case, as behind the gateway of §C.1
+			req.Header[kv[0]] = []string{kv[1]} // sent lower-case, as behind the gateway of recordedSync
 		}
 		resp, err := srv.Client().Do(req)
 		if err != nil {

@@ -19,7 +19,8 @@ import (
 // BENCHMARKS.md. Nothing here asserts a duration.
 
 // graphPayload is one change notification for an event, shaped like
-// PROTOCOLS.md §C.8 (about 700 bytes, as Graph sends them).
+// Microsoft's Outlook notification sample (about 700 bytes, as Graph sends
+// them).
 var graphPayload = []byte(`{"value":[{"subscriptionId":"sub-1","subscriptionExpirationDateTime":"2026-12-01T03:12:18.2257768+00:00",` +
 	`"changeType":"updated","resource":"Users/622eaaff-0683-4862-9de4-f2ec83c2bd98/Events/AAMkAGUwNjQ4ZjIxAAA=",` +
 	`"resourceData":{"@odata.type":"#Microsoft.Graph.Event","@odata.id":"Users/622eaaff-0683-4862-9de4-f2ec83c2bd98/Events/AAMkAGUwNjQ4ZjIxAAA=",` +

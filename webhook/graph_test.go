@@ -20,9 +20,9 @@ import (
 const (
 	graphSecret  = "cs-9e1f0c2ab77d"
 	graphSecret2 = "cs-2-4410aa0e"
-	c8SubID      = "c6126aa3-0ed8-412f-a988-71e6cee627c4" // PROTOCOLS.md §C.8
+	c8SubID      = "c6126aa3-0ed8-412f-a988-71e6cee627c4" // Microsoft's Outlook notification sample
 	c8State      = "<<--SpecifiedClientState-->>"
-	b5SubID      = "<subscription_guid>" // §B.5, placeholders as published
+	b5SubID      = "<subscription_guid>" // the lifecycle sample, placeholders as published
 	b5State      = "<secretClientState>"
 )
 
@@ -70,7 +70,8 @@ func change(subID, clientState, changeType, etag string) string {
 		`"clientState":"` + clientState + `","tenantId":"84bd8158-6d4d-4958-8b9f-9d6445542f95"}`
 }
 
-// lifecycle is one lifecycle notification item on subID (§B.5 shape).
+// lifecycle is one lifecycle notification item on subID, shaped like the
+// sample in https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events.
 func lifecycle(subID, clientState, event string) string {
 	return `{"subscriptionId":"` + subID + `","subscriptionExpirationDateTime":"2019-03-20T11:00:00.0000000Z",` +
 		`"tenantId":"<tenant_guid>","clientState":"` + clientState + `","lifecycleEvent":"` + event + `"}`
@@ -88,8 +89,9 @@ func serveGraph(h http.Handler, method, target, body string) *httptest.ResponseR
 	return w
 }
 
-// The validation handshake (PROTOCOLS.md B.2) with the real token shape,
-// URL-encoded on the wire and answered decoded.
+// The validation handshake with the real token shape, URL-encoded on the
+// wire and answered decoded, as Graph requires within 10 seconds
+// (https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks).
 func TestGraphValidation(t *testing.T) {
 	const token = "Validation: Testing client application reachability for subscription Request-Id: 3b3f9821-ce3f-4b6b-a4f2-7a6c3a5a1f2e"
 	sink := newGraphSink()
@@ -247,8 +249,10 @@ func TestGraphLifecycleEvents(t *testing.T) {
 	}
 }
 
-// The recorded payloads: §C.8 (published as a fragment, wrapped here), its
-// third-party event analogue, and the §B.5 lifecycle payload.
+// The recorded payloads: Microsoft's Outlook notification sample
+// (https://learn.microsoft.com/en-us/graph/outlook-change-notifications-overview,
+// published as a fragment, wrapped here), a third party's event analogue,
+// and the lifecycle sample.
 func TestGraphRecordedPayloads(t *testing.T) {
 	const c8 = `"value": [
  {

@@ -35,25 +35,33 @@ type Sink interface {
 
 var _ Sink = (*calsync.Engine)(nil)
 
-// discardBody reads r's body through http.MaxBytesReader and throws it away.
-// It answers the request itself and returns false if the body is larger
-// than limit (413) or cannot be read (400). A server request without a body
+// readBody reads r's body through http.MaxBytesReader and returns it, or,
+// unless keep is set, throws it away and returns nil. It answers the
+// request itself and returns false if the body is larger than limit (413)
+// or cannot be read (400). A server request without a body
 // (Content-Length: 0, as Google sends) has http.NoBody: nothing to read.
-func discardBody(w http.ResponseWriter, r *http.Request, limit int64) bool {
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, keep bool) ([]byte, bool) {
 	if r.Body == nil || r.Body == http.NoBody {
-		return true
+		return nil, true
 	}
 	body := http.MaxBytesReader(w, r.Body, limit)
 	defer body.Close()
-	if _, err := io.Copy(io.Discard, body); err != nil {
+	var b []byte
+	var err error
+	if keep {
+		b, err = io.ReadAll(body)
+	} else {
+		_, err = io.Copy(io.Discard, body)
+	}
+	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			plain(w, http.StatusRequestEntityTooLarge, "webhook: request body too large")
-			return false
+			return nil, false
 		}
 		plain(w, http.StatusBadRequest, "webhook: cannot read request body")
-		return false
+		return nil, false
 	}
-	return true
+	return b, true
 }
 
 // header returns the first value of the header whose canonical name is key,

@@ -42,9 +42,13 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	// The webhook server (Google pushes only to HTTPS) and the emulator.
+	// The webhook server (Google pushes only to HTTPS), with the timeouts
+	// every public server needs, and the emulator.
 	mux := http.NewServeMux()
 	hooks := httptest.NewUnstartedServer(mux)
+	hooks.Config.ReadHeaderTimeout = 5 * time.Second
+	hooks.Config.ReadTimeout = 10 * time.Second
+	hooks.Config.IdleTimeout = time.Minute
 	hooks.Config.ErrorLog = log.New(io.Discard, "", 0) // pushes racing the shutdown
 	hooks.StartTLS()
 	defer hooks.Close()

@@ -63,16 +63,6 @@ func missing(what, id string) error {
 	return fmt.Errorf("mapstore: %s %q: %w", what, id, calsync.ErrNotFound)
 }
 
-func clone(e calsync.Event) calsync.Event {
-	e.Raw = slices.Clone(e.Raw)
-	e.Recurrence = slices.Clone(e.Recurrence)
-	if e.OriginalStart != nil {
-		o := *e.OriginalStart
-		e.OriginalStart = &o
-	}
-	return e
-}
-
 func (s *MapStore) PutCalendar(ctx context.Context, cal calsync.Calendar) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -192,7 +182,7 @@ func (s *MapStore) Apply(ctx context.Context, calendarID string, b *calsync.Batc
 					continue // the same version again
 				}
 			}
-			ev := clone(*ch.Event)
+			ev := ch.Event.Clone()
 			ev.CalendarID, ev.Version = calendarID, 1
 			gen := b.Generation
 			if exists {
@@ -200,7 +190,7 @@ func (s *MapStore) Apply(ctx context.Context, calendarID string, b *calsync.Batc
 				gen = cur.gen
 			}
 			events[ch.EventID] = storedEvent{ev: ev, gen: gen}
-			out := clone(ev)
+			out := ev.Clone()
 			res.Applied = append(res.Applied, calsync.Change{Op: calsync.Upsert, EventID: ch.EventID, Event: &out})
 		case calsync.Delete:
 			if exists && ch.Event != nil && !ch.Event.Updated.IsZero() && ch.Event.Updated.Before(cur.ev.Updated) {
@@ -211,7 +201,7 @@ func (s *MapStore) Apply(ctx context.Context, calendarID string, b *calsync.Batc
 			delete(events, ch.EventID)
 			out := calsync.Change{Op: calsync.Delete, EventID: ch.EventID}
 			if ch.Event != nil {
-				e := clone(*ch.Event)
+				e := ch.Event.Clone()
 				out.Event = &e
 			}
 			res.Applied = append(res.Applied, out)
@@ -249,7 +239,7 @@ func (s *MapStore) Event(ctx context.Context, calendarID, eventID string) (calsy
 	if !ok {
 		return calsync.Event{}, missing("event", eventID)
 	}
-	return clone(e.ev), nil
+	return e.ev.Clone(), nil
 }
 
 func (s *MapStore) ListEvents(ctx context.Context, calendarID, afterID string, limit int) ([]calsync.Event, error) {
@@ -268,7 +258,7 @@ func (s *MapStore) ListEvents(ctx context.Context, calendarID, afterID string, l
 	var out []calsync.Event
 	for _, id := range slices.Sorted(maps.Keys(c.events)) { // Go strings sort in byte order
 		if id > afterID && len(out) < limit {
-			out = append(out, clone(c.events[id].ev))
+			out = append(out, c.events[id].ev.Clone())
 		}
 	}
 	return out, nil

@@ -124,7 +124,9 @@ func run(log *slog.Logger, addr, publicURL, dbPath, googleToken, googleCal, grap
 				log.Error("the account must sign in again", "calendar", cal.ID)
 			}
 		},
-		OnAlert: func(_ context.Context, a calsync.Alert) { log.Warn("alert", "kind", a.Kind, "message", a.Message) },
+		Alerts: calsync.AlertConfig{
+			OnAlert: func(_ context.Context, a calsync.Alert) { log.Warn("alert", "kind", a.Kind, "message", a.Message) },
+		},
 	})
 	if err != nil {
 		return err
@@ -141,7 +143,13 @@ func run(log *slog.Logger, addr, publicURL, dbPath, googleToken, googleCal, grap
 	mux := http.NewServeMux()
 	mux.Handle("POST /hooks/google", gh)
 	mux.Handle("POST /hooks/graph", mh) // Graph's validation handshake is a POST too
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -91,11 +91,15 @@ func short(id string) string {
 }
 
 func run(ctx context.Context) error {
-	// The host app's webhook server. The providers only deliver to HTTPS,
-	// so it is a TLS server on loopback; the emulators trust its
-	// certificate.
+	// The host app's webhook server, with the timeouts every public server
+	// needs. The providers only deliver to HTTPS, so it is a TLS server on
+	// loopback; the emulators trust its certificate.
 	mux := http.NewServeMux()
-	hooks := httptest.NewTLSServer(mux)
+	hooks := httptest.NewUnstartedServer(mux)
+	hooks.Config.ReadHeaderTimeout = 5 * time.Second
+	hooks.Config.ReadTimeout = 10 * time.Second
+	hooks.Config.IdleTimeout = time.Minute
+	hooks.StartTLS()
 	defer hooks.Close()
 
 	order := []string{"google", "msgraph"}

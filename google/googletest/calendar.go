@@ -70,6 +70,8 @@ type calendarState struct {
 	ids        []string // sorted ids of rows, except those in added
 	added      []string // ids added since ids was last sorted
 	resourceID string
+	deleted    bool      // DeleteCalendar: unknown to every request
+	denied     *apiError // RevokeCalendarAccess: the answer to every request
 }
 
 func newCalendar(id, tzName string, loc *time.Location, now time.Time) *calendarState {
@@ -119,8 +121,8 @@ func (c *calendarState) stamp(r *row, now time.Time) {
 	c.seq++
 	r.seq = c.seq
 	r.updated = now.UTC().Truncate(time.Millisecond)
-	// Recorded etags are twice the updated time in microseconds
-	// (PROTOCOLS.md C.3); keep them unique when the clock stands still.
+	// Etags in real responses are twice the updated time in microseconds;
+	// keep them unique when the clock stands still.
 	etag := r.updated.UnixMicro() * 2
 	if etag <= c.lastEtag {
 		etag = c.lastEtag + 2

@@ -41,11 +41,23 @@ type Channel struct {
 type channel struct {
 	Channel
 	stopped    bool
+	stoppedAt  time.Time // Config.Now at channels.stop
 	lastNumber int64
 }
 
+// live reports whether the channel is neither stopped nor expired: it is
+// listed, can be stopped, and its id cannot be reused.
 func (ch *channel) live(now time.Time) bool {
 	return !ch.stopped && now.Before(ch.Expiration)
+}
+
+// notified reports whether a change made now notifies the channel: when it
+// is live, and for grace after it was stopped (grace < 0: never).
+func (ch *channel) notified(now time.Time, grace time.Duration) bool {
+	if ch.live(now) {
+		return true
+	}
+	return ch.stopped && grace >= 0 && now.Before(ch.stoppedAt.Add(grace)) && now.Before(ch.Expiration)
 }
 
 func (ch *channel) copy() Channel {
@@ -54,7 +66,8 @@ func (ch *channel) copy() Channel {
 	return out
 }
 
-// watchRequest is the Channel body of events.watch (PROTOCOLS.md A.2).
+// watchRequest is the Channel body of events.watch
+// (https://developers.google.com/workspace/calendar/api/v3/reference/events/watch).
 type watchRequest struct {
 	ID         string            `json:"id"`
 	Token      string            `json:"token"`
@@ -65,7 +78,8 @@ type watchRequest struct {
 }
 
 // watchResponse is the Channel answered by events.watch; expiration is a
-// JSON string of milliseconds (PROTOCOLS.md A.3).
+// JSON string of milliseconds: the discovery document types it as a string
+// of format int64, and the official Go client rejects a bare number.
 type watchResponse struct {
 	Kind        string `json:"kind"`
 	ID          string `json:"id"`
@@ -142,8 +156,8 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if u.Scheme != "https" && !s.cfg.AllowHTTP {
-		// Google only delivers to HTTPS (PROTOCOLS.md A.2); the reason and
-		// message are the emulator's (UNCONFIRMED).
+		// Google only delivers to HTTPS (push guide); the reason and message
+		// follow third-party reports, not Google's documentation.
 		writeError(w, &apiError{code: http.StatusBadRequest, domain: "global", reason: "push.webhookUrlNotHttps",
 			message: "WebHook callback must be HTTPS: " + req.Address})
 		return
@@ -180,7 +194,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if limit := base.Add(s.cfg.MaxTTL); exp.After(limit) {
-		exp = limit // clamp silently (PROTOCOLS.md A.4)
+		exp = limit // clamp silently, as Google does with over-long requests
 	}
 
 	s.mu.Lock()
@@ -192,7 +206,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if old, ok := s.channels[req.ID]; ok && old.live(now) {
-		// THIRD-PARTY evidence (PROTOCOLS.md A.2).
+		// As third parties report it; Google documents no error for this.
 		writeError(w, &apiError{code: http.StatusBadRequest, domain: "global", reason: "channelIdNotUnique",
 			message: fmt.Sprintf("Channel id %s not unique", req.ID)})
 		return
@@ -223,9 +237,13 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleStop serves channels.stop. Success is 204 with an empty body: the
-// reference only says "an empty response body", the status is UNCONFIRMED
-// (PROTOCOLS.md A.5). An unknown, stopped or expired channel, or a
-// resourceId that does not match, is 404 (also UNCONFIRMED).
+// reference (https://developers.google.com/workspace/calendar/api/v3/reference/channels/stop)
+// only says "an empty response body" and gives no status. An unknown,
+// stopped or expired channel, or a resourceId that does not match, is 404
+// notFound (Google documents no status for that; Google may also accept a
+// repeated stop, the emulator does not). A stopped channel still receives
+// the pushes of changes made within Config.StopGrace; the pushes it had
+// queued are dropped unless Config.DeliverQueuedAfterStop.
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 	body, e := decodeBody(r, w)
 	if e != nil {
@@ -252,7 +270,7 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound())
 		return
 	}
-	ch.stopped = true
+	ch.stopped, ch.stoppedAt = true, s.cfg.Now()
 	s.cfg.Logger.Debug("googletest: channel stopped", "channel", ch.ID)
 	w.WriteHeader(http.StatusNoContent)
 }

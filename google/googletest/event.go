@@ -45,8 +45,8 @@ var readOnlyMembers = map[string]bool{
 	"recurringEventId": true, "originalStartTime": true,
 }
 
-// memberOrder is the order members are rendered in; it follows the recorded
-// event of PROTOCOLS.md C.3. Members not listed follow in lexical order.
+// memberOrder is the order members are rendered in; it follows a real
+// events.list response. Members not listed follow in lexical order.
 var memberOrder = []string{
 	"kind", "etag", "id", "status", "htmlLink", "created", "updated",
 	"summary", "description", "location", "colorId", "creator", "organizer",
@@ -63,7 +63,8 @@ var memberRank = func() map[string]int {
 	return m
 }()
 
-// eventDateTime is the EventDateTime resource (PROTOCOLS.md A.9).
+// eventDateTime is the EventDateTime of an event's start and end
+// (https://developers.google.com/workspace/calendar/api/v3/reference/events).
 type eventDateTime struct {
 	Date     string `json:"date,omitempty"`
 	DateTime string `json:"dateTime,omitempty"`
@@ -248,8 +249,8 @@ func htmlLink(eventID, calendarID string) string {
 func (c *calendarState) render(r *row) []byte {
 	etag := jsonString(`"` + strconv.FormatInt(r.etag, 10) + `"`)
 	if r.cancelled {
-		// PROTOCOLS.md A.9: of a deleted event only id is guaranteed; of a
-		// cancelled exception also recurringEventId and originalStartTime.
+		// Of a deleted event only id is guaranteed; of a cancelled exception
+		// also recurringEventId and originalStartTime (Event resource, status).
 		ms := []member{
 			{"kind", jsonString("calendar#event")},
 			{"etag", etag},
@@ -308,7 +309,8 @@ func (c *calendarState) render(r *row) []byte {
 }
 
 // isEventID reports whether id is a valid client-supplied event id:
-// base32hex characters (a-v, 0-9), 5 to 1024 long (PROTOCOLS.md A.9).
+// base32hex characters (a-v, 0-9), 5 to 1024 long, as the Event resource
+// documents for id.
 func isEventID(id string) bool {
 	if len(id) < 5 || len(id) > 1024 {
 		return false

@@ -19,17 +19,22 @@ type Fault struct {
 	Status int
 	// Reason is the errors[0].reason, e.g. "rateLimitExceeded",
 	// "userRateLimitExceeded", "quotaExceeded", "backendError". Reasons of
-	// Google's error table get its domain and message (PROTOCOLS.md A.10,
-	// C.5). Default: chosen from Status ("rateLimitExceeded" for 403/429,
+	// Google's error table (its error guide) get their domain and message.
+	// Default: chosen from Status ("rateLimitExceeded" for 403/429,
 	// "backendError" for 5xx, ...).
 	Reason string
 	// Message replaces the table's message. Default: the table's message,
 	// else the status text.
 	Message string
 	// RetryAfter, if set, is sent as the Retry-After header. Google does not
-	// document Retry-After for Calendar (PROTOCOLS.md A.10), so by default
+	// document Retry-After for Calendar, so by default
 	// none is sent.
 	RetryAfter string
+	// RetryAfterIn, if positive and RetryAfter is empty, sends Retry-After
+	// as an HTTP-date RetryAfterIn after Config.Now at the moment the call
+	// fails (rounded up to the whole second an HTTP-date can carry), so
+	// that a client must measure it against its own clock.
+	RetryAfterIn time.Duration
 }
 
 // Fail queues f: the next f.Times calls that match it fail with Google's
@@ -84,6 +89,13 @@ func (s *Server) takeFault(op, calendarID string) *apiError {
 		}
 		e := newAPIError(f.Status, f.Reason, f.Message)
 		e.retryAfter = f.RetryAfter
+		if e.retryAfter == "" && f.RetryAfterIn > 0 {
+			at := s.cfg.Now().Add(f.RetryAfterIn)
+			if t := at.Truncate(time.Second); t.Before(at) {
+				at = t.Add(time.Second)
+			}
+			e.retryAfter = at.UTC().Format(http.TimeFormat)
+		}
 		return e
 	}
 	return nil

@@ -5,8 +5,8 @@ import (
 	"net/http"
 )
 
-// handleGet serves events.get; cancelled events are returned too
-// (PROTOCOLS.md A.9).
+// handleGet serves events.get; cancelled events are returned too, as the
+// Event resource documents.
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -148,7 +148,8 @@ func (s *Server) handleWrite(patch bool) http.HandlerFunc {
 }
 
 // handleDelete serves events.delete: 204 on success, 410 "deleted" for an
-// event already deleted, 404 for an unknown one (PROTOCOLS.md A.10).
+// event already deleted, 404 for an unknown one
+// (https://developers.google.com/workspace/calendar/api/guides/errors).
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

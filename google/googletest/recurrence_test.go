@@ -115,7 +115,8 @@ func TestRecurringExceptionsAndCancelledInstances(t *testing.T) {
 	apiErr(t, svc.Events.Delete(calID, gone).Do(), 410, "deleted")
 
 	// singleEvents=false, showDeleted=false: series, exception, and the
-	// cancelled exception of the live series (PROTOCOLS.md A.8).
+	// cancelled exception of the live series, as events.list documents for
+	// showDeleted.
 	plain, _ := fullList(t, svc, false, 250)
 	if got, want := ids(plain), []string{series.Id, moved, gone}; !slices.Equal(got, want) {
 		t.Fatalf("singleEvents=false list = %v, want %v", got, want)

@@ -175,8 +175,9 @@ var standardParams = map[string]bool{
 }
 
 // queryFingerprint identifies a list query so that a page token is only
-// accepted with the query that produced it (PROTOCOLS.md A.8: repeat the
-// exact same query plus pageToken).
+// accepted with the query that produced it: Google's sync guide says to
+// repeat the exact same query plus pageToken
+// (https://developers.google.com/workspace/calendar/api/guides/sync).
 func queryFingerprint(calendarID string, q url.Values) uint64 {
 	keys := make([]string, 0, len(q))
 	for k := range q {

@@ -8,31 +8,33 @@ import (
 	"time"
 )
 
-// Defaults and limits. Values taken from Microsoft Graph cite
-// wire/PROTOCOLS.md; the others are the emulator's own choices.
+// Defaults and limits. Values taken from Microsoft Graph say where they come
+// from; the others are the emulator's own choices.
 const (
 	// DefaultMaxSubscriptionLifetime is the longest lifetime of a
 	// subscription to Outlook events: 10,070 minutes. The current docs say
-	// 10,080 minutes ("under seven days", PROTOCOLS.md B.3
-	// [M-LIFETIME-2024]), but live Graph has been recorded rejecting
+	// 10,080 minutes ("under seven days",
+	// https://learn.microsoft.com/en-us/graph/change-notifications-overview#subscription-lifetime),
+	// but live Graph has been recorded rejecting
 	// anything beyond 10,070 minutes with 400 ExtensionError "Subscription
-	// expiration can only be 10070 minutes in the future." [T-EXTERR]. The
+	// expiration can only be 10070 minutes in the future.". The
 	// docs themselves warn that requests beyond the maximum "will fail", so
 	// the emulator enforces the stricter, observed value: a client that
 	// passes here also passes against the real service.
 	DefaultMaxSubscriptionLifetime = 10070 * time.Minute
 
 	// DefaultValidationTimeout is how long Graph waits for the answer to a
-	// validation request: 10 seconds (PROTOCOLS.md B.2).
+	// validation request: 10 seconds
+	// (https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks).
 	DefaultValidationTimeout = 10 * time.Second
 
 	// DefaultDeliveryTimeout is how long a notification POST may take:
-	// Graph wants a 2xx within 3 seconds (PROTOCOLS.md B.4).
+	// Graph wants a 2xx within 3 seconds (same page).
 	DefaultDeliveryTimeout = 3 * time.Second
 
 	// DefaultDeliveryRetries is how often a failed notification POST is
 	// retried. Graph retries "multiple times, for up to 4 hours"
-	// (PROTOCOLS.md B.4); the schedule is undocumented, so the emulator
+	// (same page); the schedule is undocumented, so the emulator
 	// retries a few times quickly.
 	DefaultDeliveryRetries = 3
 
@@ -42,28 +44,31 @@ const (
 
 	// DefaultBatchWindow is how long notifications for one notificationUrl
 	// are collected before they are POSTed together (Graph batches
-	// notifications of different subscriptions, PROTOCOLS.md B.4).
+	// notifications of different subscriptions in one POST).
 	DefaultBatchWindow = 5 * time.Millisecond
 
 	// DefaultPageSize is the delta page size without "Prefer:
-	// odata.maxpagesize". Graph's default is undocumented (PROTOCOLS.md
-	// B.6); MaxPageSize caps larger preferences.
+	// odata.maxpagesize". Graph's default is undocumented; MaxPageSize
+	// caps larger preferences.
 	DefaultPageSize = 10
 	MaxPageSize     = 1000
 
 	// MaxClientStateLength is the longest clientState of a subscription:
-	// 128 characters per the subscription resource (PROTOCOLS.md B.1;
+	// 128 characters per the subscription resource
+	// (https://learn.microsoft.com/en-us/graph/api/resources/subscription;
 	// changeNotification says 255, the stricter value wins).
 	MaxClientStateLength = 128
 
 	// MaxSubscriptionsPerMailbox is Outlook's quota of active subscriptions
-	// per mailbox (PROTOCOLS.md B.1); one more is 403.
+	// per mailbox (https://learn.microsoft.com/en-us/graph/outlook-change-notifications-overview);
+	// one more is 403.
 	MaxSubscriptionsPerMailbox = 1000
 
 	// DefaultRetryAfter is the Retry-After of an injected 429 whose fault
 	// names none. It is fractional on purpose, like Microsoft's own sample
-	// "2.128" (PROTOCOLS.md B.8), so clients that parse it as an integer
-	// fail in tests rather than in production.
+	// "2.128" (https://learn.microsoft.com/en-us/graph/throttling), so
+	// clients that parse it as an integer fail in tests rather than in
+	// production.
 	DefaultRetryAfter = "0.128"
 
 	// DefaultTenantID and DefaultApplicationID are the tenantId of
@@ -80,14 +85,13 @@ const (
 
 	// DefaultMailboxConcurrency is how many API requests one mailbox may
 	// have in flight: Outlook allows 4 concurrent requests per app per
-	// mailbox (PROTOCOLS.md B.8, Z).
+	// mailbox (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits).
 	DefaultMailboxConcurrency = 4
 
 	// DefaultDeletedSubscriptionLinger is how long a deleted subscription
-	// may still receive change notifications. Graph documents that
-	// notifications "can keep arriving for a deleted subscription"
-	// (PROTOCOLS.md Z, B.4) but not for how long; the emulator picks a
-	// short window.
+	// may still receive change notifications. Notifications have been seen
+	// arriving for a subscription after it was deleted, for a while nobody
+	// documents; the emulator picks a short window.
 	DefaultDeletedSubscriptionLinger = 10 * time.Second
 
 	// DefaultSeed seeds the emulator's random choices when Config.Seed is 0.
@@ -114,7 +118,8 @@ type Config struct {
 	NotificationClient *http.Client
 
 	// AllowHTTP lets subscriptions use http:// notification URLs. Graph
-	// requires HTTPS (PROTOCOLS.md B.1), so by default an http URL is 400.
+	// requires HTTPS (subscription resource), so by default an http URL is
+	// 400.
 	// Default: false.
 	AllowHTTP bool
 
@@ -165,7 +170,8 @@ type Config struct {
 	// per subscription: "created" for a creation, one "updated" for an
 	// update, and for a change to an occurrence one "updated" of its
 	// series master. Tests that count notifications set it. Default
-	// false: Graph's multiplicity (PROTOCOLS.md Z, B.4), a creation
+	// false: Graph's multiplicity (microsoftgraph/microsoft-graph-docs#7598,
+	// microsoftgraph/microsoft-graph-docs-contrib#3072), a creation
 	// notifies "created" then "updated", an update 1 to 3 times "updated"
 	// (seeded random), and a change to an occurrence notifies the
 	// occurrence itself and, 1 to 3 times, its series master. Each
@@ -175,14 +181,16 @@ type Config struct {
 	// ValidateOnCreateOnly performs the validation handshake only when a
 	// subscription is created. Default false: Graph validates the
 	// notificationUrl (and lifecycleNotificationUrl) again on PATCH
-	// /subscriptions/{id} and on reauthorize (PROTOCOLS.md Z, B.2), and
+	// /subscriptions/{id} and on reauthorize
+	// (microsoftgraph/msgraph-sdk-dotnet#2805), and
 	// either fails with 400 when the receiver does not answer.
 	ValidateOnCreateOnly bool
 
 	// MailboxConcurrency is how many API requests one mailbox may have in
 	// flight (from arrival, latency included, to the end of the answer);
 	// one more is answered 429 ApplicationThrottled "Application is over
-	// its MailboxConcurrency limit." (PROTOCOLS.md Z, B.8). The mailbox is
+	// its MailboxConcurrency limit.", as live Graph does (calcom PR #343,
+	// magodo/terraform-provider-outlook#21, alcionai/corso#3695). The mailbox is
 	// the user a path names, or the user of the token for /subscriptions.
 	// 0 means DefaultMailboxConcurrency (4); negative disables the limit.
 	MailboxConcurrency int
@@ -203,7 +211,7 @@ type Config struct {
 
 	// DeletedSubscriptionLinger is how long, by Now, a subscription
 	// deleted with DELETE /subscriptions/{id} still receives change
-	// notifications (PROTOCOLS.md Z, B.4); it is gone for every API call at
+	// notifications; it is gone for every API call at
 	// once. 0 means DefaultDeletedSubscriptionLinger (10 s); negative
 	// means none.
 	DeletedSubscriptionLinger time.Duration
@@ -212,7 +220,8 @@ type Config struct {
 	// (/me/calendars/{id}/calendarView/delta,
 	// /me/calendar/calendarView/delta and their /users/{id} forms) under
 	// /v1.0. Default false: v1.0 documents calendarView delta of the
-	// primary calendar only (/me/calendarView/delta, PROTOCOLS.md Z, B.6),
+	// primary calendar only (/me/calendarView/delta,
+	// https://learn.microsoft.com/graph/api/event-delta?view=graph-rest-1.0),
 	// so those paths answer 400 BadRequest "Unsupported request: Change
 	// tracking is not supported against 'microsoft.graph.event'.", Graph's
 	// answer for delta where it does not track changes

@@ -16,11 +16,13 @@ import (
 // Error codes of expired delta tokens, for [Server.ExpireDeltaTokens].
 const (
 	// CodeSyncStateNotFound is what live Graph returns on calendarView
-	// delta, PascalCase as recorded (PROTOCOLS.md C.10); the error docs
-	// spell it syncStateNotFound.
+	// delta, PascalCase as recorded in
+	// https://github.com/microsoftgraph/microsoft-graph-docs/issues/2350;
+	// the error docs (https://learn.microsoft.com/en-us/graph/errors) spell
+	// it syncStateNotFound.
 	CodeSyncStateNotFound = "SyncStateNotFound"
-	// CodeResyncRequired is the other documented reset code (PROTOCOLS.md
-	// B.6 [M-ERRORS]).
+	// CodeResyncRequired is the other reset code Graph's error reference
+	// documents.
 	CodeResyncRequired = "resyncRequired"
 )
 
@@ -75,7 +77,8 @@ func (s *Server) decodeToken(raw string) (deltaToken, bool) {
 // for a calendar ("" = every calendar of the user; user "" = every user):
 // their next use answers 410 Gone with code (CodeSyncStateNotFound if "",
 // or CodeResyncRequired) and a Location header holding the initial query,
-// as Graph does when its sync state is gone (PROTOCOLS.md B.6, C.10).
+// as Graph does when its sync state is gone
+// (https://learn.microsoft.com/en-us/graph/delta-query-overview).
 func (s *Server) ExpireDeltaTokens(user, calendar, code string) error {
 	if code == "" {
 		code = CodeSyncStateNotFound
@@ -113,7 +116,7 @@ func (s *Server) ExpireDeltaTokens(user, calendar, code string) error {
 }
 
 // queryValue reads a query parameter case-insensitively ($deltatoken and
-// $deltaToken are both in use, PROTOCOLS.md B.6).
+// $deltaToken are both in Microsoft's documentation).
 func queryValue(q url.Values, name string) (string, bool) {
 	for k, v := range q {
 		if strings.EqualFold(k, name) && len(v) > 0 {
@@ -155,7 +158,7 @@ type removedItem struct {
 
 // eventsDeltaItem is the reduced item of events delta (beta): id, type,
 // start and end, with PascalCase inner keys as the beta example shows
-// (PROTOCOLS.md B.7).
+// (https://learn.microsoft.com/en-us/graph/api/event-delta?view=graph-rest-beta).
 type eventsDeltaItem struct {
 	ODataType string            `json:"@odata.type"`
 	ODataEtag string            `json:"@odata.etag"`
@@ -173,18 +176,20 @@ type deltaPage struct {
 }
 
 // deltaHandler serves calendarView delta (v1.0 and beta) and events delta
-// (beta only, PROTOCOLS.md B.6).
+// (beta only, https://learn.microsoft.com/en-us/graph/api/event-delta?view=graph-rest-beta).
 func (s *Server) deltaHandler(t *target, kind string) handler {
 	return func(w http.ResponseWriter, r *http.Request, req *request) *apiError {
 		if kind == kindCalendarView && req.version == "v1.0" && t.calendar != "" && !s.cfg.AllowCalendarDeltaV1 {
 			// v1.0 documents calendarView delta of the primary calendar
-			// only (PROTOCOLS.md Z, B.6); Graph answers delta it does not
-			// track with this 400 (microsoftgraph/msgraph-metadata#608).
+			// only (https://learn.microsoft.com/en-us/graph/api/event-delta?view=graph-rest-1.0);
+			// Graph answers delta it does not track with this 400
+			// (microsoftgraph/msgraph-metadata#608).
 			return newAPIError(http.StatusBadRequest, "BadRequest", msgUnsupportedEventDelta)
 		}
 		if kind == kindEvents && req.version == "v1.0" {
 			// events delta is "currently available only in the beta
-			// version"; live v1.0 answers this (PROTOCOLS.md Z, B.6).
+			// version" (event delta reference); live v1.0 answers it with
+			// this 400 (microsoftgraph/msgraph-metadata#608).
 			return newAPIError(http.StatusBadRequest, "BadRequest", msgUnsupportedEventDelta)
 		}
 		q := r.URL.Query()
@@ -301,7 +306,7 @@ func (s *Server) deltaHandler(t *target, kind string) handler {
 // deltaItems returns the ids of the round (sorted, after tok.After) and
 // their items. Initial rounds (Since 0) list only what exists; later
 // rounds list what changed in (Since, Base], removed or out of the window
-// as @removed (PROTOCOLS.md B.6).
+// as @removed (https://learn.microsoft.com/en-us/graph/api/event-delta).
 func (s *Server) deltaItems(c *calendarState, tok deltaToken, kind string) ([]string, map[string]any) {
 	items := map[string]any{}
 	var ids []string

@@ -20,10 +20,15 @@
 // certificate. Keep Graph's default middleware in the SDK's client: it
 // rewrites the SDK's "/users/me-token-to-replace" paths to "/me" (without
 // it every Me() call is 404 here, as it would be against Graph), and it
-// gzips request bodies, which the emulator accepts like Graph does. Every behaviour follows the wire reference of the project
-// (wire/PROTOCOLS.md, part B and §C), which cites Microsoft's
-// documentation; where Microsoft documents nothing the emulator's choice is
-// stated on the method or constant concerned.
+// gzips request bodies, which the emulator accepts like Graph does.
+//
+// Every behaviour follows Microsoft's documentation (change notifications
+// through webhooks, https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks;
+// lifecycle notifications, https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events;
+// delta query for events, https://learn.microsoft.com/en-us/graph/delta-query-events;
+// errors and throttling) and responses recorded from the live service;
+// where Microsoft documents nothing the emulator's choice is stated on the
+// method or constant concerned.
 //
 // # Endpoints
 //
@@ -35,13 +40,12 @@
 //     and {owner}/calendars/{id}/calendarView/delta, where {owner} is /me
 //     or /users/{id}; "delta()" as msgraph-sdk-go writes it works too.
 //     Microsoft's v1.0 reference documents only the {owner}/calendarView
-//     form (PROTOCOLS.md Z, B.6), so under /v1.0 the calendar forms answer
-//     400 BadRequest "Unsupported request: Change tracking is not supported
-//     against 'microsoft.graph.event'." unless
-//     [Config.AllowCalendarDeltaV1]; /beta serves them.
+//     form, so under /v1.0 the calendar forms answer 400 BadRequest
+//     "Unsupported request: Change tracking is not supported against
+//     'microsoft.graph.event'." unless [Config.AllowCalendarDeltaV1]; /beta,
+//     which documents them, serves them.
 //   - GET {owner}/events/delta (and the calendar forms) only under /beta:
-//     events delta is beta-only (PROTOCOLS.md B.6), so v1.0 answers the
-//     same 400.
+//     events delta is beta-only, so v1.0 answers the same 400.
 //   - POST {owner}/events, GET, PATCH, DELETE {owner}/events/{id} (and the
 //     calendar forms), so that clients can write too.
 //
@@ -109,8 +113,8 @@
 // changed since the round's token; those that are gone or outside the
 // window come as {"@odata.type":"#microsoft.graph.event","id":...,
 // "@removed":{"reason":"deleted"}}, as Graph does for out-of-window changes
-// (PROTOCOLS.md B.6). An initial round lists only existing instances in the
-// window. Pages honour "Prefer: odata.maxpagesize=N" (default
+// (event delta reference). An initial round lists only existing instances
+// in the window. Pages honour "Prefer: odata.maxpagesize=N" (default
 // [DefaultPageSize]) and answer Preference-Applied; all but the last carry
 // @odata.nextLink with $skiptoken, the last @odata.deltaLink with
 // $deltatoken. Tokens are opaque, signed and bound to the calendar and

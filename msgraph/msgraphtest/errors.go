@@ -11,7 +11,8 @@ import (
 // unknown user, calendar, event or subscription.
 var ErrNotFound = errors.New("msgraphtest: not found")
 
-// apiError is an error answered with Graph's envelope (PROTOCOLS.md B.8):
+// apiError is an error answered with Graph's envelope
+// (https://learn.microsoft.com/en-us/graph/errors):
 //
 //	{"error":{"code":"...","message":"...","innerError":{"date":"...","request-id":"...","client-request-id":"..."}}}
 type apiError struct {
@@ -34,8 +35,8 @@ func newAPIError(status int, code, message string) *apiError {
 	return &apiError{status: status, code: code, message: message}
 }
 
-// defaultCode picks Graph's usual code for a status (PROTOCOLS.md B.8,
-// [M-ERRORS]).
+// defaultCode picks Graph's usual code for a status, as Graph's error
+// reference lists them.
 func defaultCode(status int) string {
 	switch status {
 	case http.StatusBadRequest:
@@ -90,7 +91,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, e *apiError)
 	}
 	if e.status == http.StatusTooManyRequests {
 		// Microsoft's sample 429 repeats code, status and a message in
-		// innerError (PROTOCOLS.md B.8).
+		// innerError (https://learn.microsoft.com/en-us/graph/throttling).
 		inner["code"] = "429"
 		inner["status"] = "429"
 		inner["message"] = "Please retry after"

@@ -42,7 +42,7 @@ type emailAddress struct {
 }
 
 // wireEvent is the event resource with the fields calendarView delta
-// returns (PROTOCOLS.md B.7, C.9).
+// returns (https://learn.microsoft.com/en-us/graph/delta-query-events).
 type wireEvent struct {
 	ODataType             string               `json:"@odata.type"`
 	ODataEtag             string               `json:"@odata.etag"`

@@ -26,7 +26,7 @@ func changes(t *testing.T, rc *receiver) []string {
 
 // A creation notifies created then updated, an update 1 to 3 times
 // updated, a change to an occurrence the occurrence and its series master
-// (PROTOCOLS.md Z, B.4); ExactNotifications makes each one notification.
+// (as Graph does); ExactNotifications makes each one notification.
 func TestNotificationMultiplicity(t *testing.T) {
 	series := msgraphtest.Event{Subject: "series", Start: t0.Add(24 * time.Hour), End: t0.Add(25 * time.Hour),
 		Recurrence: &msgraphtest.PatternedRecurrence{
@@ -157,7 +157,7 @@ func validations(srv *msgraphtest.Server) int {
 }
 
 // PATCH and reauthorize run the validation handshake again, on both URLs,
-// and fail when the receiver does not answer it (PROTOCOLS.md Z, B.2).
+// and fail when the receiver does not answer it.
 func TestValidationOnRenewAndReauthorize(t *testing.T) {
 	srv, _ := newServer(t, msgraphtest.Config{})
 	rc := newReceiver(t)
@@ -305,7 +305,7 @@ func holdSlots(t *testing.T, srv *msgraphtest.Server, n int) (release func()) {
 }
 
 // A fifth concurrent request on one mailbox is 429 ApplicationThrottled
-// with Retry-After 1 or none (PROTOCOLS.md Z, B.8); other mailboxes are
+// with Retry-After 1 or none; other mailboxes are
 // not affected, and the slot frees when a request ends.
 func TestMailboxConcurrency(t *testing.T) {
 	delta := "/me/calendarView/delta" + windowQuery(t0, t0.Add(time.Hour))
@@ -368,7 +368,7 @@ func TestMailboxConcurrency(t *testing.T) {
 }
 
 // A deleted subscription is gone for the API at once but still receives
-// notifications for a while (PROTOCOLS.md Z, B.4).
+// notifications for a while.
 func TestDeletedSubscriptionLingers(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -407,7 +407,7 @@ func TestDeletedSubscriptionLingers(t *testing.T) {
 }
 
 // v1.0 refuses calendarView delta of a named calendar unless allowed;
-// beta serves it (PROTOCOLS.md Z, B.6).
+// beta serves it.
 func TestCalendarDeltaV1(t *testing.T) {
 	window := windowQuery(t0, t0.Add(48*time.Hour))
 	for _, allow := range []bool{false, true} {

@@ -19,7 +19,8 @@ const (
 	KindLifecycle    = "lifecycle"    // lifecycle notifications
 )
 
-// Lifecycle events for [Server.SendLifecycle] (PROTOCOLS.md B.5).
+// Lifecycle events for [Server.SendLifecycle]
+// (https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events).
 const (
 	LifecycleReauthorizationRequired = "reauthorizationRequired"
 	LifecycleSubscriptionRemoved     = "subscriptionRemoved"
@@ -55,7 +56,7 @@ type Delivery struct {
 func (d Delivery) OK() bool { return d.StatusCode >= 200 && d.StatusCode < 300 }
 
 // changeNotification is one item of a changeNotificationCollection
-// (PROTOCOLS.md B.4, B.5, C.8).
+// (https://learn.microsoft.com/en-us/graph/api/resources/changenotification).
 type changeNotification struct {
 	SubscriptionID                 string        `json:"subscriptionId"`
 	SubscriptionExpirationDateTime string        `json:"subscriptionExpirationDateTime"`
@@ -94,7 +95,8 @@ const (
 )
 
 // repeatsLocked is how many "updated" notifications one update causes: 1
-// with Config.ExactNotifications, else 1 to 3 (PROTOCOLS.md Z, B.4).
+// with Config.ExactNotifications, else 1 to 3
+// (microsoftgraph/microsoft-graph-docs#7598).
 func (s *Server) repeatsLocked() int {
 	if s.cfg.ExactNotifications {
 		return 1
@@ -104,7 +106,7 @@ func (s *Server) repeatsLocked() int {
 
 // notifyCreatedLocked notifies the creation of eventID: "created", then
 // "updated" unless Config.ExactNotifications (Graph typically sends both
-// for one creation, PROTOCOLS.md Z, B.4).
+// for one creation, microsoftgraph/microsoft-graph-docs-contrib#3072).
 func (s *Server) notifyCreatedLocked(c *calendarState, eventID string) {
 	s.notifyLocked(c, changeCreated, eventID)
 	if !s.cfg.ExactNotifications {
@@ -203,7 +205,8 @@ func clientStatePtr(cs string) *string {
 // SendLifecycle POSTs a lifecycle notification (event is
 // LifecycleReauthorizationRequired, LifecycleSubscriptionRemoved or
 // LifecycleMissed) for a live subscription to its lifecycleNotificationUrl,
-// with the shape of PROTOCOLS.md B.5 (no resource, no resourceData).
+// with the shape of the lifecycle guide's sample (no resource, no
+// resourceData).
 // subscriptionRemoved also deletes the subscription, as Graph does;
 // reauthorizationRequired sets [Subscription.ReauthorizationRequired]
 // until the client reauthorizes or renews. It returns ErrNotFound for an
@@ -449,7 +452,8 @@ func (s *Server) Deliveries() []Delivery {
 // DropNextNotifications makes the next n notification POSTs (change or
 // lifecycle; each POST may carry several items) vanish: they are logged
 // with Dropped set and never sent, as Graph drops notifications of
-// throttled endpoints (PROTOCOLS.md B.4).
+// throttled endpoints
+// (https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks).
 func (s *Server) DropNextNotifications(n int) {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
@@ -459,7 +463,8 @@ func (s *Server) DropNextNotifications(n int) {
 // DropAllNotifications, while on, makes every notification POST (change
 // or lifecycle) vanish like DropNextNotifications does, however many there
 // are: Graph drops the notifications of an endpoint it flags as slow
-// (PROTOCOLS.md B.4). Tests use it to lose every notification of some
+// (https://learn.microsoft.com/graph/change-notifications-delivery-webhooks).
+// Tests use it to lose every notification of some
 // changes without counting them.
 func (s *Server) DropAllNotifications(on bool) {
 	s.dmu.Lock()

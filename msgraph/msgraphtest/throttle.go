@@ -10,7 +10,7 @@ import (
 type RetryAfterMode int
 
 // Retry-After modes. Both "Retry-After: 1" and no Retry-After at all are
-// seen live on Outlook's MailboxConcurrency 429 (PROTOCOLS.md Z, B.8).
+// seen live on Outlook's MailboxConcurrency 429.
 const (
 	// RetryAfterMixed sends "1" or nothing, at random (seeded by
 	// Config.Seed). The default.
@@ -21,8 +21,8 @@ const (
 	RetryAfterNone
 )
 
-// Throttling answer of the per-mailbox concurrency limit (PROTOCOLS.md Z,
-// B.8: calcom PR #343, magodo/terraform-provider-outlook#21,
+// Throttling answer of the per-mailbox concurrency limit, as recorded live
+// (calcom PR #343, magodo/terraform-provider-outlook#21,
 // alcionai/corso#3695).
 const (
 	codeApplicationThrottled       = "ApplicationThrottled"

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/vault"
 )
 
 var (
 	_ calsync.Store       = (*Store)(nil)
 	_ calsync.Ledger      = (*Store)(nil)
 	_ calsync.DeadLetters = (*Store)(nil)
-	_ calsync.Accounts    = (*Store)(nil)
+	_ vault.Accounts      = (*Store)(nil)
 	_ calsync.Leases      = (*Store)(nil)
 )
 
@@ -28,8 +29,9 @@ type Store struct {
 	cals map[string]*calendar
 	subs map[string]calsync.Subscription
 
-	// ext holds the optional capabilities (ext.go), under its own lock.
-	ext ext
+	// caps holds the optional capabilities (ledger.go, deadletters.go,
+	// tokens.go, leases.go), under its own lock.
+	caps capabilities
 }
 
 type calendar struct {
@@ -44,6 +46,32 @@ type calendar struct {
 type entry struct {
 	ev  calsync.Event
 	gen int64 // the full-sync generation that last saw the event
+}
+
+// capabilities is the state of the optional capabilities: [calsync.Ledger],
+// [calsync.DeadLetters], [vault.Accounts] and [calsync.Leases]. Its maps
+// are made on first use.
+type capabilities struct {
+	mu       sync.Mutex
+	ledger   map[string]ledgerEntry
+	attempts map[string]calsync.Attempt
+	dead     map[string]calsync.DeadLetter
+	tokens   map[string]vault.SealedToken
+	leases   map[string]lease
+}
+
+// lock locks the capabilities' state, making its maps if needed.
+func (s *Store) lock() *capabilities {
+	x := &s.caps
+	x.mu.Lock()
+	if x.ledger == nil {
+		x.ledger = make(map[string]ledgerEntry)
+		x.attempts = make(map[string]calsync.Attempt)
+		x.dead = make(map[string]calsync.DeadLetter)
+		x.tokens = make(map[string]vault.SealedToken)
+		x.leases = make(map[string]lease)
+	}
+	return x
 }
 
 // New returns an empty Store.
@@ -209,7 +237,7 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 					continue
 				}
 			}
-			ev := copyEvent(*ch.Event)
+			ev := ch.Event.Clone()
 			ev.CalendarID = calendarID
 			ev.Version = 1
 			if cur != nil {
@@ -219,7 +247,7 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 				c.events[ch.EventID] = &entry{ev: ev, gen: b.Generation}
 				c.insertID(ch.EventID)
 			}
-			out := copyEvent(ev)
+			out := ev.Clone()
 			res.Applied = append(res.Applied, calsync.Change{Op: calsync.Upsert, EventID: ch.EventID, Event: &out})
 		case calsync.Delete:
 			if cur != nil && ch.Event != nil && !ch.Event.Updated.IsZero() && ch.Event.Updated.Before(cur.ev.Updated) {
@@ -235,7 +263,7 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 			}
 			out := calsync.Change{Op: calsync.Delete, EventID: ch.EventID}
 			if ch.Event != nil {
-				ev := copyEvent(*ch.Event)
+				ev := ch.Event.Clone()
 				out.Event = &ev
 			}
 			res.Applied = append(res.Applied, out)
@@ -302,7 +330,7 @@ func (s *Store) Event(ctx context.Context, calendarID, eventID string) (calsync.
 	if !ok {
 		return calsync.Event{}, notFound("event", eventID)
 	}
-	return copyEvent(e.ev), nil
+	return e.ev.Clone(), nil
 }
 
 // ListEvents returns up to limit events of the calendar whose id sorts after
@@ -326,7 +354,7 @@ func (s *Store) ListEvents(ctx context.Context, calendarID, afterID string, limi
 	ids = ids[i:min(len(ids), i+limit)]
 	out := make([]calsync.Event, len(ids))
 	for i, id := range ids {
-		out[i] = copyEvent(c.events[id].ev)
+		out[i] = c.events[id].ev.Clone()
 	}
 	return out, nil
 }
@@ -413,16 +441,4 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 	}
 	delete(s.subs, id)
 	return nil
-}
-
-// copyEvent returns a deep copy of ev: nothing it returns shares memory
-// with ev.
-func copyEvent(ev calsync.Event) calsync.Event {
-	ev.Raw = slices.Clone(ev.Raw)
-	ev.Recurrence = slices.Clone(ev.Recurrence)
-	if ev.OriginalStart != nil {
-		os := *ev.OriginalStart
-		ev.OriginalStart = &os
-	}
-	return ev
 }

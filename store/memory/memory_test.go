@@ -9,14 +9,14 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) calsync.Store { return memory.New() }, storetest.Features{TimePrecision: 1, Ledger: true, DeadLetters: true, Accounts: true, Leases: true})
+	storetest.Run(t, func(t *testing.T) calsync.Store { return memory.New() }, storetest.Features{TimePrecision: 1})
 }
 
 func TestConformanceParallelShared(t *testing.T) {
 	// One store for every subtest, run in parallel: the suite namespaces its
 	// data, and the store must cope with concurrent use across calendars.
 	shared := memory.New()
-	storetest.Run(t, func(t *testing.T) calsync.Store { return shared }, storetest.Features{Parallel: true, Ledger: true, DeadLetters: true, Accounts: true, Leases: true})
+	storetest.Run(t, func(t *testing.T) calsync.Store { return shared }, storetest.Features{Parallel: true})
 }
 
 func BenchmarkStore(b *testing.B) {

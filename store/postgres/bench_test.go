@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/store/internal/fixture"
 	"github.com/calsync/calsync/store/postgres"
 	"github.com/calsync/calsync/store/storetest"
 	"github.com/jackc/pgx/v5"
@@ -57,11 +58,11 @@ func rawApply(b *testing.B, pool *pgxpool.Pool, cal string, pages []*calsync.Bat
 }
 
 // BenchmarkRawUpsert is BenchmarkStore's baseline: the same rows (the same
-// pages, from storetest.BenchPages) upserted with raw pgx batches into the
+// pages, from fixture.Sync, which storetest.Bench applies) upserted with raw pgx batches into the
 // same table, in the same run. BENCHMARKS.md reports Store/raw.
 func BenchmarkRawUpsert(b *testing.B) {
 	report := func(b *testing.B) {
-		b.ReportMetric(float64(storetest.BenchEvents)*float64(b.N)/b.Elapsed().Seconds(), "changes/s")
+		b.ReportMetric(float64(fixture.SyncEvents)*float64(b.N)/b.Elapsed().Seconds(), "changes/s")
 	}
 	setup := func(b *testing.B, cal string) *pgxpool.Pool {
 		pool := newStorePool(b)
@@ -80,7 +81,7 @@ func BenchmarkRawUpsert(b *testing.B) {
 			if _, err := pool.Exec(b.Context(), `INSERT INTO calendars (id, provider, account_id, remote_id) VALUES ($1, 'google', '', '')`, cal); err != nil {
 				b.Fatal(err)
 			}
-			pages := storetest.BenchPages(cal, 1)
+			pages := fixture.Sync(cal, 1, 0)
 			b.StartTimer()
 			rawApply(b, pool, cal, pages, 1)
 			b.StopTimer()
@@ -93,12 +94,12 @@ func BenchmarkRawUpsert(b *testing.B) {
 	})
 	b.Run("Update", func(b *testing.B) {
 		pool := setup(b, "raw-update")
-		rawApply(b, pool, "raw-update", storetest.BenchPages("raw-update", 1), 1)
+		rawApply(b, pool, "raw-update", fixture.Sync("raw-update", 1, 0), 1)
 		n := 1
 		for b.Loop() {
 			b.StopTimer()
 			n++
-			pages := storetest.BenchPages("raw-update", n)
+			pages := fixture.Sync("raw-update", n, 0)
 			b.StartTimer()
 			rawApply(b, pool, "raw-update", pages, int64(n))
 		}

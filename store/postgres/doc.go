@@ -16,7 +16,7 @@
 //
 // A [Store] follows every rule of [calsync.Store] and [calsync.Batch], passes
 // store/storetest, and implements the optional [calsync.Ledger],
-// [calsync.DeadLetters], [calsync.Accounts] and [calsync.Leases].
+// [calsync.DeadLetters], [vault.Accounts] and [calsync.Leases].
 //
 //   - [Store.Apply] is one READ COMMITTED transaction. It first writes the
 //     calendar's new SyncState, which takes the calendar row's lock: Applies

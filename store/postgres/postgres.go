@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/vault"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -17,7 +18,7 @@ var (
 	_ calsync.Store       = (*Store)(nil)
 	_ calsync.Ledger      = (*Store)(nil)
 	_ calsync.DeadLetters = (*Store)(nil)
-	_ calsync.Accounts    = (*Store)(nil)
+	_ vault.Accounts      = (*Store)(nil)
 	_ calsync.Leases      = (*Store)(nil)
 )
 
@@ -33,12 +34,8 @@ type Config struct {
 	SkipMigrations bool
 }
 
-// WithDefaults returns a copy of c with zero fields set to their defaults
-// (every default is the zero value today).
-func (c Config) WithDefaults() Config { return c }
-
 // Store is a [calsync.Store] in PostgreSQL, on a pgxpool.Pool. It also
-// implements [calsync.Ledger], [calsync.DeadLetters], [calsync.Accounts] and
+// implements [calsync.Ledger], [calsync.DeadLetters], [vault.Accounts] and
 // [calsync.Leases]. It is safe for concurrent use, and any number of
 // processes may share the database.
 type Store struct {
@@ -58,7 +55,6 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 	if cfg != nil {
 		c = *cfg
 	}
-	c = c.WithDefaults()
 	if c.SkipMigrations {
 		v, err := currentVersion(ctx, pool)
 		if err != nil {

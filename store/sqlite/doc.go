@@ -12,7 +12,7 @@
 //
 // A [Store] follows every rule of [calsync.Store] and [calsync.Batch], passes
 // store/storetest, and implements the optional [calsync.Ledger],
-// [calsync.DeadLetters], [calsync.Accounts] and [calsync.Leases].
+// [calsync.DeadLetters], [vault.Accounts] and [calsync.Leases].
 //
 //   - The database runs in WAL mode (readers never wait for the writer) with
 //     a busy timeout ([Config].BusyTimeout) and foreign keys on.

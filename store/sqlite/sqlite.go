@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/vault"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	mig "github.com/calsync/calsync/store/internal/migrate"
@@ -21,7 +22,7 @@ var (
 	_ calsync.Store       = (*Store)(nil)
 	_ calsync.Ledger      = (*Store)(nil)
 	_ calsync.DeadLetters = (*Store)(nil)
-	_ calsync.Accounts    = (*Store)(nil)
+	_ vault.Accounts      = (*Store)(nil)
 	_ calsync.Leases      = (*Store)(nil)
 )
 
@@ -71,7 +72,7 @@ func (c Config) validate() error {
 }
 
 // Store is a [calsync.Store] in an SQLite database file. It also implements
-// [calsync.Ledger], [calsync.DeadLetters], [calsync.Accounts] and
+// [calsync.Ledger], [calsync.DeadLetters], [vault.Accounts] and
 // [calsync.Leases]. It is safe for concurrent use, and several processes may
 // open the same file.
 type Store struct {
@@ -235,6 +236,19 @@ func dec(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
+}
+
+// encAll encodes ts with enc, failing on the first time out of range.
+func encAll(ts ...time.Time) ([]int64, error) {
+	out := make([]int64, len(ts))
+	for i, t := range ts {
+		n, err := enc(t)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = n
+	}
+	return out, nil
 }
 
 func notFound(what, id string) error {

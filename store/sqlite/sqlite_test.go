@@ -20,12 +20,12 @@ func open(t testing.TB) *sqlite.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) calsync.Store { return open(t) }, storetest.Features{TimePrecision: 1, Ledger: true, DeadLetters: true, Accounts: true, Leases: true})
+	storetest.Run(t, func(t *testing.T) calsync.Store { return open(t) }, storetest.Features{TimePrecision: 1})
 }
 
 func TestConformanceParallelShared(t *testing.T) {
 	shared := open(t)
-	storetest.Run(t, func(t *testing.T) calsync.Store { return shared }, storetest.Features{Parallel: true, TimePrecision: 1, Ledger: true, DeadLetters: true, Accounts: true, Leases: true})
+	storetest.Run(t, func(t *testing.T) calsync.Store { return shared }, storetest.Features{Parallel: true, TimePrecision: 1})
 }
 
 func BenchmarkStore(b *testing.B) {

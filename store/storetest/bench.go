@@ -3,16 +3,16 @@ package storetest
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/store/internal/fixture"
 )
 
 // Sizes of the benchmarks: a sync of BenchEvents changes applied in pages of
 // BenchPageSize.
 const (
-	BenchEvents   = 10000
-	BenchPageSize = 250
+	BenchEvents   = fixture.SyncEvents
+	BenchPageSize = fixture.SyncPageSize
 )
 
 // Bench runs the store benchmarks as sub-benchmarks of b, each with a
@@ -30,7 +30,6 @@ const (
 // not the measured operation runs with the timer stopped.
 func Bench(b *testing.B, newStore func(b *testing.B) calsync.Store) {
 	run := randomHex(4)
-	batches := func(cal string, n int, gen int64) []*calsync.Batch { return benchPages(cal, n, gen) }
 	applyAll := func(b *testing.B, s calsync.Store, cal string, bs []*calsync.Batch) {
 		for _, bt := range bs {
 			if _, err := s.Apply(b.Context(), cal, bt); err != nil {
@@ -56,7 +55,7 @@ func Bench(b *testing.B, newStore func(b *testing.B) calsync.Store) {
 			b.StopTimer()
 			n++
 			cal := newCal(b, s, fmt.Sprintf("insert-%d", n))
-			bs := batches(cal, 1, 0)
+			bs := fixture.Sync(cal, 1, 0)
 			b.StartTimer()
 			applyAll(b, s, cal, bs)
 			b.StopTimer()
@@ -70,12 +69,12 @@ func Bench(b *testing.B, newStore func(b *testing.B) calsync.Store) {
 	b.Run("Update", func(b *testing.B) {
 		s := newStore(b)
 		cal := newCal(b, s, "update")
-		applyAll(b, s, cal, batches(cal, 1, 0))
+		applyAll(b, s, cal, fixture.Sync(cal, 1, 0))
 		n := 1
 		for b.Loop() {
 			b.StopTimer()
 			n++
-			bs := batches(cal, n, 0)
+			bs := fixture.Sync(cal, n, 0)
 			b.StartTimer()
 			applyAll(b, s, cal, bs)
 		}
@@ -84,12 +83,12 @@ func Bench(b *testing.B, newStore func(b *testing.B) calsync.Store) {
 	b.Run("FullResync", func(b *testing.B) {
 		s := newStore(b)
 		cal := newCal(b, s, "resync")
-		applyAll(b, s, cal, batches(cal, 1, 0))
+		applyAll(b, s, cal, fixture.Sync(cal, 1, 0))
 		var gen int64
 		for b.Loop() {
 			b.StopTimer()
 			gen++
-			bs := batches(cal, 1, gen)
+			bs := fixture.Sync(cal, 1, gen)
 			b.StartTimer()
 			applyAll(b, s, cal, bs)
 		}
@@ -98,7 +97,7 @@ func Bench(b *testing.B, newStore func(b *testing.B) calsync.Store) {
 	b.Run("ListEvents", func(b *testing.B) {
 		s := newStore(b)
 		cal := newCal(b, s, "list")
-		applyAll(b, s, cal, batches(cal, 1, 0))
+		applyAll(b, s, cal, fixture.Sync(cal, 1, 0))
 		for b.Loop() {
 			after, seen := "", 0
 			for {
@@ -121,33 +120,4 @@ func Bench(b *testing.B, newStore func(b *testing.B) calsync.Store) {
 		}
 		report(b, BenchEvents)
 	})
-}
-
-func timeStep(n int) time.Duration { return time.Duration(n) * time.Microsecond }
-
-// BenchPages returns the pages of the sync that [Bench] applies: BenchEvents
-// upserts of new or changed events in pages of BenchPageSize, each event's
-// Updated at step n (a larger n is newer), the last page carrying a cursor.
-// Benchmarks of a baseline (a raw database upsert) write the same rows with
-// it.
-func BenchPages(calendarID string, n int) []*calsync.Batch { return benchPages(calendarID, n, 0) }
-
-// benchPages builds the pages of one sync writing events with Updated step
-// n; a non-zero gen makes it a full sync that sweeps on its last page.
-func benchPages(cal string, n int, gen int64) []*calsync.Batch {
-	h := &harness{f: Features{}.withDefaults()}
-	var out []*calsync.Batch
-	for i := 0; i < BenchEvents; i += BenchPageSize {
-		bt := &calsync.Batch{Generation: gen, State: calsync.SyncState{PageToken: fmt.Sprint(i), Generation: gen}}
-		for j := i; j < min(BenchEvents, i+BenchPageSize); j++ {
-			e := h.ev(cal, fmt.Sprintf("event-%06d", (j*7919)%BenchEvents), base.Add(timeStep(n)), fmt.Sprint(n))
-			bt.Changes = append(bt.Changes, upsert(e))
-		}
-		out = append(out, bt)
-	}
-	if gen != 0 {
-		out[len(out)-1].Sweep = true
-	}
-	out[len(out)-1].State = calsync.SyncState{Cursor: "cursor"}
-	return out
 }

@@ -27,16 +27,17 @@
 // checked with errors.Is(err, calsync.ErrNotFound).
 //
 // The optional capabilities ([calsync.Ledger], [calsync.DeadLetters],
-// [calsync.Accounts], [calsync.Leases]) are checked when [Features] asks
-// for them ([All] asks for every one): the notification ledger's claims
-// (exactly one of concurrent claimers wins, failed entries can be claimed
-// again) and pruning by age; retry attempts, due attempts, dead letters
-// (add, list, replay, delete); encrypted account tokens kept byte for byte;
-// leases (acquire, extension by the owner, takeover at expiry, release by
-// the owner only, exactly one winner among concurrent owners). The suite
-// also checks that a full sync interrupted by a crash resumes from its
-// stored SyncState, and that readers never see a cursor without its
-// events or events without their cursor.
+// [vault.Accounts], [calsync.Leases]) are found by type assertion, as the
+// Engine finds them: a Store that implements one is checked as one, and
+// the subtests of those it does not implement are skipped. They check the
+// notification ledger's claims (exactly one of concurrent claimers wins,
+// failed entries can be claimed again) and pruning by age; retry attempts,
+// due attempts, dead letters (add, list, replay, delete); encrypted account
+// tokens kept byte for byte; leases (acquire, extension by the owner,
+// takeover at expiry, release by the owner only, exactly one winner among
+// concurrent owners). The suite also checks that a full sync interrupted
+// by a crash resumes from its stored SyncState, and that readers never see
+// a cursor without its events or events without their cursor.
 //
 // Event.Raw is compared as JSON values, not bytes: a Store may normalise it
 // (store/postgres keeps it as jsonb, which drops insignificant whitespace

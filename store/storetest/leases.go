@@ -8,22 +8,10 @@ import (
 	"github.com/calsync/calsync"
 )
 
-func (h *harness) leases() calsync.Leases {
-	h.Helper()
-	if !h.f.Leases {
-		h.Skip("storetest: Features.Leases not set")
-	}
-	l, ok := h.s.(calsync.Leases)
-	if !ok {
-		h.Fatalf("storetest: Features.Leases is set but %T does not implement calsync.Leases", h.s)
-	}
-	return l
-}
-
 // testLeases: acquire, extend by the owner, refusal while held, takeover
 // at expiry, release by the owner and (a no-op) by anyone else.
 func testLeases(h *harness) {
-	l := h.leases()
+	l := as[calsync.Leases](h)
 	at := func(min int) time.Time { return base.Add(time.Duration(min) * time.Minute) }
 	const ttl = 5 * time.Minute
 	name := h.ns + "renew/sub-1"
@@ -92,7 +80,7 @@ func testLeases(h *harness) {
 // testLeasesConcurrentAcquire: of several owners racing for a free or an
 // expired lease, exactly one gets it.
 func testLeasesConcurrentAcquire(h *harness) {
-	l := h.leases()
+	l := as[calsync.Leases](h)
 	const (
 		goroutines = 8
 		rounds     = 20

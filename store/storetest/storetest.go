@@ -13,12 +13,17 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/store/internal/fixture"
 )
 
-// Features describes what a Store can do beyond the contract every Store
-// follows, so that the suite can grow without breaking stores that predate a
-// capability. The zero value checks the whole [calsync.Store] contract with
-// its minimum guarantees.
+// Features describes what the suite cannot learn from a Store's type. The
+// zero value checks the whole [calsync.Store] contract with its minimum
+// guarantees.
+//
+// The optional capabilities need no flag: a Store that implements
+// [calsync.Ledger], [calsync.DeadLetters], [vault.Accounts] or
+// [calsync.Leases] is checked as one, and the subtests of a capability it
+// does not implement are skipped.
 type Features struct {
 	// TimePrecision is the finest time resolution the Store keeps for
 	// Event.Updated, EventTime.DateTime, SyncState.LastSync and subscription
@@ -33,22 +38,6 @@ type Features struct {
 	// namespace their data, so this is safe even when newStore returns the
 	// same database each time.
 	Parallel bool
-
-	// Ledger checks [calsync.Ledger]; the Store must implement it.
-	Ledger bool
-	// DeadLetters checks [calsync.DeadLetters]; the Store must implement
-	// it.
-	DeadLetters bool
-	// Accounts checks [calsync.Accounts]; the Store must implement it.
-	Accounts bool
-	// Leases checks [calsync.Leases]; the Store must implement it.
-	Leases bool
-}
-
-// All is the Features of a Store that implements every optional
-// capability and keeps times to the microsecond.
-func All() Features {
-	return Features{Ledger: true, DeadLetters: true, Accounts: true, Leases: true}
 }
 
 func (f Features) withDefaults() Features {
@@ -85,6 +74,49 @@ func Run(t *testing.T, newStore func(t *testing.T) calsync.Store, features Featu
 	}
 }
 
+// cases are the subtests of Run, one per contract point.
+var cases = []struct {
+	name string
+	fn   func(h *harness)
+}{
+	{"Calendars", testCalendars},
+	{"DeleteCalendar", testDeleteCalendar},
+	{"SyncState", testSyncState},
+	{"ApplyUnknownCalendar", testApplyUnknownCalendar},
+	{"EventNotFound", testEventNotFound},
+	{"UpsertRoundTrip", testUpsertRoundTrip},
+	{"TimePrecision", testTimePrecision},
+	{"Version", testVersion},
+	{"LastWriteWinsUpsert", testLastWriteWinsUpsert},
+	{"LastWriteWinsDelete", testLastWriteWinsDelete},
+	{"ChangesInOrder", testChangesInOrder},
+	{"CalendarsAreSeparate", testCalendarsAreSeparate},
+	{"ApplyAtomic", testApplyAtomic},
+	{"GenerationSweep", testGenerationSweep},
+	{"SweepAcrossPages", testSweepAcrossPages},
+	{"ListEvents", testListEvents},
+	{"Subscriptions", testSubscriptions},
+	{"ExpiringSubscriptions", testExpiringSubscriptions},
+	{"Copies", testCopies},
+	{"ConcurrentWriters", testConcurrentWriters},
+	{"CancelledContext", testCancelledContext},
+	{"FullSyncResume", testFullSyncResume},
+	{"CursorWithEvents", testCursorWithEvents},
+	{"DeleteThenOlderUpsert", testDeleteThenOlderUpsert},
+	{"RawJSON", testRawJSON},
+	{"UnchangedFinerThanPrecision", testUnchangedFinerThanPrecision},
+	{"SweepWithoutGeneration", testSweepWithoutGeneration},
+	{"Expect", testExpect},
+	{"ExpectConcurrent", testExpectConcurrent},
+	{"Ledger", testLedger},
+	{"LedgerConcurrentBegin", testLedgerConcurrentBegin},
+	{"LedgerPrune", testLedgerPrune},
+	{"DeadLetters", testDeadLetters},
+	{"Accounts", testAccounts},
+	{"Leases", testLeases},
+	{"LeasesConcurrentAcquire", testLeasesConcurrentAcquire},
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
@@ -100,9 +132,21 @@ type harness struct {
 	ns  string // prefix of every calendar and subscription id
 }
 
+// as returns the Store under test as the optional capability T (an
+// interface such as calsync.Ledger), and skips the subtest if the Store does
+// not implement it.
+func as[T any](h *harness) T {
+	h.Helper()
+	c, ok := h.s.(T)
+	if !ok {
+		h.Skipf("storetest: %T does not implement %v", h.s, reflect.TypeFor[T]())
+	}
+	return c
+}
+
 // base is the reference time of the suite: microseconds set, not UTC, so
 // that a store which drops sub-second precision or mishandles zones fails.
-var base = time.Date(2031, time.March, 14, 15, 9, 26, 535897000, time.FixedZone("UTC-3", -3*3600))
+var base = fixture.Base
 
 // at returns base plus n time steps of the store's precision.
 func (h *harness) at(n int) time.Time {
@@ -122,18 +166,7 @@ func (h *harness) newCalendar(name string) string {
 
 // ev returns a plain timed event.
 func (h *harness) ev(cal, id string, updated time.Time, etag string) *calsync.Event {
-	return &calsync.Event{
-		ID:         id,
-		CalendarID: cal,
-		Status:     "confirmed",
-		Summary:    "summary of " + id + " " + etag,
-		Start:      calsync.EventTime{DateTime: base.Add(time.Hour), TimeZone: "America/Sao_Paulo"},
-		End:        calsync.EventTime{DateTime: base.Add(2 * time.Hour), TimeZone: "America/Sao_Paulo"},
-		ICalUID:    id + "@example.com",
-		ETag:       etag,
-		Updated:    updated,
-		Raw:        json.RawMessage(fmt.Sprintf(`{"id":%q,"etag":%q}`, id, etag)),
-	}
+	return fixture.Event(cal, id, updated, etag)
 }
 
 func upsert(e *calsync.Event) calsync.Change {
@@ -185,6 +218,8 @@ func (h *harness) state(cal string) calsync.SyncState {
 	return st
 }
 
+func isNotFound(err error) bool { return errors.Is(err, calsync.ErrNotFound) }
+
 // notFound fails unless err wraps calsync.ErrNotFound.
 func (h *harness) notFound(err error, format string, args ...any) {
 	h.Helper()
@@ -198,6 +233,14 @@ func (h *harness) absent(cal, id string) {
 	h.Helper()
 	_, err := h.s.Event(h.ctx, cal, id)
 	h.notFound(err, "Event(%q, %q) of an absent event", cal, id)
+}
+
+// absentNot fails unless the event exists.
+func (h *harness) absentNot(cal, id string) {
+	h.Helper()
+	if _, err := h.s.Event(h.ctx, cal, id); err != nil {
+		h.Errorf("Event(%q, %q): %v, want the event", cal, id, err)
+	}
 }
 
 // allEvents pages through the calendar's events.

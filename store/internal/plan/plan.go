@@ -10,7 +10,6 @@ package plan
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/calsync/calsync"
@@ -169,7 +168,7 @@ func Make(calendarID string, b *calsync.Batch, cur map[string]Current) *Plan {
 				// A new row carries the batch's generation, zero or not.
 				s.gen, s.genSet = b.Generation, true
 			}
-			ev := copyEvent(*ch.Event)
+			ev := ch.Event.Clone()
 			ev.CalendarID = calendarID
 			ev.Version = 1
 			if s.exists {
@@ -177,7 +176,7 @@ func Make(calendarID string, b *calsync.Batch, cur map[string]Current) *Plan {
 			}
 			s.ev = &ev
 			s.exists, s.updated, s.etag, s.version = true, ev.Updated, ev.ETag, ev.Version
-			out := copyEvent(ev)
+			out := ev.Clone()
 			p.Result.Applied = append(p.Result.Applied, calsync.Change{Op: calsync.Upsert, EventID: ch.EventID, Event: &out})
 		case calsync.Delete:
 			if s.exists && ch.Event != nil && !ch.Event.Updated.IsZero() && ch.Event.Updated.Before(s.updated) {
@@ -190,7 +189,7 @@ func Make(calendarID string, b *calsync.Batch, cur map[string]Current) *Plan {
 			}
 			out := calsync.Change{Op: calsync.Delete, EventID: ch.EventID}
 			if ch.Event != nil {
-				ev := copyEvent(*ch.Event)
+				ev := ch.Event.Clone()
 				out.Event = &ev
 			}
 			p.Result.Applied = append(p.Result.Applied, out)
@@ -213,14 +212,4 @@ func Make(calendarID string, b *calsync.Batch, cur map[string]Current) *Plan {
 		p.Writes = append(p.Writes, w)
 	}
 	return p
-}
-
-func copyEvent(ev calsync.Event) calsync.Event {
-	ev.Raw = slices.Clone(ev.Raw)
-	ev.Recurrence = slices.Clone(ev.Recurrence)
-	if ev.OriginalStart != nil {
-		os := *ev.OriginalStart
-		ev.OriginalStart = &os
-	}
-	return ev
 }

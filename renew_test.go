@@ -58,7 +58,7 @@ func (r *renewingProvider) log() []string {
 }
 
 // gone is what the msgraph provider returns for a 404 on PATCH.
-var gone = &provider.ProviderError{Provider: "fake", Op: "subscriptions.update", StatusCode: 404, Err: provider.ErrSubscriptionGone}
+var gone = &provider.Error{Provider: "fake", Op: "subscriptions.update", StatusCode: 404, Err: provider.ErrSubscriptionGone}
 
 // renewFixture connects fakeCal to a renewing provider holding events a,
 // b and c, with a 3-hour subscription, at a fake clock the test moves.
@@ -114,7 +114,7 @@ func TestRenewInPlace(t *testing.T) {
 	f := newRenewFixture(t)
 	*f.now = f.now.Add(150 * time.Minute)
 	fetches := f.p.fetches
-	if n, err := f.e.RenewExpiring(context.Background()); n != 1 || err != nil {
+	if n, err := f.e.RunSweep(context.Background(), calsync.SweepRenew); n != 1 || err != nil {
 		t.Fatalf("RenewExpiring = %d, %v", n, err)
 	}
 	if got := f.p.log(); !slices.Equal(got, []string{"renew " + f.sub.ID + " 3h0m0s"}) {
@@ -130,7 +130,7 @@ func TestRenewInPlace(t *testing.T) {
 	}
 	// The lease length is kept: the next renewal asks for 3 h again.
 	*f.now = f.now.Add(150 * time.Minute)
-	if n, err := f.e.RenewExpiring(context.Background()); n != 1 || err != nil {
+	if n, err := f.e.RunSweep(context.Background(), calsync.SweepRenew); n != 1 || err != nil {
 		t.Fatalf("second RenewExpiring = %d, %v", n, err)
 	}
 	if got := f.p.log(); len(got) != 2 || got[1] != "renew "+f.sub.ID+" 3h0m0s" {
@@ -147,7 +147,7 @@ func TestRenewGoneRecreatesAndResyncs(t *testing.T) {
 	f.p.put("d")
 	f.p.renewErr = gone
 	*f.now = f.now.Add(150 * time.Minute)
-	if n, err := f.e.RenewExpiring(context.Background()); n != 1 || err != nil {
+	if n, err := f.e.RunSweep(context.Background(), calsync.SweepRenew); n != 1 || err != nil {
 		t.Fatalf("RenewExpiring = %d, %v", n, err)
 	}
 	subs := f.subs(t)
@@ -171,9 +171,9 @@ func TestRenewGoneRecreatesAndResyncs(t *testing.T) {
 // Other renewal failures are reported and change nothing.
 func TestRenewFailureKeepsSubscription(t *testing.T) {
 	f := newRenewFixture(t)
-	f.p.renewErr = &provider.ProviderError{Provider: "fake", Op: "subscriptions.update", StatusCode: 503, RetryAfter: time.Second}
+	f.p.renewErr = &provider.Error{Provider: "fake", Op: "subscriptions.update", StatusCode: 503, RetryAfter: time.Second}
 	*f.now = f.now.Add(150 * time.Minute)
-	n, err := f.e.RenewExpiring(context.Background())
+	n, err := f.e.RunSweep(context.Background(), calsync.SweepRenew)
 	if n != 0 || err == nil || errors.Is(err, calsync.ErrSubscriptionGone) {
 		t.Fatalf("RenewExpiring = %d, %v", n, err)
 	}
@@ -265,15 +265,15 @@ func TestRenewGoneResyncFailureIsRetried(t *testing.T) {
 	down := errors.New("provider down")
 	f.p.beforeFetch = func(int, provider.Position) error { return down }
 	*f.now = f.now.Add(150 * time.Minute)
-	if n, err := f.e.RenewExpiring(ctx); n != 1 || err != nil {
+	if n, err := f.e.RunSweep(ctx, calsync.SweepRenew); n != 1 || err != nil {
 		t.Fatalf("RenewExpiring = %d, %v", n, err)
 	}
 	f.p.beforeFetch = nil
-	if k, _ := f.e.RetryDue(ctx); k != 0 {
+	if k, _ := f.e.RunSweep(ctx, calsync.SweepRetry); k != 0 {
 		t.Fatalf("retried before it was due")
 	}
 	*f.now = f.now.Add(2 * time.Minute)
-	if k, err := f.e.RetryDue(ctx); k != 1 || err != nil {
+	if k, err := f.e.RunSweep(ctx, calsync.SweepRetry); k != 1 || err != nil {
 		t.Fatalf("RetryDue = %d, %v; the failed resync was not scheduled", k, err)
 	}
 	if got := storedIDs(t, f.st, fakeCal.ID); !slices.Equal(got, []string{"a", "c"}) {
@@ -287,7 +287,7 @@ func TestRenewGoneResyncFailureIsRetried(t *testing.T) {
 func TestLifecycleWaitsForRenewalLease(t *testing.T) {
 	ctx := context.Background()
 	f := newRenewFixture(t)
-	got, err := f.st.AcquireLease(ctx, "renew/"+f.sub.ID, "other-instance", *f.now, time.Minute)
+	got, err := f.st.AcquireLease(ctx, calsync.SubscriptionsLeaseForTest(fakeCal.ID), "other-instance", *f.now, time.Minute)
 	if err != nil || !got {
 		t.Fatalf("AcquireLease = %v, %v", got, err)
 	}

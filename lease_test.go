@@ -75,7 +75,7 @@ func sweepTogether(engines ...*calsync.Engine) ([]int, []error) {
 	for i, e := range engines {
 		wg.Go(func() {
 			<-start
-			ns[i], errs[i] = e.RenewExpiring(context.Background())
+			ns[i], errs[i] = e.RunSweep(context.Background(), calsync.SweepRenew)
 		})
 	}
 	close(start)
@@ -237,7 +237,7 @@ func TestRenewSkipsSubscriptionBeingCreated(t *testing.T) {
 	p.onWatch = func(req provider.WatchRequest) error {
 		if swept.CompareAndSwap(false, true) { // the sweep's own Watch, if any, passes
 			seen, _ = st.ExpiringSubscriptions(context.Background(), sweepAt.Add(2*time.Hour))
-			n, sweepErr = sweeper.RenewExpiring(context.Background())
+			n, sweepErr = sweeper.RunSweep(context.Background(), calsync.SweepRenew)
 		}
 		return nil
 	}

@@ -2,8 +2,10 @@ package calsync
 
 import "github.com/calsync/calsync/provider"
 
-// The value types shared with providers, re-exported so that host
-// applications write calsync.Event rather than provider.Event.
+// The value types shared with providers that host applications use,
+// re-exported so that they write calsync.Event rather than provider.Event.
+// What only provider implementations need (WatchRequest, Position, Page,
+// the optional Renewer and Reauthorizer) stays in package provider.
 type (
 	// Provider is implemented by the google and msgraph packages.
 	Provider = provider.Provider
@@ -11,8 +13,6 @@ type (
 	Calendar = provider.Calendar
 	// Subscription is a push subscription (Google channel, Graph subscription).
 	Subscription = provider.Subscription
-	// WatchRequest says where and for how long a subscription delivers.
-	WatchRequest = provider.WatchRequest
 	// Event is a calendar event in provider-neutral form.
 	Event = provider.Event
 	// EventTime is the start or end of an event.
@@ -21,12 +21,8 @@ type (
 	Change = provider.Change
 	// ChangeOp is Upsert or Delete.
 	ChangeOp = provider.ChangeOp
-	// Position is where a sync starts.
-	Position = provider.Position
-	// Page is one page of changes.
-	Page = provider.Page
 	// ProviderError is an error response from a provider's API.
-	ProviderError = provider.ProviderError
+	ProviderError = provider.Error
 )
 
 // The change operations.

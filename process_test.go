@@ -72,7 +72,7 @@ func TestDeadLetterAfterFiveAttempts(t *testing.T) {
 	}
 	var waits []time.Duration
 	for attempt := 1; attempt < 5; attempt++ {
-		if k, _ := e.RetryDue(ctx); k != 0 {
+		if k, _ := e.RunSweep(ctx, calsync.SweepRetry); k != 0 {
 			t.Fatalf("attempt %d retried before it was due", attempt)
 		}
 		a, err := st.Attempt(ctx, "fake|ch/7")
@@ -82,12 +82,15 @@ func TestDeadLetterAfterFiveAttempts(t *testing.T) {
 		wait := a.NextAttempt.Sub(clock.Now())
 		waits = append(waits, wait)
 		clock.Advance(wait)
-		if k, err := e.RetryDue(ctx); k != 1 || err != nil {
+		if k, err := e.RunSweep(ctx, calsync.SweepRetry); k != 1 || err != nil {
 			t.Fatalf("RetryDue at attempt %d = %d, %v", attempt+1, k, err)
 		}
 	}
-	if want := []time.Duration{2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute}; !slices.Equal(waits, want) {
-		t.Errorf("waits = %v, want %v", waits, want)
+	// 2^attempt minutes, less a jitter of at most a quarter.
+	for i, want := range []time.Duration{2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute} {
+		if waits[i] > want || waits[i] < want-want/4 {
+			t.Errorf("wait before attempt %d = %v, want within [%v, %v]", i+2, waits[i], want-want/4, want)
+		}
 	}
 	if len(hooks) != 1 || hooks[0].Attempts != 5 || hooks[0].LastError == "" {
 		t.Fatalf("dead-letter hooks = %+v, want one after 5 attempts", hooks)
@@ -100,7 +103,7 @@ func TestDeadLetterAfterFiveAttempts(t *testing.T) {
 		t.Errorf("attempt record kept after dead-lettering: %v", err)
 	}
 	clock.Advance(time.Hour)
-	if k, _ := e.RetryDue(ctx); k != 0 {
+	if k, _ := e.RunSweep(ctx, calsync.SweepRetry); k != 0 {
 		t.Errorf("a dead letter was retried automatically")
 	}
 	// Replay fails while the fault persists, and the dead letter stays.
@@ -133,17 +136,17 @@ func TestSafetyNetRecoversDroppedNotification(t *testing.T) {
 	connectFake(t, e)
 	p.put("pushed-but-dropped")
 	clock.Advance(5 * time.Hour)
-	if k, err := e.SafetyNet(ctx); k != 0 || err != nil {
+	if k, err := e.RunSweep(ctx, calsync.SweepSafetyNet); k != 0 || err != nil {
 		t.Fatalf("SafetyNet before 6 h synced %d (%v)", k, err)
 	}
 	clock.Advance(time.Hour + time.Second)
-	if k, err := e.SafetyNet(ctx); k != 1 || err != nil {
+	if k, err := e.RunSweep(ctx, calsync.SweepSafetyNet); k != 1 || err != nil {
 		t.Fatalf("SafetyNet after 6 h = %d, %v", k, err)
 	}
 	if _, err := st.Event(ctx, fakeCal.ID, "pushed-but-dropped"); err != nil {
 		t.Fatalf("dropped change not recovered: %v", err)
 	}
-	if k, _ := e.SafetyNet(ctx); k != 0 {
+	if k, _ := e.RunSweep(ctx, calsync.SweepSafetyNet); k != 0 {
 		t.Errorf("SafetyNet synced again right after a sync")
 	}
 }
@@ -158,7 +161,7 @@ func TestRestartCatchUp(t *testing.T) {
 	connectFake(t, e1)
 	p.put("while-down")
 	e2, rec := newTestEngine(t, p, st, calsync.Config{})
-	if k, err := e2.CatchUp(ctx); k != 1 || err != nil {
+	if k, err := e2.RunSweep(ctx, calsync.SweepCatchUp); k != 1 || err != nil {
 		t.Fatalf("CatchUp = %d, %v", k, err)
 	}
 	if !slices.Equal(storedIDs(t, st, fakeCal.ID), p.ids()) || rec.count(calsync.Upsert) != 1 {
@@ -202,7 +205,7 @@ func TestFailureRateAlert(t *testing.T) {
 	clock := newFakeClock()
 	p := newFakeProvider(10)
 	var alerts []calsync.Alert
-	e, _ := newTestEngine(t, p, memory.New(), calsync.Config{Now: clock.Now, OnAlert: func(_ context.Context, a calsync.Alert) { alerts = append(alerts, a) }})
+	e, _ := newTestEngine(t, p, memory.New(), calsync.Config{Now: clock.Now, Alerts: calsync.AlertConfig{OnAlert: func(_ context.Context, a calsync.Alert) { alerts = append(alerts, a) }}})
 	connectFake(t, e)
 	fail := false
 	p.beforeFetch = func(int, provider.Position) error {
@@ -233,14 +236,14 @@ func TestSubscriptionExpiringAlert(t *testing.T) {
 	p := newFakeProvider(10)
 	p.now = clock.Now
 	var alerts []calsync.Alert
-	e, _ := newTestEngine(t, p, memory.New(), calsync.Config{Now: clock.Now, OnAlert: func(_ context.Context, a calsync.Alert) { alerts = append(alerts, a) }})
+	e, _ := newTestEngine(t, p, memory.New(), calsync.Config{Now: clock.Now, Alerts: calsync.AlertConfig{OnAlert: func(_ context.Context, a calsync.Alert) { alerts = append(alerts, a) }}})
 	sub, err := e.Connect(ctx, fakeCal, calsync.ConnectRequest{Address: "https://example.com/hook", TTL: 3 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.onWatch = func(provider.WatchRequest) error { return errors.New("watch refused") }
 	clock.Advance(2 * time.Hour)
-	if _, err := e.RenewExpiring(ctx); err == nil {
+	if _, err := e.RunSweep(ctx, calsync.SweepRenew); err == nil {
 		t.Fatal("renewal succeeded although watch fails")
 	}
 	if len(alerts) != 1 || alerts[0].Kind != calsync.AlertSubscriptionExpiring || alerts[0].SubscriptionID != sub.ID {
@@ -307,7 +310,7 @@ func TestNotificationFoldedIntoFailedSyncIsRetried(t *testing.T) {
 	}
 	p.beforeFetch = nil
 	clock.Advance(time.Hour)
-	if _, err := e.RetryDue(ctx); err != nil {
+	if _, err := e.RunSweep(ctx, calsync.SweepRetry); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Event(ctx, fakeCal.ID, "announced"); err != nil {
@@ -340,7 +343,7 @@ func TestRetryNotSkippedByStaleLedgerEntry(t *testing.T) {
 	}
 	p.beforeFetch = nil
 	clock.Advance(2 * time.Minute)
-	if k, err := e.RetryDue(ctx); k != 1 || err != nil {
+	if k, err := e.RunSweep(ctx, calsync.SweepRetry); k != 1 || err != nil {
 		t.Fatalf("RetryDue = %d, %v", k, err)
 	}
 	if _, err := st.Event(ctx, fakeCal.ID, "late"); err != nil {

@@ -1,0 +1,188 @@
+package calsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Defaults for Config fields left zero.
+const (
+	// DefaultWorkers is the number of goroutines Run uses to process
+	// notifications.
+	DefaultWorkers = 4
+	// DefaultRenewBefore is how long before expiry a subscription is renewed.
+	DefaultRenewBefore = 24 * time.Hour
+	// DefaultRenewInterval is how often Run looks for subscriptions to renew.
+	DefaultRenewInterval = time.Hour
+	// DefaultMaxResyncs is how many times one sync restarts from scratch after
+	// ErrFullSyncRequired before giving up.
+	DefaultMaxResyncs = 2
+	// DefaultMaxAttempts is how many times a notification is attempted
+	// before it moves to the dead letters.
+	DefaultMaxAttempts = 5
+	// DefaultRetryUnit scales retry delays: 2^attempt minutes.
+	DefaultRetryUnit = time.Minute
+	// DefaultRetryInterval is how often Run retries due notifications.
+	DefaultRetryInterval = 30 * time.Second
+	// DefaultDedupRetention is how long the ledger remembers a message.
+	DefaultDedupRetention = 7 * 24 * time.Hour
+	// DefaultSafetyNetAfter is how long a calendar may go without a sync.
+	DefaultSafetyNetAfter = 6 * time.Hour
+	// DefaultSafetyNetInterval is how often Run looks for such calendars.
+	DefaultSafetyNetInterval = 10 * time.Minute
+)
+
+// Config configures an Engine. Store and Providers are required.
+type Config struct {
+	// Store persists calendars, events, cursors and subscriptions.
+	Store Store
+	// Providers serve the calendars, keyed by their Name.
+	Providers []Provider
+	// Queue carries notifications from the webhook handlers to the workers.
+	// Default: NewMemoryQueue(DefaultQueueCapacity).
+	Queue Queue
+	// OnChange is called with the changes each Store transaction committed,
+	// after the commit, from the goroutine that ran the sync. It should
+	// return quickly. If the process dies between the commit and the call,
+	// the changes are in the Store but OnChange is not called for them.
+	// Default: none.
+	OnChange func(ctx context.Context, cal Calendar, changes []Change)
+	// OnError is called when a background sync or renewal fails, so that
+	// failures (a revoked token above all: errors.Is(err,
+	// ErrReauthRequired)) never go unnoticed. Default: none (they are
+	// logged).
+	OnError func(ctx context.Context, cal Calendar, err error)
+	// Workers is the number of goroutines processing notifications in Run.
+	// Default: DefaultWorkers.
+	Workers int
+	// RenewBefore: subscriptions expiring within this duration are renewed.
+	// Keep it well below the subscriptions' lifetime (ConnectRequest.TTL):
+	// a subscription that lives shorter than RenewBefore is due again at
+	// every sweep. Default: DefaultRenewBefore.
+	RenewBefore time.Duration
+	// RenewInterval is how often Run renews expiring subscriptions.
+	// Default: DefaultRenewInterval.
+	RenewInterval time.Duration
+	// MaxResyncs bounds the full-sync restarts of one sync.
+	// Default: DefaultMaxResyncs.
+	MaxResyncs int
+	// MaxAttempts is how many times a failed notification is attempted
+	// before it moves to the dead letters (Stores that implement
+	// DeadLetters). Default: DefaultMaxAttempts.
+	MaxAttempts int
+	// RetryUnit scales the wait before retrying a failed notification:
+	// 2^attempt × RetryUnit, less a random jitter of up to a quarter of
+	// it. Default: DefaultRetryUnit (one minute).
+	RetryUnit time.Duration
+	// RetryInterval is how often Run looks for failed notifications due
+	// for another attempt. Default: DefaultRetryInterval.
+	RetryInterval time.Duration
+	// OnDeadLetter is called when a notification moves to the dead
+	// letters. Default: none (it is logged and counted).
+	OnDeadLetter func(ctx context.Context, d DeadLetter)
+	// DedupRetention is how long the notification ledger remembers a
+	// message (Stores that implement Ledger). Default:
+	// DefaultDedupRetention (7 days).
+	DedupRetention time.Duration
+	// SafetyNetAfter: a calendar that has not synced for this long is
+	// synced anyway, because pushes are not guaranteed. Default:
+	// DefaultSafetyNetAfter (6 hours).
+	SafetyNetAfter time.Duration
+	// SafetyNetInterval is how often Run looks for such calendars.
+	// Default: DefaultSafetyNetInterval.
+	SafetyNetInterval time.Duration
+	// SkipCatchUp stops Run from syncing every calendar when it starts
+	// (the SweepCatchUp sweep). Default: false (catch up).
+	SkipCatchUp bool
+	// Alerts sets when alerts fire and who hears of them. Default: the
+	// defaults of each AlertConfig field, alerts logged and counted.
+	Alerts AlertConfig
+	// ManualSweeps stops Run from scheduling the periodic sweeps (see
+	// [Sweep]): Run then only processes the queue, and the host runs each
+	// sweep with [Engine.RunSweep] from its own scheduler (for example a
+	// periodic job that runs once per cluster), at the intervals
+	// [Engine.SweepInterval] gives. Default: false (Run schedules them).
+	ManualSweeps bool
+	// MeterProvider receives the Engine's OpenTelemetry metrics. Default:
+	// none (no-op).
+	MeterProvider metric.MeterProvider
+	// InstanceID identifies this Engine among the instances sharing the
+	// Store: it owns the leases the Engine takes (Stores that implement
+	// [Leases]). Two Engines must never share one. Default: a random id,
+	// new for every NewEngine.
+	InstanceID string
+	// Logger receives structured logs (ids, never secrets). Default: none.
+	Logger *slog.Logger
+	// Now returns the current time. Default: time.Now. Tests set a fake clock.
+	Now func() time.Time
+}
+
+// WithDefaults returns a copy of c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.Queue == nil {
+		c.Queue = NewMemoryQueue(DefaultQueueCapacity)
+	}
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.RenewBefore <= 0 {
+		c.RenewBefore = DefaultRenewBefore
+	}
+	if c.RenewInterval <= 0 {
+		c.RenewInterval = DefaultRenewInterval
+	}
+	if c.MaxResyncs <= 0 {
+		c.MaxResyncs = DefaultMaxResyncs
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.RetryUnit <= 0 {
+		c.RetryUnit = DefaultRetryUnit
+	}
+	if c.RetryInterval <= 0 {
+		c.RetryInterval = DefaultRetryInterval
+	}
+	if c.DedupRetention <= 0 {
+		c.DedupRetention = DefaultDedupRetention
+	}
+	if c.SafetyNetAfter <= 0 {
+		c.SafetyNetAfter = DefaultSafetyNetAfter
+	}
+	if c.SafetyNetInterval <= 0 {
+		c.SafetyNetInterval = DefaultSafetyNetInterval
+	}
+	c.Alerts = c.Alerts.withDefaults()
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.Store == nil {
+		return errors.New("calsync: Config.Store is required")
+	}
+	if len(c.Providers) == 0 {
+		return errors.New("calsync: Config.Providers needs at least one provider")
+	}
+	seen := make(map[string]bool)
+	for i, p := range c.Providers {
+		if p == nil {
+			return fmt.Errorf("calsync: Config.Providers[%d] is nil", i)
+		}
+		if seen[p.Name()] {
+			return fmt.Errorf("calsync: two providers named %q", p.Name())
+		}
+		seen[p.Name()] = true
+	}
+	return nil
+}

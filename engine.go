@@ -1,0 +1,294 @@
+package calsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/calsync/calsync/internal/coalesce"
+	"github.com/calsync/calsync/provider"
+	"github.com/google/uuid"
+)
+
+// Engine keeps calendars in sync: it connects them (subscription plus full
+// sync), takes notifications from the webhook handlers, runs incremental
+// syncs on worker goroutines, renews subscriptions, and hands committed
+// changes to the host application.
+//
+// An Engine is safe for concurrent use. It keeps no state that another
+// instance sharing the same Store needs.
+type Engine struct {
+	cfg       Config
+	providers map[string]Provider
+	log       *slog.Logger
+	syncs     coalesce.Group
+
+	obs    *observer
+	leases localLeases
+}
+
+// NewEngine returns an Engine for cfg, or an error if cfg is invalid.
+func NewEngine(cfg Config) (*Engine, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = uuid.NewString()
+	}
+	e := &Engine{
+		cfg:       cfg,
+		providers: make(map[string]Provider, len(cfg.Providers)),
+		log:       cfg.Logger,
+	}
+	for _, p := range cfg.Providers {
+		e.providers[p.Name()] = p
+	}
+	obs, err := newObserver(cfg, cfg.Store.ExpiringSubscriptions)
+	if err != nil {
+		return nil, err
+	}
+	e.obs = obs
+	return e, nil
+}
+
+func (e *Engine) provider(name string) (Provider, error) {
+	p, ok := e.providers[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownProvider, name)
+	}
+	return p, nil
+}
+
+// ConnectRequest says where a new subscription delivers.
+type ConnectRequest struct {
+	// Address is the HTTPS URL of the webhook handler for the calendar's
+	// provider (for example the URL where webhook.Google is mounted).
+	Address string
+	// LifecycleAddress is the URL of the Graph lifecycle handler (Graph
+	// only; default Address).
+	LifecycleAddress string
+	// TTL is the requested subscription lifetime; zero means the provider's
+	// default.
+	TTL time.Duration
+}
+
+// Connect starts keeping cal in sync: it stores the calendar, creates a push
+// subscription, and runs the initial full sync (streaming each page into
+// the Store). It returns the subscription.
+//
+// Connect is idempotent: for a calendar already connected (same provider,
+// account and remote calendar) whose subscription delivers to the same
+// addresses and has not expired, it keeps that subscription and only
+// syncs. Otherwise a new subscription replaces the calendar's old ones:
+// created first, the old ones stopped after. A calendar never has two
+// live subscriptions: Connect, Disconnect, the renewal sweep and lifecycle
+// notifications change a calendar's subscriptions under one lease (in
+// this process, and across instances with a Store that implements
+// [Leases]); Connect waits up to 30 s for it, then fails with an error
+// wrapping ErrConflict.
+//
+// If the subscription cannot be created, Connect returns the error and a
+// calendar it added is removed again. If the full sync fails after the
+// subscription was created, Connect returns the subscription and the error;
+// the calendar stays connected and the next sync resumes where the full
+// sync stopped.
+func (e *Engine) Connect(ctx context.Context, cal Calendar, req ConnectRequest) (Subscription, error) {
+	if cal.ID == "" {
+		return Subscription{}, errors.New("calsync: Connect: calendar ID is empty")
+	}
+	if req.Address == "" {
+		return Subscription{}, errors.New("calsync: Connect: notification address is empty")
+	}
+	if _, err := e.provider(cal.Provider); err != nil {
+		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
+	}
+	sub, err := e.connect(ctx, cal, req)
+	if err != nil {
+		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
+	}
+	e.log.InfoContext(ctx, "calsync: calendar connected", "calendar", cal.ID, "subscription", sub)
+	if _, err := e.Sync(ctx, cal.ID); err != nil {
+		return sub, fmt.Errorf("calsync: Connect %s: initial sync: %w", cal.ID, err)
+	}
+	return sub, nil
+}
+
+// connect stores cal and gives it one live subscription, under the
+// calendar's subscription lease.
+func (e *Engine) connect(ctx context.Context, cal Calendar, req ConnectRequest) (Subscription, error) {
+	release, err := e.waitLease(ctx, subscriptionsLease(cal.ID))
+	if err != nil {
+		return Subscription{}, err
+	}
+	defer release()
+	stored, err := e.cfg.Store.Calendar(ctx, cal.ID)
+	isNew := errors.Is(err, ErrNotFound)
+	if err != nil && !isNew {
+		return Subscription{}, err
+	}
+	var old []Subscription
+	if !isNew {
+		if old, err = e.cfg.Store.ListSubscriptions(ctx, cal.ID); err != nil {
+			return Subscription{}, err
+		}
+	}
+	lifecycle := req.LifecycleAddress
+	if stored == cal {
+		now := e.cfg.Now()
+		for _, s := range old {
+			// A record without a resource id is a placeholder a crash left
+			// behind, not a live subscription.
+			if s.ResourceID != "" && s.Address == req.Address && s.LifecycleAddress == lifecycle && s.Expiration.After(now) {
+				return s, nil
+			}
+		}
+	}
+	if err := e.cfg.Store.PutCalendar(ctx, cal); err != nil {
+		return Subscription{}, fmt.Errorf("store calendar: %w", err)
+	}
+	sub, err := e.subscribe(ctx, cal, provider.WatchRequest{Address: req.Address, LifecycleAddress: req.LifecycleAddress, TTL: req.TTL})
+	if err != nil {
+		// A calendar with no subscription would look connected but never
+		// hear of a change; forget it if this call created it.
+		if isNew {
+			if derr := e.cfg.Store.DeleteCalendar(context.WithoutCancel(ctx), cal.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
+				e.log.WarnContext(ctx, "calsync: cannot remove calendar after failed Connect", "calendar", cal.ID, "err", derr)
+			}
+		}
+		return Subscription{}, err
+	}
+	// The replaced subscriptions: of the calendar as it was stored, which
+	// may have been another remote calendar or account.
+	was := cal
+	if !isNew {
+		was = stored
+	}
+	p, err := e.provider(was.Provider)
+	for i := range old {
+		if err == nil {
+			e.obs.providerCall(was.ID)
+			if serr := p.Stop(ctx, was, &old[i]); serr != nil && !errors.Is(serr, ErrNotFound) {
+				// The new subscription works; the old one expires on its own.
+				e.log.WarnContext(ctx, "calsync: cannot stop replaced subscription", "subscription", old[i].ID, "err", serr)
+			}
+		}
+		if derr := e.cfg.Store.DeleteSubscription(ctx, old[i].ID); derr != nil && !errors.Is(derr, ErrNotFound) {
+			return sub, fmt.Errorf("forget replaced subscription %s: %w", old[i].ID, derr)
+		}
+	}
+	return sub, nil
+}
+
+// Disconnect stops every subscription of the calendar and deletes the
+// calendar with its events from the Store. A subscription the provider no
+// longer knows is not an error. Like Connect, it waits up to 30 s for the
+// calendar's subscription lease.
+func (e *Engine) Disconnect(ctx context.Context, calendarID string) error {
+	cal, err := e.cfg.Store.Calendar(ctx, calendarID)
+	if err != nil {
+		return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, err)
+	}
+	p, err := e.provider(cal.Provider)
+	if err != nil {
+		return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, err)
+	}
+	// Under the calendar's subscription lease, so that no renewal or
+	// lifecycle notification creates a subscription meanwhile.
+	release, err := e.waitLease(ctx, subscriptionsLease(calendarID))
+	if err != nil {
+		return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, err)
+	}
+	defer release()
+	subs, err := e.cfg.Store.ListSubscriptions(ctx, calendarID)
+	if err != nil {
+		return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, err)
+	}
+	for i := range subs {
+		e.obs.providerCall(cal.ID)
+		if err := p.Stop(ctx, cal, &subs[i]); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("calsync: Disconnect %s: stop %s: %w", calendarID, subs[i].ID, err)
+		}
+	}
+	if err := e.cfg.Store.DeleteCalendar(ctx, calendarID); err != nil {
+		return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, err)
+	}
+	e.obs.forget(calendarID)
+	return nil
+}
+
+// Subscription returns the stored subscription with the given id. Webhook
+// handlers use it to authenticate notifications.
+func (e *Engine) Subscription(ctx context.Context, id string) (Subscription, error) {
+	return e.cfg.Store.Subscription(ctx, id)
+}
+
+// Enqueue queues a notification for the workers. It never calls a provider.
+func (e *Engine) Enqueue(ctx context.Context, n Notification) error {
+	if n.Received.IsZero() {
+		n.Received = e.cfg.Now()
+	}
+	if err := e.cfg.Queue.Enqueue(ctx, n); err != nil {
+		if errors.Is(err, ErrAlreadyQueued) {
+			e.obs.alreadyQueued(ctx, n)
+			return nil
+		}
+		return fmt.Errorf("calsync: enqueue: %w", err)
+	}
+	e.obs.enqueued(ctx, n)
+	return nil
+}
+
+// Run processes queued notifications with Config.Workers goroutines until
+// ctx is done, and meanwhile: syncs every calendar once at start (catch-up,
+// unless Config.SkipCatchUp), renews expiring subscriptions every
+// RenewInterval, retries failed notifications every RetryInterval, syncs
+// calendars silent for SafetyNetAfter every SafetyNetInterval, prunes the
+// dedup ledger, and checks the alert thresholds. It returns ctx's error.
+func (e *Engine) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range e.cfg.Workers {
+		wg.Go(func() {
+			var pause time.Duration // after consecutive Dequeue errors
+			for {
+				n, err := e.cfg.Queue.Dequeue(ctx)
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					// A failing Queue (its database down) must not spin
+					// the worker: wait 100 ms, doubling up to 30 s.
+					pause = min(max(2*pause, 100*time.Millisecond), 30*time.Second)
+					e.log.ErrorContext(ctx, "calsync: dequeue", "err", err, "retry_in", pause)
+					t := time.NewTimer(pause)
+					select {
+					case <-ctx.Done():
+						t.Stop()
+						return
+					case <-t.C:
+					}
+					continue
+				}
+				pause = 0
+				e.Process(ctx, n)
+				e.obs.handled()
+			}
+		})
+	}
+	if !e.cfg.ManualSweeps {
+		wg.Go(func() { e.schedule(ctx) })
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+func (e *Engine) fail(ctx context.Context, cal Calendar, err error) {
+	e.obs.failed()
+	e.log.ErrorContext(ctx, "calsync: sync failed", "calendar", cal.ID, "provider", cal.Provider, "err", err)
+	if e.cfg.OnError != nil {
+		e.cfg.OnError(ctx, cal, err)
+	}
+}

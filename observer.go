@@ -1,0 +1,376 @@
+package calsync
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/calsync/calsync/internal/alert"
+)
+
+// MeterName is the instrumentation scope name of calsync's metrics.
+const MeterName = "github.com/calsync/calsync"
+
+// The outcomes recorded on calsync.notifications.processed.
+const (
+	outcomeOK        = "ok"
+	outcomeFailed    = "failed"
+	outcomeDuplicate = "duplicate"
+	outcomeCoalesced = "coalesced"
+)
+
+// alertCheckEvery is the shortest interval between two alert checks.
+const alertCheckEvery = time.Second
+
+// observer is the one place an Engine reports what happens: each method is
+// one event, and updates everything that watches it (the Stats counters,
+// the OpenTelemetry instruments, the alert monitor, the per-calendar
+// health). Adding a metric touches this file only.
+type observer struct {
+	now    func() time.Time
+	log    *slog.Logger
+	alerts AlertConfig
+
+	counts struct {
+		enqueued, handled, processed, duplicates, syncs, fullSyncs, changes, stale, failures, deadLetters atomic.Int64
+	}
+
+	received     metric.Int64Counter
+	processed    metric.Int64Counter
+	latency      metric.Float64Histogram
+	syncDuration metric.Float64Histogram
+	deadLetters  metric.Int64Counter
+	alertsRaised metric.Int64Counter
+
+	monitor *alert.Monitor
+	// lastAlertCheck is when checkAlerts last ran (Unix ns of now()).
+	lastAlertCheck atomic.Int64
+
+	mu     sync.Mutex
+	health map[string]*Health
+
+	// idle: active counts syncs under way; waiting is set while WaitIdle
+	// waits on changed, which is closed (and replaced) at the next change
+	// of the queued or active counts.
+	active  atomic.Int64
+	idleMu  sync.Mutex
+	waiting bool
+	changed chan struct{}
+}
+
+// newObserver makes the observer of an Engine configured with cfg (with
+// defaults applied). expiring lists the subscriptions expiring before a
+// time, for the expiry gauge.
+func newObserver(cfg Config, expiring func(context.Context, time.Time) ([]Subscription, error)) (*observer, error) {
+	o := &observer{now: cfg.Now, log: cfg.Logger, alerts: cfg.Alerts, health: make(map[string]*Health)}
+	o.monitor = alert.New(alert.Config{
+		Window: cfg.Alerts.Window, FailureRate: cfg.Alerts.FailureRate, MinSamples: cfg.Alerts.MinSamples,
+		P95: cfg.Alerts.LatencyP95, DeadLetters: 1, VolumeDrop: cfg.Alerts.VolumeDrop,
+	})
+	mp := cfg.MeterProvider
+	if mp == nil {
+		mp = noop.NewMeterProvider()
+	}
+	m := mp.Meter(MeterName)
+	var errs [8]error
+	o.received, errs[0] = m.Int64Counter("calsync.notifications.received", metric.WithUnit("{notification}"),
+		metric.WithDescription("Notifications accepted by a webhook handler and queued."))
+	o.processed, errs[1] = m.Int64Counter("calsync.notifications.processed", metric.WithUnit("{notification}"),
+		metric.WithDescription("Notifications processed, by outcome (ok, failed, duplicate, coalesced)."))
+	o.latency, errs[2] = m.Float64Histogram("calsync.notification.latency", metric.WithUnit("s"),
+		metric.WithDescription("Time from a notification's arrival to the end of its processing."))
+	o.syncDuration, errs[3] = m.Float64Histogram("calsync.sync.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of one sync of one calendar, by provider and kind (full or incremental)."))
+	o.deadLetters, errs[4] = m.Int64Counter("calsync.dead_letters", metric.WithUnit("{notification}"),
+		metric.WithDescription("Notifications moved to the dead-letter store."))
+	o.alertsRaised, errs[5] = m.Int64Counter("calsync.alerts", metric.WithUnit("{alert}"),
+		metric.WithDescription("Alerts raised, by kind."))
+	var (
+		expiry metric.Int64ObservableGauge
+		lag    metric.Float64ObservableGauge
+	)
+	expiry, errs[6] = m.Int64ObservableGauge("calsync.subscriptions.expiring", metric.WithUnit("{subscription}"),
+		metric.WithDescription("Subscriptions by time left before they expire (bucket: expired, 1h, 24h, 7d, later)."))
+	lag, errs[7] = m.Float64ObservableGauge("calsync.sync.lag", metric.WithUnit("s"),
+		metric.WithDescription("Largest time since the last successful sync among the calendars this Engine syncs."))
+	for _, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("calsync: metrics: %w", err)
+		}
+	}
+	if _, err := m.RegisterCallback(func(ctx context.Context, ob metric.Observer) error {
+		return o.observeGauges(ctx, ob, expiry, lag, expiring)
+	}, expiry, lag); err != nil {
+		return nil, fmt.Errorf("calsync: metrics: %w", err)
+	}
+	return o, nil
+}
+
+// observeGauges reports subscriptions by time to expiry, and the largest
+// sync lag among the calendars this Engine has synced.
+func (o *observer) observeGauges(ctx context.Context, ob metric.Observer, expiry metric.Int64ObservableGauge, lag metric.Float64ObservableGauge,
+	expiring func(context.Context, time.Time) ([]Subscription, error)) error {
+	now := o.now()
+	subs, err := expiring(ctx, now.Add(366*24*time.Hour))
+	if err != nil {
+		return err
+	}
+	buckets := []struct {
+		name   string
+		before time.Duration
+	}{{"expired", 0}, {"1h", time.Hour}, {"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}, {"later", 1 << 62}}
+	counts := make([]int64, len(buckets))
+	for _, s := range subs {
+		left := s.Expiration.Sub(now)
+		for i, b := range buckets {
+			if left <= b.before {
+				counts[i]++
+				break
+			}
+		}
+	}
+	for i, b := range buckets {
+		ob.ObserveInt64(expiry, counts[i], attrs("bucket", b.name))
+	}
+	var worst time.Duration
+	o.mu.Lock()
+	for _, h := range o.health {
+		if !h.LastSuccess.IsZero() {
+			worst = max(worst, now.Sub(h.LastSuccess))
+		}
+	}
+	o.mu.Unlock()
+	ob.ObserveFloat64(lag, worst.Seconds())
+	return nil
+}
+
+// attrs is one attribute as a measurement option.
+func attrs(k, v string) metric.MeasurementOption {
+	return metric.WithAttributes(attribute.String(k, v))
+}
+
+// enqueued: a webhook handler queued n.
+func (o *observer) enqueued(ctx context.Context, n Notification) {
+	o.counts.enqueued.Add(1)
+	o.received.Add(ctx, 1, attrs("provider", n.Provider))
+	o.monitor.Received(n.Received)
+	o.signal()
+}
+
+// alreadyQueued: a webhook handler's n was folded into a notification of
+// the same calendar still waiting in the queue.
+func (o *observer) alreadyQueued(ctx context.Context, n Notification) {
+	o.counts.enqueued.Add(1)
+	o.counts.handled.Add(1)
+	o.received.Add(ctx, 1, attrs("provider", n.Provider))
+	o.processed.Add(ctx, 1, attrs("provider", n.Provider), attrs("outcome", outcomeCoalesced))
+	o.monitor.Received(n.Received)
+}
+
+// handled: a worker finished with a queued notification, whatever the
+// outcome.
+func (o *observer) handled() {
+	o.counts.handled.Add(1)
+	o.signal()
+}
+
+// providerCall: the Engine called the provider about a calendar.
+func (o *observer) providerCall(calendarID string) {
+	o.mu.Lock()
+	o.calendar(calendarID).ProviderCalls++
+	o.mu.Unlock()
+}
+
+// calendar returns the health record of a calendar, made if missing; o.mu
+// is held.
+func (o *observer) calendar(id string) *Health {
+	h := o.health[id]
+	if h == nil {
+		h = new(Health)
+		o.health[id] = h
+	}
+	return h
+}
+
+// signal wakes WaitIdle, if it waits, to look at the counts again.
+func (o *observer) signal() {
+	o.idleMu.Lock()
+	if o.waiting {
+		close(o.changed)
+		o.waiting = false
+	}
+	o.idleMu.Unlock()
+}
+
+// idle reports whether every notification this Engine queued has been
+// handled and no sync runs; if not, it returns a channel closed at the
+// next change.
+func (o *observer) idle() (bool, <-chan struct{}) {
+	o.idleMu.Lock()
+	defer o.idleMu.Unlock()
+	if o.counts.handled.Load() >= o.counts.enqueued.Load() && o.active.Load() == 0 {
+		return true, nil
+	}
+	if !o.waiting {
+		o.changed = make(chan struct{})
+		o.waiting = true
+	}
+	return false, o.changed
+}
+
+// duplicate: the ledger recognised n as already seen.
+func (o *observer) duplicate(ctx context.Context, n Notification) {
+	o.counts.duplicates.Add(1)
+	o.processed.Add(ctx, 1, attrs("provider", n.Provider), attrs("outcome", outcomeDuplicate))
+}
+
+// notificationDone: n was processed at now; ran is false when its sync
+// was folded into one under way.
+func (o *observer) notificationDone(ctx context.Context, n Notification, ran bool, err error, now time.Time) {
+	o.counts.processed.Add(1)
+	outcome := outcomeOK
+	switch {
+	case err != nil:
+		outcome = outcomeFailed
+	case !ran:
+		outcome = outcomeCoalesced
+	}
+	o.processed.Add(ctx, 1, attrs("provider", n.Provider), attrs("outcome", outcome))
+	if !n.Received.IsZero() {
+		lat := now.Sub(n.Received)
+		o.latency.Record(ctx, lat.Seconds(), attrs("provider", n.Provider))
+		o.monitor.Processed(now, err != nil, lat)
+	}
+	o.checkAlerts(ctx, now)
+}
+
+// syncBegins: a sync of a calendar is about to start; syncDone follows.
+func (o *observer) syncBegins() {
+	o.active.Add(1)
+	o.signal()
+}
+
+// syncStarted: a sync of cal read its state and fetches.
+func (o *observer) syncStarted(cal Calendar) {
+	o.counts.syncs.Add(1)
+	o.mu.Lock()
+	o.calendar(cal.ID).Syncs++
+	o.mu.Unlock()
+}
+
+// pageApplied: a sync of cal committed a page.
+func (o *observer) pageApplied(cal Calendar, ar *ApplyResult) {
+	o.counts.changes.Add(int64(len(ar.Applied)))
+	o.counts.stale.Add(int64(ar.Stale))
+	o.mu.Lock()
+	o.calendar(cal.ID).Changes += int64(len(ar.Applied))
+	o.mu.Unlock()
+}
+
+// syncDone: a sync of cal that started at start ended with err.
+func (o *observer) syncDone(ctx context.Context, cal Calendar, start time.Time, res SyncResult, err error) {
+	defer func() {
+		o.active.Add(-1)
+		o.signal()
+	}()
+	o.mu.Lock()
+	h := o.calendar(cal.ID)
+	h.LastAttempt = start
+	h.LastError = err
+	if err == nil {
+		h.LastSuccess = start
+		h.ConsecutiveFailures = 0
+	} else {
+		h.ConsecutiveFailures++
+	}
+	kind := "incremental"
+	if res.Full {
+		kind = "full"
+		if err == nil {
+			o.counts.fullSyncs.Add(1)
+			h.FullSyncs++
+		}
+	}
+	o.mu.Unlock()
+	o.syncDuration.Record(ctx, o.now().Sub(start).Seconds(),
+		metric.WithAttributes(attribute.String("provider", cal.Provider), attribute.String("kind", kind)))
+}
+
+// failed: a background sync or renewal failed.
+func (o *observer) failed() { o.counts.failures.Add(1) }
+
+// deadLettered: n moved to the dead letters at now.
+func (o *observer) deadLettered(ctx context.Context, n Notification, now time.Time) {
+	o.counts.deadLetters.Add(1)
+	o.deadLetters.Add(ctx, 1, attrs("provider", n.Provider))
+	o.monitor.DeadLettered(now)
+}
+
+// forget drops what the observer knows of a disconnected calendar.
+func (o *observer) forget(calendarID string) {
+	o.mu.Lock()
+	delete(o.health, calendarID)
+	o.mu.Unlock()
+}
+
+// calendarHealth returns this process's view of one calendar.
+func (o *observer) calendarHealth(calendarID string) (Health, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if p := o.health[calendarID]; p != nil {
+		return *p, true
+	}
+	return Health{}, false
+}
+
+// stats returns the counters.
+func (o *observer) stats() Stats {
+	c := &o.counts
+	return Stats{
+		Enqueued:    c.enqueued.Load(),
+		Handled:     c.handled.Load(),
+		Processed:   c.processed.Load(),
+		Duplicates:  c.duplicates.Load(),
+		DeadLetters: c.deadLetters.Load(),
+		Syncs:       c.syncs.Load(),
+		FullSyncs:   c.fullSyncs.Load(),
+		Changes:     c.changes.Load(),
+		Stale:       c.stale.Load(),
+		Failures:    c.failures.Load(),
+	}
+}
+
+// checkAlerts raises the alerts whose thresholds the window has crossed.
+//
+// It runs after every processed notification, so it is throttled to once
+// per alertCheckEvery of the clock: a full window's P95 costs about half a
+// millisecond (BenchmarkCheckFullWindow), which a burst of notifications
+// would otherwise pay on every one. Run also calls it every RetryInterval.
+func (o *observer) checkAlerts(ctx context.Context, now time.Time) {
+	last := o.lastAlertCheck.Load()
+	if last != 0 && now.UnixNano()-last < int64(alertCheckEvery) {
+		return
+	}
+	if !o.lastAlertCheck.CompareAndSwap(last, now.UnixNano()) {
+		return // another goroutine is checking
+	}
+	for _, f := range o.monitor.Check(now) {
+		o.raise(ctx, monitorAlert(f, now, o.alerts.Window))
+	}
+}
+
+// raise reports an alert: counted, logged at Warn, passed to OnAlert.
+func (o *observer) raise(ctx context.Context, a Alert) {
+	o.alertsRaised.Add(ctx, 1, attrs("kind", string(a.Kind)))
+	o.log.WarnContext(ctx, "calsync: alert", "kind", a.Kind, "message", a.Message, "calendar", a.CalendarID, "subscription", a.SubscriptionID)
+	if o.alerts.OnAlert != nil {
+		o.alerts.OnAlert(ctx, a)
+	}
+}

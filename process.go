@@ -1,0 +1,113 @@
+package calsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Process handles one notification: it skips one the ledger has seen
+// (when the Store is a [Ledger]), runs what the notification asks for
+// (usually an incremental sync, coalesced with any sync of that calendar
+// under way), and on failure records an attempt so that it is retried
+// after 2^attempt minutes, moving it to the dead letters after
+// Config.MaxAttempts (when the Store is a [DeadLetters]). Run calls it;
+// hosts with their own Queue consumer may call it directly. It returns the
+// processing error, already recorded.
+func (e *Engine) Process(ctx context.Context, n Notification) error {
+	return e.track(ctx, n, false)
+}
+
+// handle is Process; retry is set for a due attempt, which the ledger must
+// not skip: its entry may have been left in progress or done by a failure
+// to record the previous outcome, and the attempt record is the claim.
+func (e *Engine) track(ctx context.Context, n Notification, retry bool) error {
+	key := n.dedupKey()
+	ledger, _ := e.cfg.Store.(Ledger)
+	if ledger != nil && key != "" && !retry {
+		seen, err := ledger.BeginNotification(ctx, key, e.cfg.Now())
+		if err != nil {
+			// Without the ledger a duplicate costs one cheap sync; losing
+			// the notification would cost data. Go on.
+			e.log.WarnContext(ctx, "calsync: dedup ledger unavailable", "calendar", n.CalendarID, "err", err)
+			ledger = nil
+		} else if seen {
+			e.obs.duplicate(ctx, n)
+			return nil
+		}
+	}
+	ran, err := e.perform(ctx, n)
+	now := e.cfg.Now()
+	if ledger != nil && key != "" {
+		mark := ledger.CompleteNotification
+		if err != nil {
+			mark = ledger.FailNotification
+		}
+		if lerr := mark(context.WithoutCancel(ctx), key, now); lerr != nil && !errors.Is(lerr, ErrNotFound) {
+			e.log.WarnContext(ctx, "calsync: dedup ledger", "calendar", n.CalendarID, "err", lerr)
+		}
+	}
+	if dl, ok := e.cfg.Store.(DeadLetters); ok {
+		if err == nil {
+			if cerr := dl.ClearAttempt(ctx, n.workID()); cerr != nil && !errors.Is(cerr, ErrNotFound) {
+				e.log.WarnContext(ctx, "calsync: clear attempt", "calendar", n.CalendarID, "err", cerr)
+			}
+		} else if ctx.Err() == nil {
+			e.recordFailure(ctx, dl, n, err, now)
+		}
+	}
+	e.obs.notificationDone(ctx, n, ran, err, now)
+	return err
+}
+
+// process does what a notification asks: renew or recreate the
+// subscription for lifecycle notifications, then an incremental sync of the
+// calendar, coalesced with any sync of it under way. ran is false when the
+// sync was folded into one under way (which will run once more for it).
+func (e *Engine) perform(ctx context.Context, n Notification) (ran bool, err error) {
+	cal, err := e.cfg.Store.Calendar(ctx, n.CalendarID)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			// Disconnected meanwhile: nothing to do, nothing to retry.
+			e.log.WarnContext(ctx, "calsync: notification for unknown calendar", "calendar", n.CalendarID, "subscription", n.SubscriptionID)
+			return true, nil
+		}
+		return true, fmt.Errorf("calsync: process: %w", err)
+	}
+	switch n.Kind {
+	case SubscriptionRemoved, ReauthorizationRequired:
+		// The sync below covers the gap; a full one if the subscription
+		// turned out to be gone.
+		if err := e.resubscribeLeased(ctx, cal, n.SubscriptionID, n.Kind); err != nil {
+			e.fail(ctx, cal, err)
+			return true, err
+		}
+	}
+	ran = e.syncs.Do(cal.ID, func() error {
+		_, err = e.syncOnce(ctx, cal)
+		return err
+	}, func(err error) { e.fail(ctx, cal, err) })
+	return ran, err
+}
+
+// dedupKey is the ledger key of a notification: the provider's message
+// identity, never its arrival. Only change notifications are deduplicated.
+// Notifications without a message id (catch-up and safety-net syncs) are
+// not, nor are lifecycle ones: Graph gives those no id, so two separate
+// "missed" notifications of one subscription look alike and skipping the
+// second would skip the resync it asks for; processing a redelivered one
+// again costs one incremental sync or one renewal.
+func (n Notification) dedupKey() string {
+	if n.MessageID == "" || n.Kind != Changed {
+		return ""
+	}
+	return n.Provider + "|" + n.MessageID
+}
+
+// workID identifies a notification in the attempts and dead-letter stores.
+func (n Notification) workID() string {
+	if k := n.dedupKey(); k != "" {
+		return k
+	}
+	return fmt.Sprintf("%s|%s|%s", n.Provider, n.CalendarID, n.Kind)
+}

@@ -1,0 +1,63 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Ledger states.
+const (
+	ledgerDone   = 2
+	ledgerFailed = 3
+)
+
+// BeginNotification implements [calsync.Ledger]: one upsert that claims a
+// new or failed key and reports whether it claimed it. Concurrent callers
+// serialise on the key's row; exactly one claims it.
+func (s *Store) BeginNotification(ctx context.Context, key string, now time.Time) (bool, error) {
+	var k string
+	err := s.pool.QueryRow(ctx, `INSERT INTO notification_ledger AS l (key, state, begun, ended) VALUES ($1, 1, $2, '0001-01-01 00:00:00+00')
+		ON CONFLICT (key) DO UPDATE SET state = 1, begun = excluded.begun, ended = excluded.ended
+		WHERE l.state = 3
+		RETURNING key`, key, now).Scan(&k)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, wrap("BeginNotification", err)
+	}
+	return false, nil
+}
+
+func (s *Store) endNotification(ctx context.Context, op, key string, state int, now time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE notification_ledger SET state = $1, ended = $2 WHERE key = $3`, state, now, key)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound("notification", key)
+	}
+	return nil
+}
+
+// CompleteNotification implements [calsync.Ledger].
+func (s *Store) CompleteNotification(ctx context.Context, key string, now time.Time) error {
+	return s.endNotification(ctx, "CompleteNotification", key, ledgerDone, now)
+}
+
+// FailNotification implements [calsync.Ledger].
+func (s *Store) FailNotification(ctx context.Context, key string, now time.Time) error {
+	return s.endNotification(ctx, "FailNotification", key, ledgerFailed, now)
+}
+
+// PruneNotifications implements [calsync.Ledger].
+func (s *Store) PruneNotifications(ctx context.Context, olderThan time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM notification_ledger WHERE begun < $1`, olderThan)
+	if err != nil {
+		return 0, wrap("PruneNotifications", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -1,0 +1,74 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+)
+
+// Ledger states.
+const (
+	ledgerBegun  = 1
+	ledgerDone   = 2
+	ledgerFailed = 3
+)
+
+// BeginNotification implements [calsync.Ledger]: one upsert that claims a
+// new or failed key and reports whether it claimed it.
+func (s *Store) BeginNotification(ctx context.Context, key string, now time.Time) (bool, error) {
+	t, err := enc(now)
+	if err != nil {
+		return false, err
+	}
+	rows, err := s.w.QueryContext(ctx, `INSERT INTO notification_ledger (key, state, begun, ended) VALUES (?1, 1, ?2, ?3)
+		ON CONFLICT (key) DO UPDATE SET state = 1, begun = excluded.begun, ended = excluded.ended
+		WHERE notification_ledger.state = 3
+		RETURNING key`, key, t, zeroTime)
+	if err != nil {
+		return false, wrap("BeginNotification", err)
+	}
+	defer rows.Close()
+	claimed := rows.Next()
+	if err := rows.Err(); err != nil {
+		return false, wrap("BeginNotification", err)
+	}
+	return !claimed, nil
+}
+
+func (s *Store) endNotification(ctx context.Context, op, key string, state int, now time.Time) error {
+	t, err := enc(now)
+	if err != nil {
+		return err
+	}
+	r, err := s.w.ExecContext(ctx, `UPDATE notification_ledger SET state = ?, ended = ? WHERE key = ?`, state, t, key)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return notFound("notification", key)
+	}
+	return nil
+}
+
+// CompleteNotification implements [calsync.Ledger].
+func (s *Store) CompleteNotification(ctx context.Context, key string, now time.Time) error {
+	return s.endNotification(ctx, "CompleteNotification", key, ledgerDone, now)
+}
+
+// FailNotification implements [calsync.Ledger].
+func (s *Store) FailNotification(ctx context.Context, key string, now time.Time) error {
+	return s.endNotification(ctx, "FailNotification", key, ledgerFailed, now)
+}
+
+// PruneNotifications implements [calsync.Ledger].
+func (s *Store) PruneNotifications(ctx context.Context, olderThan time.Time) (int, error) {
+	t, err := encClamp(olderThan)
+	if err != nil {
+		return 0, err
+	}
+	r, err := s.w.ExecContext(ctx, `DELETE FROM notification_ledger WHERE begun < ?`, t)
+	if err != nil {
+		return 0, wrap("PruneNotifications", err)
+	}
+	n, err := r.RowsAffected()
+	return int(n), wrap("PruneNotifications", err)
+}

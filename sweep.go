@@ -1,0 +1,186 @@
+package calsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sweep names one piece of the Engine's periodic work. Run schedules every
+// sweep itself unless Config.ManualSweeps is set; a host with its own
+// scheduler (or a job queue that runs periodic jobs once per cluster) runs
+// each one with [Engine.RunSweep] every [Engine.SweepInterval].
+//
+// Every sweep is safe to run concurrently with the workers, with other
+// sweeps and in several instances sharing the Store: renewals take a lease
+// per subscription, syncs are compare-and-swap on the sync state.
+type Sweep string
+
+// The sweeps, in the order Run first runs them.
+const (
+	// SweepCatchUp syncs every connected calendar once, incrementally (a
+	// full sync where the cursor has expired or a full sync was
+	// interrupted), to pick up whatever changed while no process was
+	// listening. Run runs it once, at start, unless Config.SkipCatchUp.
+	SweepCatchUp Sweep = "catch_up"
+	// SweepRenew renews every subscription that expires within
+	// Config.RenewBefore (see [Engine.RunSweep] for how), then raises an
+	// alert for any that still expires within Alerts.ExpiryWithin. Every
+	// Config.RenewInterval, and once at start.
+	SweepRenew Sweep = "renew"
+	// SweepRetry processes again the failed notifications whose next
+	// attempt is due (Stores that implement [DeadLetters]), and checks the
+	// alert thresholds. Every Config.RetryInterval.
+	SweepRetry Sweep = "retry"
+	// SweepSafetyNet syncs every calendar whose last successful sync is
+	// older than Config.SafetyNetAfter, because pushes are not guaranteed.
+	// Every Config.SafetyNetInterval.
+	SweepSafetyNet Sweep = "safety_net"
+	// SweepPruneLedger deletes the notification ledger's entries older than
+	// Config.DedupRetention (Stores that implement [Ledger]). Every
+	// Config.SafetyNetInterval.
+	SweepPruneLedger Sweep = "prune_ledger"
+)
+
+// Sweeps lists every sweep, in the order Run first runs them.
+func Sweeps() []Sweep {
+	return []Sweep{SweepCatchUp, SweepRenew, SweepRetry, SweepSafetyNet, SweepPruneLedger}
+}
+
+// SweepInterval returns how often Run runs s: zero for SweepCatchUp, which
+// runs once at start. It returns zero for an unknown sweep too.
+func (e *Engine) SweepInterval(s Sweep) time.Duration {
+	switch s {
+	case SweepRenew:
+		return e.cfg.RenewInterval
+	case SweepRetry:
+		return e.cfg.RetryInterval
+	case SweepSafetyNet, SweepPruneLedger:
+		return e.cfg.SafetyNetInterval
+	}
+	return 0
+}
+
+// RunSweep runs sweep s once and returns how many items it handled
+// (calendars synced, subscriptions renewed by this Engine, notifications
+// retried, ledger entries pruned). Failures of single items are reported
+// to Config.OnError and joined into the error; the sweep goes on past them.
+//
+// SweepRenew extends subscriptions in place where the provider can
+// (provider.Renewer: Graph); if the provider no longer has one, a new one
+// is created and the calendar fully resynced. Other subscriptions are
+// replaced: the new one is created first and the old one stopped
+// afterwards, so there is no gap (both are accepted during the overlap).
+// With a Store that implements [Leases], each subscription is renewed under
+// a lease (see [RenewLeaseTTL]) and read again once the lease is taken, so
+// that of several instances sweeping at the same time exactly one renews it.
+func (e *Engine) RunSweep(ctx context.Context, s Sweep) (int, error) {
+	switch s {
+	case SweepCatchUp:
+		return e.catchUp(ctx)
+	case SweepRenew:
+		return e.renewExpiring(ctx)
+	case SweepRetry:
+		n, err := e.retryDue(ctx)
+		e.obs.checkAlerts(ctx, e.cfg.Now())
+		return n, err
+	case SweepSafetyNet:
+		return e.safetyNet(ctx)
+	case SweepPruneLedger:
+		return e.pruneLedger(ctx)
+	}
+	return 0, fmt.Errorf("calsync: unknown sweep %q", string(s))
+}
+
+// runSweep runs s for Run, logging its failure.
+func (e *Engine) runSweep(ctx context.Context, s Sweep) {
+	if _, err := e.RunSweep(ctx, s); err != nil && ctx.Err() == nil {
+		e.log.ErrorContext(ctx, "calsync: sweep failed", "sweep", string(s), "err", err)
+	}
+}
+
+// schedule runs the sweeps of Run until ctx is done.
+func (e *Engine) schedule(ctx context.Context) {
+	if !e.cfg.SkipCatchUp {
+		e.runSweep(ctx, SweepCatchUp)
+	}
+	renew := time.NewTicker(e.cfg.RenewInterval)
+	defer renew.Stop()
+	retry := time.NewTicker(e.cfg.RetryInterval)
+	defer retry.Stop()
+	safety := time.NewTicker(e.cfg.SafetyNetInterval)
+	defer safety.Stop()
+	e.runSweep(ctx, SweepRenew)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-renew.C:
+			e.runSweep(ctx, SweepRenew)
+		case <-retry.C:
+			e.runSweep(ctx, SweepRetry)
+		case <-safety.C:
+			e.runSweep(ctx, SweepSafetyNet)
+			e.runSweep(ctx, SweepPruneLedger)
+		}
+	}
+}
+
+// pruneLedger forgets ledger entries older than DedupRetention
+// (SweepPruneLedger).
+func (e *Engine) pruneLedger(ctx context.Context) (int, error) {
+	l, ok := e.cfg.Store.(Ledger)
+	if !ok {
+		return 0, nil
+	}
+	n, err := l.PruneNotifications(ctx, e.cfg.Now().Add(-e.cfg.DedupRetention))
+	if err != nil {
+		return n, fmt.Errorf("calsync: prune ledger: %w", err)
+	}
+	return n, nil
+}
+
+// catchUp syncs every connected calendar once (SweepCatchUp).
+func (e *Engine) catchUp(ctx context.Context) (int, error) {
+	cals, err := e.cfg.Store.ListCalendars(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("calsync: catch-up: %w", err)
+	}
+	var errs []error
+	for _, c := range cals {
+		if err := e.Process(ctx, Notification{Kind: Resync, Provider: c.Provider, CalendarID: c.ID}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return len(cals), errors.Join(errs...)
+}
+
+// safetyNet syncs every calendar silent for SafetyNetAfter
+// (SweepSafetyNet).
+func (e *Engine) safetyNet(ctx context.Context) (int, error) {
+	cals, err := e.cfg.Store.ListCalendars(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("calsync: safety net: %w", err)
+	}
+	now := e.cfg.Now()
+	var (
+		n    int
+		errs []error
+	)
+	for _, c := range cals {
+		st, err := e.cfg.Store.SyncState(ctx, c.ID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !st.LastSync.IsZero() && now.Sub(st.LastSync) < e.cfg.SafetyNetAfter {
+			continue
+		}
+		n++
+		if err := e.Process(ctx, Notification{Kind: Resync, Provider: c.Provider, CalendarID: c.ID}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return n, errors.Join(errs...)
+}
