@@ -58,13 +58,13 @@ func TestMailboxConcurrencyLimit(t *testing.T) {
 			t.Errorf("concurrent Fetch: %v", err)
 		}
 	}
-	if n := r.srv.RequestCount(msgraphtest.OpDelta, http.StatusTooManyRequests); n != 0 {
+	if n := r.srv.RequestCountByStatus(msgraphtest.OpDelta, http.StatusTooManyRequests); n != 0 {
 		t.Errorf("%d requests throttled", n)
 	}
 	if counter.max > msgraph.DefaultMailboxConcurrency {
 		t.Errorf("%d requests in flight at once, want at most %d", counter.max, msgraph.DefaultMailboxConcurrency)
 	}
-	if n := r.srv.RequestCount(msgraphtest.OpDelta, http.StatusOK); n != calls {
+	if n := r.srv.RequestCountByStatus(msgraphtest.OpDelta, http.StatusOK); n != calls {
 		t.Errorf("%d deltas answered, want %d", n, calls)
 	}
 }

@@ -82,7 +82,7 @@ func TestSecondaryCalendarSyncsOnBeta(t *testing.T) {
 			if ids, _, err = r.round(cal, provider.Position{}); err != nil || !slices.Equal(ids, want) {
 				t.Fatalf("second full sync: %v, %v", ids, err)
 			}
-			if n := r.srv.RequestCount(msgraphtest.OpDelta, 400); n != refused {
+			if n := r.srv.RequestCountByStatus(msgraphtest.OpDelta, 400); n != refused {
 				t.Errorf("v1.0 refused %d delta requests, want %d (asked once, then remembered)", n, refused)
 			}
 			for _, q := range r.srv.Requests() {

@@ -137,7 +137,7 @@ func TestSubscriptionWritesRetriedAfter429(t *testing.T) {
 				if w.op == msgraphtest.OpCreateSubscription {
 					want++ // and the rig's own Watch
 				}
-				if n, all := r.srv.RequestCount(w.op, http.StatusTooManyRequests), r.srv.RequestCount(w.op, 0); n != 1 || all != want {
+				if n, all := r.srv.RequestCountByStatus(w.op, http.StatusTooManyRequests), r.srv.RequestCountByStatus(w.op, 0); n != 1 || all != want {
 					t.Errorf("%s: %d throttled of %d calls, want 1 of %d", w.op, n, all, want)
 				}
 				if waits := r.clock.Sleeps(); len(waits) != 1 || !ra.wait(waits[0]) {
@@ -162,7 +162,7 @@ func TestValidationTimeoutRetried(t *testing.T) {
 			if err := w.call(r, sub); err != nil {
 				t.Fatalf("after two timed-out validations: %v", err)
 			}
-			if n, all := r.srv.RequestCount(w.op, http.StatusBadRequest), r.srv.RequestCount(w.op, 0); n != 2 || all != 3 {
+			if n, all := r.srv.RequestCountByStatus(w.op, http.StatusBadRequest), r.srv.RequestCountByStatus(w.op, 0); n != 2 || all != 3 {
 				t.Errorf("%d timed out of %d calls, want 2 of 3", n, all)
 			}
 			if waits := r.clock.Sleeps(); len(waits) != 2 || waits[0] < retry.DefaultInitial || waits[1] <= waits[0] {
@@ -176,7 +176,7 @@ func TestValidationTimeoutRetried(t *testing.T) {
 			if !ok || pe.StatusCode != http.StatusBadRequest || !strings.Contains(err.Error(), "timed out 3 times") {
 				t.Fatalf("after three timed-out validations: %v", err)
 			}
-			if n := r.srv.RequestCount(w.op, 0); n != 3 {
+			if n := r.srv.RequestCountByStatus(w.op, 0); n != 3 {
 				t.Errorf("%d calls, want 3 tries", n)
 			}
 		})
@@ -195,13 +195,13 @@ func TestLifetimeCeilingRetried(t *testing.T) {
 	if d := sub.Expiration.Sub(before); d > ceiling || d < ceiling-ceiling/10-time.Minute {
 		t.Errorf("granted lifetime %v, want just under %v", d, ceiling)
 	}
-	if n, all := r.srv.RequestCount(msgraphtest.OpCreateSubscription, http.StatusBadRequest), r.srv.RequestCount(msgraphtest.OpCreateSubscription, 0); n != 1 || all != 2 {
+	if n, all := r.srv.RequestCountByStatus(msgraphtest.OpCreateSubscription, http.StatusBadRequest), r.srv.RequestCountByStatus(msgraphtest.OpCreateSubscription, 0); n != 1 || all != 2 {
 		t.Errorf("create: %d refused of %d calls, want 1 of 2", n, all)
 	}
 	if _, err := r.p.Renew(context.Background(), r.cal, sub, 0); err != nil {
 		t.Fatal(err)
 	}
-	if n := r.srv.RequestCount(msgraphtest.OpUpdateSubscription, 0); n != 1 {
+	if n := r.srv.RequestCountByStatus(msgraphtest.OpUpdateSubscription, 0); n != 1 {
 		t.Errorf("renew took %d calls; the ceiling was not remembered", n)
 	}
 
@@ -217,7 +217,7 @@ func TestLifetimeCeilingRetried(t *testing.T) {
 	if d := time.Until(renewed.Expiration); d > ceiling {
 		t.Errorf("renewed for %v, beyond the ceiling", d)
 	}
-	if n, all := r.srv.RequestCount(msgraphtest.OpUpdateSubscription, http.StatusBadRequest), r.srv.RequestCount(msgraphtest.OpUpdateSubscription, 0); n != 1 || all != 2 {
+	if n, all := r.srv.RequestCountByStatus(msgraphtest.OpUpdateSubscription, http.StatusBadRequest), r.srv.RequestCountByStatus(msgraphtest.OpUpdateSubscription, 0); n != 1 || all != 2 {
 		t.Errorf("renew: %d refused of %d calls, want 1 of 2", n, all)
 	}
 
@@ -228,7 +228,7 @@ func TestLifetimeCeilingRetried(t *testing.T) {
 	if _, err := r.watch(r.cal); err == nil || !strings.Contains(err.Error(), "can only be 10 minutes") {
 		t.Errorf("Watch refused twice = %v", err)
 	}
-	if n := r.srv.RequestCount(msgraphtest.OpCreateSubscription, 0); n != 2 {
+	if n := r.srv.RequestCountByStatus(msgraphtest.OpCreateSubscription, 0); n != 2 {
 		t.Errorf("%d creates, want 2", n)
 	}
 }

@@ -166,6 +166,12 @@ type Config struct {
 	// Retry-After), so that a run repeats. Default: DefaultSeed.
 	Seed uint64
 
+	// Exact turns the harsh defaults that change what a test counts into
+	// exact ones, like googletest's Config.Exact: ExactNotifications, and
+	// a zero DeletedSubscriptionLinger means none. Fields set explicitly
+	// win. Default: false.
+	Exact bool
+
 	// ExactNotifications makes one change cause exactly one notification
 	// per subscription: "created" for a creation, one "updated" for an
 	// update, and for a change to an occurrence one "updated" of its
@@ -212,8 +218,8 @@ type Config struct {
 	// DeletedSubscriptionLinger is how long, by Now, a subscription
 	// deleted with DELETE /subscriptions/{id} still receives change
 	// notifications; it is gone for every API call at
-	// once. 0 means DefaultDeletedSubscriptionLinger (10 s); negative
-	// means none.
+	// once. 0 means DefaultDeletedSubscriptionLinger (10 s), or none with
+	// Exact; negative means none.
 	DeletedSubscriptionLinger time.Duration
 
 	// AllowCalendarDeltaV1 serves calendarView delta of a named calendar
@@ -278,7 +284,12 @@ func (c Config) WithDefaults() Config {
 	} else if c.MailboxConcurrency < 0 {
 		c.MailboxConcurrency = -1
 	}
-	if c.DeletedSubscriptionLinger == 0 {
+	if c.Exact {
+		c.ExactNotifications = true
+	}
+	if c.DeletedSubscriptionLinger == 0 && c.Exact {
+		c.DeletedSubscriptionLinger = -1
+	} else if c.DeletedSubscriptionLinger == 0 {
 		c.DeletedSubscriptionLinger = DefaultDeletedSubscriptionLinger
 	} else if c.DeletedSubscriptionLinger < 0 {
 		c.DeletedSubscriptionLinger = -1

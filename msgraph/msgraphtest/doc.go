@@ -131,7 +131,8 @@
 // MailboxConcurrency limit." with "Retry-After: 1" or none
 // ([Config.ThrottleRetryAfter]; [Config.ConcurrencyPerApp] counts across
 // mailboxes, as one version of Microsoft's limits page words it). Each
-// harsh default has a Config knob that turns it off.
+// harsh default has a Config knob that turns it off; [Config.Exact] turns
+// off, as in googletest, those that change what a test counts.
 //
 // On demand: [Server.Fail] and [Server.FailNext] (429 with a fractional
 // Retry-After by default, an HTTP date, or none; 5xx; any error),
@@ -142,9 +143,9 @@
 // [Server.DropAllNotifications], [Server.DuplicateNextNotifications] and
 // [Server.DelayNotifications]. [Server.WaitIdle] waits until every
 // notification has been delivered, [Server.Deliveries] logs every
-// attempt, and [Server.Requests] and [Server.RequestCount] every API
-// request (operation, mailbox, calendar, status), so tests need no sleeps
-// and no proxy.
+// attempt, and [Server.Requests] every API request (operation, mailbox,
+// calendar, status), counted by [Server.RequestCount] and
+// [Server.RequestCountByStatus], so tests need no sleeps and no proxy.
 //
 // # Inspecting state
 //

@@ -24,10 +24,11 @@ type Fault struct {
 	// RetryAfter is sent as the Retry-After header, e.g. "2.128" or "3".
 	// Default: DefaultRetryAfter ("0.128") for 429, none otherwise.
 	RetryAfter string
-	// RetryAfterDate, if positive, sends Retry-After as an HTTP date this
-	// long after the moment the call fails (Config.Now then), rounded up
-	// to the whole second an HTTP date can say, instead of RetryAfter.
-	RetryAfterDate time.Duration
+	// RetryAfterIn, if positive and RetryAfter is empty, sends Retry-After
+	// as an HTTP date this long after the moment the call fails (Config.Now
+	// then), rounded up to the whole second an HTTP date can say, so that a
+	// client must measure it against its own clock (as in googletest).
+	RetryAfterIn time.Duration
 	// OmitRetryAfter sends no Retry-After at all, not even the default of
 	// a 429 (live Graph throttles without one too).
 	OmitRetryAfter bool
@@ -44,8 +45,8 @@ func (s *Server) Fail(f Fault) {
 		f.Status = http.StatusInternalServerError
 	}
 	if f.OmitRetryAfter {
-		f.RetryAfter, f.RetryAfterDate = "", 0
-	} else if f.RetryAfter == "" && f.RetryAfterDate <= 0 && f.Status == http.StatusTooManyRequests {
+		f.RetryAfter, f.RetryAfterIn = "", 0
+	} else if f.RetryAfter == "" && f.RetryAfterIn <= 0 && f.Status == http.StatusTooManyRequests {
 		f.RetryAfter = DefaultRetryAfter
 	}
 	s.mu.Lock()
@@ -94,8 +95,8 @@ func (s *Server) takeFault(op string) *apiError {
 		}
 		e := newAPIError(f.Status, f.Code, f.Message)
 		e.retryAfter = f.RetryAfter
-		if f.RetryAfterDate > 0 {
-			at := s.cfg.Now().Add(f.RetryAfterDate)
+		if e.retryAfter == "" && f.RetryAfterIn > 0 {
+			at := s.cfg.Now().Add(f.RetryAfterIn)
 			if at.Nanosecond() != 0 {
 				at = at.Truncate(time.Second).Add(time.Second)
 			}

@@ -101,7 +101,7 @@ func TestNotificationMultiplicity(t *testing.T) {
 	})
 
 	t.Run("exact", func(t *testing.T) {
-		created, updated, occUpdated, occCancelled, ids := run(t, msgraphtest.Config{ExactNotifications: true})
+		created, updated, occUpdated, occCancelled, ids := run(t, msgraphtest.Config{Exact: true})
 		for _, c := range []struct {
 			name      string
 			got, want []string
@@ -342,7 +342,7 @@ func TestMailboxConcurrency(t *testing.T) {
 			if resp, b := api(t, srv, "GET", "/users/bob/calendarView/delta"+windowQuery(t0, t0.Add(time.Hour)), nil, nil); resp.StatusCode != 200 {
 				t.Errorf("another mailbox was throttled: %d %s", resp.StatusCode, b)
 			}
-			if got := srv.RequestCount(msgraphtest.OpDelta, http.StatusTooManyRequests); got != 16 {
+			if got := srv.RequestCountByStatus(msgraphtest.OpDelta, http.StatusTooManyRequests); got != 16 {
 				t.Errorf("request log has %d throttled deltas, want 16", got)
 			}
 			release()
@@ -372,14 +372,17 @@ func TestMailboxConcurrency(t *testing.T) {
 func TestDeletedSubscriptionLingers(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		linger  time.Duration
+		cfg     msgraphtest.Config
 		lingers bool
 	}{
-		{"default", 0, true},
-		{"off", -1, false},
+		{"default", msgraphtest.Config{ExactNotifications: true}, true},
+		{"off", msgraphtest.Config{ExactNotifications: true, DeletedSubscriptionLinger: -1}, false},
+		{"Exact", msgraphtest.Config{Exact: true}, false},
+		{"Exact but set", msgraphtest.Config{Exact: true, DeletedSubscriptionLinger: time.Minute}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, clk := newServer(t, msgraphtest.Config{DeletedSubscriptionLinger: tc.linger, ExactNotifications: true, BatchWindow: -1})
+			tc.cfg.BatchWindow = -1
+			srv, clk := newServer(t, tc.cfg)
 			rc := newReceiver(t)
 			id := createSub(t, srv, rc.ts.URL, nil)["id"].(string)
 			if resp, _ := api(t, srv, "DELETE", "/subscriptions/"+id, nil, nil); resp.StatusCode != http.StatusNoContent {
@@ -396,7 +399,7 @@ func TestDeletedSubscriptionLingers(t *testing.T) {
 			if got := len(posts) == 1 && posts[0][0].SubscriptionID == id; got != tc.lingers {
 				t.Fatalf("notifications after delete: %+v; want a late one: %v", posts, tc.lingers)
 			}
-			clk.Add(msgraphtest.DefaultDeletedSubscriptionLinger)
+			clk.Add(time.Minute)
 			mustCreate(t, srv, msgraphtest.Event{Subject: "later", Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)})
 			waitIdle(t, srv)
 			if got := len(rc.posts(t)); got != len(posts) {
@@ -468,7 +471,7 @@ func TestRequestLog(t *testing.T) {
 	primary := srv.PrimaryCalendar("alice")
 	delta := "/me/calendarView/delta" + windowQuery(t0, t0.Add(time.Hour))
 
-	srv.Fail(msgraphtest.Fault{Op: msgraphtest.OpDelta, Status: 429, RetryAfterDate: 2500 * time.Millisecond})
+	srv.Fail(msgraphtest.Fault{Op: msgraphtest.OpDelta, Status: 429, RetryAfterIn: 2500 * time.Millisecond})
 	clk.Add(time.Minute) // the date counts from the failure, not from Fail
 	resp, _ := api(t, srv, "GET", delta, nil, nil)
 	if got, want := resp.Header.Get("Retry-After"), t0.Add(time.Minute+3*time.Second).Format(http.TimeFormat); got != want {
@@ -492,7 +495,7 @@ func TestRequestLog(t *testing.T) {
 	}
 	var got []row
 	for _, r := range srv.Requests() {
-		got = append(got, row{r.Op, r.User, r.Calendar, r.Status, r.Code})
+		got = append(got, row{r.Op, r.User, r.CalendarID, r.Status, r.Code})
 		if r.Method == "" || r.Version != "v1.0" || r.Path == "" || r.Time.IsZero() {
 			t.Errorf("incomplete log entry %+v", r)
 		}
@@ -508,14 +511,20 @@ func TestRequestLog(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("request log:\n got %+v\nwant %+v", got, want)
 	}
-	if n := srv.RequestCount(msgraphtest.OpDelta, 0); n != 3 {
-		t.Errorf("RequestCount(delta, any) = %d", n)
+	if n := srv.RequestCountByStatus(msgraphtest.OpDelta, 0); n != 3 {
+		t.Errorf("RequestCountByStatus(delta, any) = %d", n)
 	}
-	if n := srv.RequestCount("", 429); n != 2 {
-		t.Errorf("RequestCount(any, 429) = %d", n)
+	if n := srv.RequestCountByStatus("", 429); n != 2 {
+		t.Errorf("RequestCountByStatus(any, 429) = %d", n)
+	}
+	if n := srv.RequestCount(msgraphtest.OpDelta, primary); n != 3 {
+		t.Errorf("RequestCount(delta, primary) = %d", n)
+	}
+	if n := srv.RequestCount("", "work"); n != 2 {
+		t.Errorf("RequestCount(any, work) = %d", n)
 	}
 	srv.ResetRequests()
-	if n := srv.RequestCount("", 0); n != 0 {
+	if n := srv.RequestCount("", ""); n != 0 {
 		t.Errorf("after ResetRequests: %d", n)
 	}
 }

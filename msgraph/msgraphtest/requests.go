@@ -21,10 +21,11 @@ type Request struct {
 	// User is the mailbox the request was for ("me" resolved), "" when the
 	// request was refused before it could be told (401, unknown path).
 	User string
-	// Calendar is the id of the calendar the request named: the primary
-	// calendar for paths without a calendar segment, the calendar of the
-	// subscription for subscription calls ("" for one on a whole mailbox).
-	Calendar string
+	// CalendarID is the id of the calendar the request named: the primary
+	// calendar's for paths without a calendar segment (/me/calendarView),
+	// the subscription's calendar for subscription calls ("" for one on a
+	// whole mailbox).
+	CalendarID string
 	// Status is the HTTP status answered, 0 if the client went away first.
 	Status int
 	// Code is error.code of an error answer, e.g. "ApplicationThrottled".
@@ -36,17 +37,35 @@ type Request struct {
 }
 
 // Requests returns every API request logged so far (see [Request]), oldest
-// first, as a copy. Tests count calls with it (or [Server.RequestCount])
-// instead of wrapping the client's transport.
+// first, as a copy. Tests count calls with it ([Server.RequestCount],
+// [Server.RequestCountByStatus]) instead of wrapping the client's
+// transport.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.requests)
 }
 
-// RequestCount returns how many logged requests had operation op ("" any)
-// and status (0 any), e.g. RequestCount(OpCreateSubscription, 429).
-func (s *Server) RequestCount(op string, status int) int {
+// RequestCount returns how many logged requests match op and calendarID;
+// an empty op or calendarID matches any, as in googletest. For example
+// RequestCount(OpDelta, "work") counts the delta calls on that calendar,
+// whatever their answer.
+func (s *Server) RequestCount(op, calendarID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.requests {
+		if (op == "" || r.Op == op) && (calendarID == "" || r.CalendarID == calendarID) {
+			n++
+		}
+	}
+	return n
+}
+
+// RequestCountByStatus returns how many logged requests had operation op
+// ("" any) and were answered status (0 any), e.g.
+// RequestCountByStatus(OpCreateSubscription, 429).
+func (s *Server) RequestCountByStatus(op string, status int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0

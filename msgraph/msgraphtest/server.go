@@ -190,7 +190,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if t.owner != "" {
 			log.User = t.owner
 		}
-		log.Calendar = s.calendarName(log.User, t.calendar)
+		log.CalendarID = s.calendarName(log.User, t.calendar)
 	}
 	release, e := s.acquire(log.User)
 	if e != nil {

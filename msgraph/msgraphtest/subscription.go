@@ -42,9 +42,22 @@ type subscription struct {
 	lingerUntil time.Time // set once deleted: notifications until then
 }
 
+// subscriptionURLs returns the URLs of a live subscription, naming it in
+// the request log; ok is false if there is none.
+func (s *Server) subscriptionURLs(req *request, id string) (notificationURL, lifecycleURL string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sub := s.liveSubLocked(id)
+	if sub == nil {
+		return "", "", false
+	}
+	req.about(sub)
+	return sub.NotificationURL, sub.LifecycleNotificationURL, true
+}
+
 // about names sub's mailbox and calendar in the request log.
 func (req *request) about(sub *subscription) {
-	req.log.User, req.log.Calendar = sub.User, sub.Calendar
+	req.log.User, req.log.CalendarID = sub.User, sub.Calendar
 }
 
 // wireSubscription is Graph's subscription resource
@@ -299,7 +312,7 @@ func (s *Server) handleCreateSubscription(w http.ResponseWriter, r *http.Request
 		return newAPIError(http.StatusNotFound, "ResourceNotFound", "Resource not found.")
 	}
 	if calendar != "" {
-		req.log.Calendar = c.id
+		req.log.CalendarID = c.id
 	}
 
 	// Validation handshake, outside the lock: both URLs, as Graph validates
@@ -488,15 +501,8 @@ func (s *Server) handleUpdateSubscription(w http.ResponseWriter, r *http.Request
 		return e
 	}
 	id := req.segs[1]
-	s.mu.Lock()
-	sub := s.liveSubLocked(id)
-	var notificationURL, lifecycleURL string
-	if sub != nil {
-		req.about(sub)
-		notificationURL, lifecycleURL = sub.NotificationURL, sub.LifecycleNotificationURL
-	}
-	s.mu.Unlock()
-	if sub == nil {
+	notificationURL, lifecycleURL, ok := s.subscriptionURLs(req, id)
+	if !ok {
 		return errSubNotFound(id)
 	}
 	var exp time.Time
@@ -524,7 +530,7 @@ func (s *Server) handleUpdateSubscription(w http.ResponseWriter, r *http.Request
 		return e
 	}
 	s.mu.Lock()
-	sub = s.liveSubLocked(id)
+	sub := s.liveSubLocked(id)
 	if sub == nil {
 		s.mu.Unlock()
 		return errSubNotFound(id)
@@ -571,22 +577,15 @@ func (s *Server) handleDeleteSubscription(w http.ResponseWriter, r *http.Request
 // (microsoftgraph/msgraph-sdk-dotnet#2805).
 func (s *Server) handleReauthorize(w http.ResponseWriter, r *http.Request, req *request) *apiError {
 	id := req.segs[1]
-	s.mu.Lock()
-	sub := s.liveSubLocked(id)
-	var notificationURL, lifecycleURL string
-	if sub != nil {
-		req.about(sub)
-		notificationURL, lifecycleURL = sub.NotificationURL, sub.LifecycleNotificationURL
-	}
-	s.mu.Unlock()
-	if sub == nil {
+	notificationURL, lifecycleURL, ok := s.subscriptionURLs(req, id)
+	if !ok {
 		return errSubNotFound(id)
 	}
 	if e := s.revalidate(r.Context(), notificationURL, lifecycleURL); e != nil {
 		return e
 	}
 	s.mu.Lock()
-	sub = s.liveSubLocked(id)
+	sub := s.liveSubLocked(id)
 	if sub != nil {
 		sub.ReauthorizationRequired = false
 	}
