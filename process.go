@@ -52,7 +52,8 @@ func (e *Engine) track(ctx context.Context, n Notification, retry bool) error {
 			if cerr := dl.ClearAttempt(ctx, n.workID()); cerr != nil && !errors.Is(cerr, ErrNotFound) {
 				e.log.WarnContext(ctx, "calsync: clear attempt", "calendar", n.CalendarID, "err", cerr)
 			}
-		} else if ctx.Err() == nil {
+		} else if ctx.Err() == nil && !errors.Is(err, ErrCalendarUnavailable) {
+			// A calendar refused for good is parked, not retried.
 			e.recordFailure(ctx, dl, n, err, now)
 		}
 	}
@@ -76,6 +77,9 @@ func (e *Engine) perform(ctx context.Context, n Notification) (ran bool, err err
 	}
 	switch n.Kind {
 	case SubscriptionRemoved, ReauthorizationRequired:
+		if parked, err := e.parked(ctx, cal); err != nil || parked {
+			return true, err
+		}
 		// The sync below covers the gap; a full one if the subscription
 		// turned out to be gone.
 		if err := e.resubscribeLeased(ctx, cal, n.SubscriptionID, n.Kind); err != nil {
@@ -87,6 +91,9 @@ func (e *Engine) perform(ctx context.Context, n Notification) (ran bool, err err
 		_, err = e.syncOnce(ctx, cal)
 		return err
 	}, func(err error) { e.fail(ctx, cal, err) })
+	if errors.Is(err, errParked) {
+		return ran, nil // nothing to do until the host acts
+	}
 	return ran, err
 }
 

@@ -81,6 +81,12 @@ type SyncState struct {
 	Generation int64
 	// LastSync is when a sync last completed.
 	LastSync time.Time
+	// Unavailable is non-empty when the provider refused the calendar for
+	// good (ErrCalendarUnavailable: deleted, or access lost): it says why.
+	// The Engine then makes no provider call for the calendar (no sync, no
+	// renewal) until the host connects it again or disconnects it.
+	// Batch.Expect does not compare it.
+	Unavailable string
 }
 
 // FullSync reports whether the state is that of a full sync (not started,

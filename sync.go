@@ -66,7 +66,7 @@ func (e *Engine) Sync(ctx context.Context, calendarID string) (SyncResult, error
 // found necessary.
 func (e *Engine) retryFolded(ctx context.Context, cal Calendar, err error) {
 	dl, ok := e.cfg.Store.(DeadLetters)
-	if !ok || ctx.Err() != nil {
+	if !ok || ctx.Err() != nil || errors.Is(err, ErrCalendarUnavailable) {
 		return
 	}
 	e.recordFailure(ctx, dl, Notification{Kind: Resync, Provider: cal.Provider, CalendarID: cal.ID}, err, e.cfg.Now())
@@ -94,6 +94,9 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 	if err != nil {
 		return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, err)
 	}
+	if st.Unavailable != "" {
+		return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, errParked)
+	}
 	// expect is the stored state this sync read or last wrote. Every Apply
 	// carries it, so that another instance of the host app syncing the
 	// calendar from the same database is noticed (ErrConflict), never
@@ -116,6 +119,9 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 			continue
 		}
 		if err != nil {
+			if errors.Is(err, ErrCalendarUnavailable) {
+				e.park(ctx, cal, err)
+			}
 			return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, err)
 		}
 		b := Batch{Changes: page.Changes, State: st, Expect: &expect}

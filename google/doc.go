@@ -17,7 +17,9 @@
 // at most [MaxPageSize]). Without a cursor it lists the calendar; the last
 // page's nextSyncToken becomes the cursor. With one it lists the changes
 // since, using only the parameters Google allows with syncToken. Events
-// with status "cancelled" become deletions; everything else an upsert. A
+// with status "cancelled" become deletions, except cancelled exceptions of
+// a series in series mode (the default), which are kept as events with
+// status "cancelled" (see Config.SingleEvents); everything else an upsert. A
 // 410 (fullSyncRequired) maps to provider.ErrFullSyncRequired, on which the
 // Engine resyncs from scratch and deletes what Google no longer has; so
 // does a 400 that rejects the sync token of an incremental list (reason

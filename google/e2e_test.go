@@ -152,16 +152,18 @@ func (h *harness) settle() {
 }
 
 // assertConverged compares the local copy (ids and etags) with what a full
-// list of the emulator returns.
+// events.list of the emulator returns (in series mode that includes the
+// cancelled exceptions of live series, which the local copy keeps).
 func (h *harness) assertConverged(calID string) {
 	h.t.Helper()
-	remote, err := h.emu.Events(calID, h.cfg.SingleEvents)
-	if err != nil {
-		h.t.Fatal(err)
-	}
 	var want, got []string
-	for _, e := range remote {
-		want = append(want, e.Id+" "+e.Etag)
+	if err := h.api.Events.List(calID).SingleEvents(h.cfg.SingleEvents).MaxResults(2500).Pages(context.Background(), func(p *calendar.Events) error {
+		for _, e := range p.Items {
+			want = append(want, e.Id+" "+e.Etag)
+		}
+		return nil
+	}); err != nil {
+		h.t.Fatal(err)
 	}
 	after := ""
 	for {
@@ -426,17 +428,43 @@ func TestEndToEndRecurringSingleEvents(t *testing.T) {
 				if _, err := h.store.Event(context.Background(), "cal@example.com", third); !errors.Is(err, calsync.ErrNotFound) {
 					t.Errorf("cancelled occurrence still stored: %v", err)
 				}
-			}
-			var sawCancel bool
-			h.mu.Lock()
-			for _, c := range h.changes {
-				if c.Op == calsync.Delete && c.EventID == third && c.Event != nil && c.Event.RecurringEventID == series.Id {
-					sawCancel = true
+			} else {
+				// Series mode keeps the cancelled exception, linked to its
+				// series and original start, for whoever expands the series.
+				got, err := h.store.Event(context.Background(), "cal@example.com", third)
+				if err != nil || got.Status != "cancelled" || got.RecurringEventID != series.Id || got.OriginalStart == nil ||
+					!got.OriginalStart.DateTime.Equal(start.AddDate(0, 0, 2)) {
+					t.Errorf("cancelled exception stored as %+v, %v", got, err)
 				}
 			}
-			h.mu.Unlock()
-			if !sawCancel {
-				t.Error("the host was not told of the cancelled occurrence (with its series id)")
+			// Told once: a Delete of the occurrence with singleEvents, an
+			// upsert of the cancelled exception in series mode.
+			cancels := func() int {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				n := 0
+				for _, c := range h.changes {
+					if c.EventID == third && c.Event != nil && c.Event.RecurringEventID == series.Id &&
+						(c.Op == calsync.Delete) == single && c.Event.Status == "cancelled" {
+						n++
+					}
+				}
+				return n
+			}
+			if n := cancels(); n != 1 {
+				t.Errorf("the host was told of the cancelled occurrence %d times, want once", n)
+			}
+			// A full resync lists the cancelled exception again: unchanged,
+			// it is not reported again.
+			if err := h.emu.ExpireSyncTokens("cal@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.engine.Sync(context.Background(), "cal@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			h.assertConverged("cal@example.com")
+			if n := cancels(); n != 1 {
+				t.Errorf("after a full resync the host was told of the cancelled occurrence %d times, want once", n)
 			}
 		})
 	}

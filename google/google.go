@@ -255,7 +255,7 @@ func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provide
 	}
 	page := &provider.Page{Changes: make([]provider.Change, 0, len(res.Items))}
 	for _, item := range res.Items {
-		ch, err := change(cal.ID, item)
+		ch, err := change(cal.ID, item, p.cfg.SingleEvents)
 		if err != nil {
 			return nil, err
 		}

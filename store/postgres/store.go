@@ -77,8 +77,8 @@ func (s *Store) DeleteCalendar(ctx context.Context, id string) error {
 // SyncState returns the calendar's sync state.
 func (s *Store) SyncState(ctx context.Context, calendarID string) (calsync.SyncState, error) {
 	var st calsync.SyncState
-	err := s.pool.QueryRow(ctx, `SELECT cursor, page_token, generation, last_sync FROM calendars WHERE id = $1`, calendarID).
-		Scan(&st.Cursor, &st.PageToken, &st.Generation, &st.LastSync)
+	err := s.pool.QueryRow(ctx, `SELECT cursor, page_token, generation, last_sync, unavailable FROM calendars WHERE id = $1`, calendarID).
+		Scan(&st.Cursor, &st.PageToken, &st.Generation, &st.LastSync, &st.Unavailable)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return calsync.SyncState{}, notFound("calendar", calendarID)
 	}
@@ -144,10 +144,10 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 		if b.Expect != nil {
 			exp = *b.Expect
 		}
-		tag, err := tx.Exec(ctx, `UPDATE calendars SET cursor = $1, page_token = $2, generation = $3, last_sync = $4
+		tag, err := tx.Exec(ctx, `UPDATE calendars SET cursor = $1, page_token = $2, generation = $3, last_sync = $4, unavailable = $10
 			WHERE id = $5 AND (NOT $6::boolean OR (cursor = $7 AND page_token = $8 AND generation = $9))`,
 			b.State.Cursor, b.State.PageToken, b.State.Generation, b.State.LastSync, calendarID,
-			b.Expect != nil, exp.Cursor, exp.PageToken, exp.Generation)
+			b.Expect != nil, exp.Cursor, exp.PageToken, exp.Generation, b.State.Unavailable)
 		if err != nil {
 			return wrap("Apply", err)
 		}

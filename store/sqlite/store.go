@@ -78,8 +78,8 @@ func (s *Store) DeleteCalendar(ctx context.Context, id string) error {
 func (s *Store) SyncState(ctx context.Context, calendarID string) (calsync.SyncState, error) {
 	var st calsync.SyncState
 	var last int64
-	err := s.r.QueryRowContext(ctx, `SELECT cursor, page_token, generation, last_sync FROM calendars WHERE id = ?`, calendarID).
-		Scan(&st.Cursor, &st.PageToken, &st.Generation, &last)
+	err := s.r.QueryRowContext(ctx, `SELECT cursor, page_token, generation, last_sync, unavailable FROM calendars WHERE id = ?`, calendarID).
+		Scan(&st.Cursor, &st.PageToken, &st.Generation, &last, &st.Unavailable)
 	if errors.Is(err, sql.ErrNoRows) {
 		return calsync.SyncState{}, notFound("calendar", calendarID)
 	}
@@ -124,8 +124,8 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 				return plan.Conflict("sqlite", calendarID)
 			}
 		}
-		r, err := tx.ExecContext(ctx, `UPDATE calendars SET cursor = ?, page_token = ?, generation = ?, last_sync = ? WHERE id = ?`,
-			b.State.Cursor, b.State.PageToken, b.State.Generation, last, calendarID)
+		r, err := tx.ExecContext(ctx, `UPDATE calendars SET cursor = ?, page_token = ?, generation = ?, last_sync = ?, unavailable = ? WHERE id = ?`,
+			b.State.Cursor, b.State.PageToken, b.State.Generation, last, b.State.Unavailable, calendarID)
 		if err != nil {
 			return wrap("Apply", err)
 		}
