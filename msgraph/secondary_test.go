@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/msgraph"
 	"github.com/calsync/calsync/msgraph/msgraphtest"
 	"github.com/calsync/calsync/provider"
@@ -106,5 +107,42 @@ func TestSecondaryCalendarSyncsOnBeta(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The whole chain for a secondary calendar: the Engine connects it (the
+// subscription on me/calendars/{id}/events, the full sync on beta), and
+// once the calendar is deleted its sync fails with ErrCalendarUnavailable
+// and the Engine parks it.
+func TestEngineSecondaryCalendarThenDeleted(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.srv.AddCalendar("alice", "work")
+	h.cal = calsync.Calendar{ID: "alice-work", Provider: msgraph.Name, AccountID: "alice", RemoteID: "work"}
+	base := time.Now().UTC().Truncate(time.Hour).Add(24 * time.Hour)
+	ev, err := h.srv.CreateEvent("alice", "work", msgraphtest.Event{Subject: "work item", Start: base, End: base.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.connect()
+	if live := h.srv.Subscriptions(); len(live) != 1 || live[0].Calendar != "work" {
+		t.Fatalf("subscriptions %+v, want one on the work calendar", live)
+	}
+	if got, err := h.st.Event(ctx, h.cal.ID, ev.ID); err != nil || got.Summary != "work item" {
+		t.Fatalf("stored event %+v, %v", got, err)
+	}
+	if n := h.srv.RequestCount(msgraphtest.OpDelta, "work"); n < 2 {
+		t.Errorf("%d delta calls on the calendar, want the refused v1.0 one and beta's", n)
+	}
+
+	if err := h.srv.DeleteCalendar("alice", "work"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.e.Sync(ctx, h.cal.ID); !errors.Is(err, calsync.ErrCalendarUnavailable) {
+		t.Fatalf("Sync of a deleted calendar = %v, want ErrCalendarUnavailable", err)
+	}
+	st, err := h.st.SyncState(ctx, h.cal.ID)
+	if err != nil || st.Unavailable == "" {
+		t.Errorf("calendar not parked: %+v, %v", st, err)
 	}
 }
