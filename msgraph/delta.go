@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -53,9 +55,21 @@ func (p *Provider) decodeLink(what, s string) (string, error) {
 // which becomes the cursor; a non-empty pos.Cursor replays it. Every
 // request carries Prefer: odata.maxpagesize and outlook.timezone="UTC".
 //
+// v1.0 documents calendarView delta of the primary calendar only
+// (https://learn.microsoft.com/graph/api/event-delta?view=graph-rest-1.0);
+// beta documents me/calendars/{id}/calendarView/delta
+// (https://learn.microsoft.com/graph/api/event-delta?view=graph-rest-beta).
+// When v1.0 refuses it for a calendar (see refusedDeltaPath), Fetch starts
+// the round on beta (BaseURL with /v1.0 replaced by /beta) and remembers
+// that calendar, so its later full syncs go there at once; the links of a
+// beta round are beta URLs, replayed as they are, so incremental syncs stay
+// there too.
+//
 // Items with @removed, and cancelled events, are deletions; everything else
 // an upsert. A 410, or an error code syncStateNotFound / resyncRequired (in
-// any case), maps to provider.ErrFullSyncRequired.
+// any case), maps to provider.ErrFullSyncRequired. A calendar Graph no
+// longer finds (404) or lets the account read (403 other than a limit) is
+// an error wrapping provider.ErrCalendarUnavailable.
 func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provider.Position) (*provider.Page, error) {
 	link := ""
 	var err error
@@ -69,16 +83,17 @@ func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provide
 		return nil, err
 	}
 	now := p.cfg.Now()
-	ctx, rec := withResponse(withAccount(ctx, cal.AccountID))
-	ri, err := p.deltaRequest(ctx, cal, link, now)
-	if err != nil {
-		return nil, fmt.Errorf("msgraph: delta request: %w", err)
+	ctx = withAccount(ctx, cal.AccountID)
+	beta := link == "" && p.onBeta(cal)
+	body, err := p.sendDelta(ctx, cal, link, beta, now)
+	if err != nil && link == "" && !beta && p.canUseBeta(cal) && refusedDeltaPath(err) {
+		if body, err = p.sendDelta(ctx, cal, "", true, now); err == nil {
+			p.betaCalendars.Store(betaKey(cal), true)
+		}
 	}
-	res, err := p.adapter.SendPrimitive(ctx, ri, "[]byte", nil)
 	if err != nil {
-		return nil, apiError("delta", err, rec, nil, true, now)
+		return nil, err
 	}
-	body, _ := res.([]byte)
 	page, err := p.parsePage(cal.ID, body)
 	if err != nil {
 		return nil, err
@@ -92,10 +107,72 @@ func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provide
 	return page, nil
 }
 
+// sendDelta sends one delta request and returns the response body.
+func (p *Provider) sendDelta(ctx context.Context, cal provider.Calendar, link string, beta bool, now time.Time) ([]byte, error) {
+	ctx, rec := withResponse(ctx)
+	ri, err := p.deltaRequest(ctx, cal, link, beta, now)
+	if err != nil {
+		return nil, fmt.Errorf("msgraph: delta request: %w", err)
+	}
+	res, err := p.adapter.SendPrimitive(ctx, ri, "[]byte", nil)
+	if err != nil {
+		return nil, apiError("delta", err, rec, errorSentinels{fullSync: true, calendar: true}, now)
+	}
+	body, _ := res.([]byte)
+	return body, nil
+}
+
+// betaKey names a calendar in Provider.betaCalendars.
+func betaKey(cal provider.Calendar) string { return cal.AccountID + "\x00" + cal.RemoteID }
+
+// canUseBeta reports whether cal's calendarView delta can move to beta: a
+// secondary calendar, calendarView mode, and a BaseURL ending in /v1.0.
+func (p *Provider) canUseBeta(cal provider.Calendar) bool {
+	return cal.RemoteID != "" && !p.cfg.UseEventsDelta && p.betaBase != ""
+}
+
+// onBeta reports whether cal's full syncs start on beta.
+func (p *Provider) onBeta(cal provider.Calendar) bool {
+	if !p.canUseBeta(cal) {
+		return false
+	}
+	_, ok := p.betaCalendars.Load(betaKey(cal))
+	return ok
+}
+
+// refusedDeltaPath reports whether a first delta request on v1.0 was
+// refused for its path rather than for the calendar. Graph answers delta
+// where it does not track changes with 400 BadRequest "Unsupported request:
+// Change tracking is not supported against 'microsoft.graph.event'."
+// (microsoftgraph/msgraph-metadata#608), and a path a
+// version does not serve with 400 "Resource not found for the segment
+// '...'."; a 400 "Bad Request" is "malformed or incorrect" and a 404 "the
+// requested resource doesn't exist"
+// (https://learn.microsoft.com/graph/errors). Since the v1.0 answer for
+// me/calendars/{id}/calendarView/delta is undocumented, a 404 is tried on
+// beta too before it counts as the calendar being gone: beta answers 404
+// only if it is.
+func refusedDeltaPath(err error) bool {
+	pe, ok := errors.AsType[*provider.Error](err)
+	if !ok {
+		return false
+	}
+	switch pe.StatusCode {
+	case http.StatusNotFound:
+		return true
+	case http.StatusBadRequest:
+		m := strings.ToLower(pe.Message)
+		return strings.Contains(m, "unsupported request") || strings.Contains(m, "change tracking is not supported") ||
+			strings.Contains(m, "resource not found for the segment")
+	}
+	return false
+}
+
 // deltaRequest builds the request of the first page of a round with the
-// SDK's typed builders, or the request of a nextLink or deltaLink with the
+// SDK's typed builders (on beta if beta is set: a secondary calendar's
+// calendarView delta), or the request of a nextLink or deltaLink with the
 // same builders' WithUrl (the link is used verbatim).
-func (p *Provider) deltaRequest(ctx context.Context, cal provider.Calendar, link string, now time.Time) (*abs.RequestInformation, error) {
+func (p *Provider) deltaRequest(ctx context.Context, cal provider.Calendar, link string, beta bool, now time.Time) (*abs.RequestInformation, error) {
 	h := abs.NewRequestHeaders()
 	h.Add("Prefer", "odata.maxpagesize="+strconv.Itoa(p.cfg.MaxPageSize))
 	h.Add("Prefer", `outlook.timezone="UTC"`)
@@ -131,9 +208,14 @@ func (p *Provider) deltaRequest(ctx context.Context, cal provider.Calendar, link
 		}
 	} else {
 		b := me.Calendars().ByCalendarId(cal.RemoteID).CalendarView().Delta()
-		if link != "" {
+		switch {
+		case link != "":
 			ri, err = b.WithUrl(link).ToGetRequestInformation(ctx, nil)
-		} else {
+		case beta:
+			u := p.betaBase + "/me/calendars/" + url.PathEscape(cal.RemoteID) + "/calendarView/delta?startDateTime=" +
+				url.QueryEscape(start) + "&endDateTime=" + url.QueryEscape(end)
+			ri, err = b.WithUrl(u).ToGetRequestInformation(ctx, nil)
+		default:
 			ri, err = b.ToGetRequestInformation(ctx, nil)
 			if err == nil {
 				ri.QueryParameters["startDateTime"] = start
