@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,6 +36,8 @@ import (
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/google"
 	"github.com/calsync/calsync/google/googletest"
+	"github.com/calsync/calsync/msgraph"
+	"github.com/calsync/calsync/msgraph/msgraphtest"
 	"github.com/calsync/calsync/retry"
 	"github.com/calsync/calsync/retry/retrytest"
 	"github.com/calsync/calsync/store/postgres"
@@ -44,7 +47,7 @@ import (
 
 // plan is the size of a run.
 type plan struct {
-	calendars int           // per provider
+	calendars int           // Google calendars; half as many Outlook ones
 	days      int           // simulated
 	step      time.Duration // simulated time between two rounds
 	changes   int           // random changes per round, over all calendars
@@ -142,8 +145,10 @@ type world struct {
 	store calsync.Store
 	gemu  *googletest.Server
 	gapi  *gcal.Service
+	memu  *msgraphtest.Server
 	hooks *httptest.Server
-	cals  []string
+	cals  []string  // Google calendar ids (= remote ids)
+	mcals []outlook // Outlook calendars
 	insts [2]*instance
 
 	// applied counts, per calendar|event|version, the OnChange upserts
@@ -155,6 +160,12 @@ type world struct {
 	restart int
 }
 
+// outlook is one Outlook calendar: the primary calendar of its user, or
+// (every third user) a secondary one, synced through the beta delta path.
+type outlook struct {
+	id, user, remote string // calsync id, mailbox, Graph calendar id ("" = primary)
+}
+
 // instance is one copy of the host app: an Engine with its own queue and
 // workers, and its webhook handler. A restart replaces the Engine.
 type instance struct {
@@ -162,6 +173,7 @@ type instance struct {
 	engine atomic.Pointer[calsync.Engine]
 	stop   func()
 	hook   http.Handler
+	ghook  http.Handler // Graph notifications and lifecycle notifications
 }
 
 // Sink: the handler always talks to the instance's current Engine.
@@ -185,7 +197,12 @@ func newWorld(t *testing.T, seed uint64, st calsync.Store, p plan) *world {
 	var lb atomic.Uint64
 	lb.Store(seed)
 	w.hooks = httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		w.insts[lb.Add(0x9e3779b97f4a7c15)>>63].hook.ServeHTTP(rw, r)
+		in := w.insts[lb.Add(0x9e3779b97f4a7c15)>>63]
+		if r.URL.Path == "/hooks/google" {
+			in.hook.ServeHTTP(rw, r)
+		} else {
+			in.ghook.ServeHTTP(rw, r)
+		}
 	}))
 	w.hooks.StartTLS()
 	t.Cleanup(w.hooks.Close)
@@ -202,6 +219,20 @@ func newWorld(t *testing.T, seed uint64, st calsync.Store, p plan) *world {
 			t.Fatal(err)
 		}
 		w.cals = append(w.cals, id)
+	}
+	w.memu = msgraphtest.NewServer(msgraphtest.Config{Now: w.clock.Now, NotificationClient: w.hooks.Client(), Seed: seed})
+	t.Cleanup(w.memu.Close)
+	for i := range p.calendars / 2 {
+		o := outlook{user: fmt.Sprintf("mbx%03d", i)}
+		w.memu.AddUser(o.user)
+		w.memu.MapToken(graphToken(o.user), o.user)
+		o.id = o.user + "/calendar"
+		if i%3 == 2 {
+			o.remote = "work-" + o.user
+			w.memu.AddCalendar(o.user, o.remote)
+			o.id = o.user + "/" + o.remote
+		}
+		w.mcals = append(w.mcals, o)
 	}
 	for i := range w.insts {
 		w.insts[i] = &instance{name: string(rune('A' + i))}
@@ -228,8 +259,20 @@ func (w *world) startInstance(in *instance) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	mprov, err := msgraph.New(msgraph.Config{
+		BaseURL: w.memu.URL() + "/v1.0",
+		TokenSource: func(_ context.Context, account string) (oauth2.TokenSource, error) {
+			return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: graphToken(account)}), nil
+		},
+		HTTPClient:      &http.Client{Transport: &retry.Transport{Policy: retry.Policy{Clock: w.clock}, Base: w.memu.Client().Transport}},
+		ValidationRetry: retry.Policy{Clock: w.clock},
+		Now:             w.clock.Now,
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
 	e, err := calsync.NewEngine(calsync.Config{
-		Store: w.store, Providers: []calsync.Provider{prov},
+		Store: w.store, Providers: []calsync.Provider{prov, mprov},
 		Workers: 2, ManualSweeps: true, Now: w.clock.Now,
 		OnChange: func(_ context.Context, cal calsync.Calendar, cs []calsync.Change) {
 			w.mu.Lock()
@@ -250,6 +293,11 @@ func (w *world) startInstance(in *instance) {
 			w.t.Fatal(err)
 		}
 		in.hook = h
+		g, err := webhook.NewGraph(webhook.GraphConfig{Sink: in})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		in.ghook = g
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -268,6 +316,13 @@ func (w *world) connectAll() {
 			w.t.Fatalf("Connect %s: %v", id, err)
 		}
 	}
+	for i, o := range w.mcals {
+		e := w.insts[i%2].engine.Load()
+		if _, err := e.Connect(context.Background(), calsync.Calendar{ID: o.id, Provider: msgraph.Name, AccountID: o.user, RemoteID: o.remote},
+			calsync.ConnectRequest{Address: w.hooks.URL + "/hooks/graph", LifecycleAddress: w.hooks.URL + "/hooks/graph-lifecycle"}); err != nil {
+			w.t.Fatalf("Connect %s: %v", o.id, err)
+		}
+	}
 	w.settle()
 }
 
@@ -277,7 +332,11 @@ func (w *world) round(r int) {
 	for range w.plan.changes {
 		w.change(w.cals[w.rng.IntN(len(w.cals))])
 	}
+	for range w.plan.changes / 2 {
+		w.changeOutlook(w.mcals[w.rng.IntN(len(w.mcals))])
+	}
 	w.inject()
+	w.injectGraph()
 	w.clock.Advance(w.plan.step)
 	// Both instances sweep, as both would run their schedulers; leases
 	// and compare-and-swap keep them from doubling the work.
@@ -386,7 +445,10 @@ func (w *world) settle() {
 	defer cancel()
 	for {
 		if err := w.gemu.WaitIdle(ctx); err != nil {
-			w.t.Fatalf("emulator did not settle: %v", err)
+			w.t.Fatalf("Google emulator did not settle: %v", err)
+		}
+		if err := w.memu.WaitIdle(ctx); err != nil {
+			w.t.Fatalf("Graph emulator did not settle: %v", err)
 		}
 		moved := false
 		for _, in := range w.insts {
@@ -407,6 +469,7 @@ func (w *world) settle() {
 // due, the safety net past its six hours.
 func (w *world) finish() {
 	w.gemu.ClearFaults()
+	w.memu.ClearFaults()
 	for range 3 {
 		w.clock.Advance(7 * time.Hour)
 		for _, in := range w.insts {
@@ -477,6 +540,7 @@ func (w *world) check() {
 			maxCalls, worst = n, cal
 		}
 	}
+	calls += w.checkOutlook()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for k, n := range w.applied {
@@ -500,4 +564,159 @@ func (w *world) check() {
 // stop a week); a catch-up sync per restart.
 func callBound(changes, days, restarts int) int {
 	return 20 + 8*changes + 10*days + restarts
+}
+
+func graphToken(user string) string { return "graph-token-of-" + user }
+
+// changeOutlook makes one random change to an Outlook calendar: create
+// (now and then a weekly series), update or delete, or change one
+// occurrence of a series.
+func (w *world) changeOutlook(o outlook) {
+	w.changes[o.id]++
+	now := w.clock.Now()
+	evs, err := w.memu.Events(o.user, o.remote, now.Add(-msgraph.DefaultWindowBefore), now.Add(msgraph.DefaultWindowAfter))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	day := now.Truncate(time.Hour).Add(time.Duration(1+w.rng.IntN(60)) * 24 * time.Hour).Add(time.Duration(w.rng.IntN(10)) * time.Hour)
+	switch k := w.rng.IntN(10); {
+	case k < 4 || len(evs) == 0:
+		ev := msgraphtest.Event{Subject: fmt.Sprintf("meeting %d", w.rng.IntN(1000)), Start: day, End: day.Add(time.Hour)}
+		if k == 0 {
+			ev.Recurrence = &msgraphtest.PatternedRecurrence{
+				Pattern: msgraphtest.RecurrencePattern{Type: "weekly", Interval: 1, DaysOfWeek: []string{strings.ToLower(day.Weekday().String())}},
+				Range:   msgraphtest.RecurrenceRange{Type: "numbered", StartDate: day.Format(time.DateOnly), NumberOfOccurrences: 2 + w.rng.IntN(5)},
+			}
+		}
+		if _, err := w.memu.CreateEvent(o.user, o.remote, ev); err != nil {
+			w.t.Fatalf("create in %s: %v", o.id, err)
+		}
+	case k < 8:
+		ev := evs[w.rng.IntN(len(evs))]
+		upd := ev
+		upd.Subject = fmt.Sprintf("moved %d", w.rng.IntN(1000))
+		if _, err := w.memu.UpdateEvent(o.user, o.remote, ev.ID, upd); err != nil {
+			w.t.Fatalf("update %s/%s: %v", o.id, ev.ID, err)
+		}
+	default:
+		ev := evs[w.rng.IntN(len(evs))]
+		if err := w.memu.DeleteEvent(o.user, o.remote, ev.ID); err != nil {
+			w.t.Fatalf("delete %s/%s: %v", o.id, ev.ID, err)
+		}
+	}
+}
+
+// injectGraph adds random Graph faults for the round.
+func (w *world) injectGraph() {
+	o := w.mcals[w.rng.IntN(len(w.mcals))]
+	subs := w.liveGraphSubs(o)
+	switch k := w.rng.IntN(14); k {
+	case 0:
+		w.memu.Fail(msgraphtest.Fault{Op: msgraphtest.OpDelta, Times: 1 + w.rng.IntN(3), Status: http.StatusTooManyRequests,
+			Code: "ApplicationThrottled", OmitRetryAfter: w.rng.IntN(2) == 0})
+		w.faults["graph 429"]++
+	case 1:
+		w.memu.Fail(msgraphtest.Fault{Op: msgraphtest.OpDelta, Times: 1 + w.rng.IntN(8), Status: []int{500, 503, 504}[w.rng.IntN(3)]})
+		w.faults["graph 5xx"]++
+	case 2:
+		if err := w.memu.ExpireDeltaTokens(o.user, o.remote, ""); err != nil {
+			w.t.Fatal(err)
+		}
+		w.faults["graph 410"]++
+	case 3:
+		w.memu.DropNextNotifications(1 + w.rng.IntN(3))
+		w.faults["graph dropped"]++
+	case 4:
+		w.memu.DuplicateNextNotifications(1 + w.rng.IntN(3))
+		w.faults["graph duplicated"]++
+	case 5, 6, 7:
+		if len(subs) > 0 {
+			ev := []string{msgraphtest.LifecycleSubscriptionRemoved, msgraphtest.LifecycleReauthorizationRequired, msgraphtest.LifecycleMissed}[k-5]
+			if err := w.memu.SendLifecycle(subs[0].ID, ev); err != nil {
+				w.t.Fatal(err)
+			}
+			w.faults["lifecycle "+ev]++
+		}
+	case 8:
+		w.memu.TimeOutNextValidations(1 + w.rng.IntN(2))
+		w.faults["validation timeout"]++
+	case 9:
+		w.memu.Fail(msgraphtest.Fault{Op: msgraphtest.OpUpdateSubscription, Times: 1, Status: http.StatusTooManyRequests, Code: "ApplicationThrottled", RetryAfter: "1"})
+		w.faults["graph renew 429"]++
+	}
+}
+
+// liveGraphSubs returns the emulator's subscriptions on o's calendar.
+func (w *world) liveGraphSubs(o outlook) []msgraphtest.Subscription {
+	cal := o.remote
+	if cal == "" {
+		cal = w.memu.PrimaryCalendar(o.user)
+	}
+	var out []msgraphtest.Subscription
+	for _, s := range w.memu.Subscriptions() {
+		if s.User == o.user && (s.Calendar == cal || s.Calendar == o.remote) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// checkOutlook checks the Outlook calendars and returns their provider
+// calls.
+func (w *world) checkOutlook() int {
+	t := w.t
+	ctx := context.Background()
+	perUser := make(map[string]int)
+	for _, r := range w.memu.Requests() {
+		perUser[r.User]++
+	}
+	calls := 0
+	for _, o := range w.mcals {
+		// The provider's window was set at the full sync, on the first day
+		// or later; every event the soak made is inside it.
+		remote, err := w.memu.Events(o.user, o.remote, start.Add(-msgraph.DefaultWindowBefore), start.Add(msgraph.DefaultWindowAfter))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got []string
+		for _, e := range remote {
+			want = append(want, e.ID+" "+e.Subject)
+		}
+		for after := ""; ; {
+			evs, err := w.store.ListEvents(ctx, o.id, after, 500)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) == 0 {
+				break
+			}
+			for _, e := range evs {
+				got = append(got, e.ID+" "+e.Summary)
+			}
+			after = evs[len(evs)-1].ID
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: local copy differs from the emulator:\n local    %v\n emulator %v", o.id, got, want)
+		}
+		subs, err := w.store.ListSubscriptions(ctx, o.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := w.liveGraphSubs(o)
+		if len(subs) != 1 || len(live) != 1 || subs[0].ID != live[0].ID {
+			var ids []string
+			for _, s := range live {
+				ids = append(ids, s.ID)
+			}
+			t.Errorf("%s: subscriptions in the Store %d, live at Graph %v; want one, the same", o.id, len(subs), ids)
+		}
+		n := perUser[o.user]
+		calls += n
+		if bound := callBound(w.changes[o.id], w.plan.days, w.restart); n > bound {
+			t.Errorf("%s: %d provider calls for %d changes over %d days, above the bound %d", o.id, n, w.changes[o.id], w.plan.days, bound)
+		}
+	}
+	return calls
 }
