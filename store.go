@@ -23,10 +23,12 @@ import (
 // A Store may also implement optional capabilities, which the Engine
 // detects with a type assertion and does without when they are missing:
 // [Ledger] (deduplicates redelivered notifications across instances),
-// [DeadLetters] (retries that survive a restart, and the dead letters) and
-// [Leases] (one instance of several renews a subscription). store/memory,
-// store/sqlite and store/postgres implement all of them; store/storetest
-// checks every capability a Store implements.
+// [DeadLetters] (retries that survive a restart, and the dead letters),
+// [Leases] (one instance of several renews a subscription) and
+// [ChangeFeed] (every committed change, durably ordered, delivered at
+// least once). store/memory, store/sqlite and store/postgres implement
+// all of them; store/storetest checks every capability a Store
+// implements.
 type Store interface {
 	// PutCalendar creates a calendar, or replaces its fields; replacing keeps
 	// the calendar's events, sync state and subscriptions.
@@ -161,4 +163,8 @@ type ApplyResult struct {
 	// Stale counts the changes skipped because the store held a newer
 	// version of the event.
 	Stale int
+	// Seq is the [ChangeFeed] sequence number of the entry the Apply wrote
+	// for the last of Applied, for a Store that implements ChangeFeed;
+	// zero when Applied is empty or the Store keeps no feed.
+	Seq int64
 }

@@ -19,6 +19,11 @@
 // whose ID is not the Change's EventID, an empty EventID, an unknown
 // operation) returns an error and leaves the store as it was.
 //
+// It implements every optional capability, the [calsync.ChangeFeed]
+// included: Apply appends its entries under the lock it applies under, so
+// Seqs follow commit order. FeedEntry.Committed and PruneFeed's age use
+// time.Now.
+//
 // # Cost
 //
 // Event lookups and writes are map operations. [Store.ListEvents] keeps a

@@ -21,6 +21,7 @@ var (
 	_ calsync.DeadLetters = (*Store)(nil)
 	_ vault.Accounts      = (*Store)(nil)
 	_ calsync.Leases      = (*Store)(nil)
+	_ calsync.ChangeFeed  = (*Store)(nil)
 )
 
 // Store is an in-memory [calsync.Store]. The zero value is not usable; call
@@ -29,6 +30,7 @@ type Store struct {
 	mu   sync.Mutex
 	cals map[string]*calendar
 	subs map[string]calsync.Subscription
+	feed feedLog // feed.go, under mu: written by Apply
 
 	// caps holds the optional capabilities (ledger.go, deadletters.go,
 	// tokens.go, leases.go), under its own lock.
@@ -50,15 +52,17 @@ type entry struct {
 }
 
 // capabilities is the state of the optional capabilities: [calsync.Ledger],
-// [calsync.DeadLetters], [vault.Accounts] and [calsync.Leases]. Its maps
-// are made on first use.
+// [calsync.DeadLetters], [vault.Accounts], [calsync.Leases] and the
+// consumers of [calsync.ChangeFeed] (whose entries are in Store.feed). Its
+// maps are made on first use.
 type capabilities struct {
-	mu       sync.Mutex
-	ledger   map[string]ledgerEntry
-	attempts map[string]calsync.Attempt
-	dead     map[string]calsync.DeadLetter
-	tokens   map[string]vault.SealedToken
-	leases   map[string]lease
+	mu        sync.Mutex
+	ledger    map[string]ledgerEntry
+	attempts  map[string]calsync.Attempt
+	dead      map[string]calsync.DeadLetter
+	tokens    map[string]vault.SealedToken
+	leases    map[string]lease
+	consumers map[string]int64
 }
 
 // lock locks the capabilities' state, making its maps if needed.
@@ -71,6 +75,7 @@ func (s *Store) lock() *capabilities {
 		x.dead = make(map[string]calsync.DeadLetter)
 		x.tokens = make(map[string]vault.SealedToken)
 		x.leases = make(map[string]lease)
+		x.consumers = make(map[string]int64)
 	}
 	return x
 }
@@ -303,6 +308,7 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 		}
 	}
 	c.state = b.State
+	res.Seq = s.feed.append(calendarID, res.Applied, time.Now())
 	return res, nil
 }
 

@@ -27,15 +27,22 @@
 // checked with errors.Is(err, calsync.ErrNotFound).
 //
 // The optional capabilities ([calsync.Ledger], [calsync.DeadLetters],
-// [vault.Accounts], [calsync.Leases]) are found by type assertion, as the
-// Engine finds them: a Store that implements one is checked as one, and
-// the subtests of those it does not implement are skipped. They check the
-// notification ledger's claims (exactly one of concurrent claimers wins,
-// failed entries can be claimed again) and pruning by age; retry attempts,
-// due attempts, dead letters (add, list, replay, delete); encrypted account
-// tokens kept byte for byte; leases (acquire, extension by the owner,
-// takeover at expiry, release by the owner only, exactly one winner among
-// concurrent owners). The suite also checks that a full sync interrupted
+// [vault.Accounts], [calsync.Leases], [calsync.ChangeFeed]) are found by
+// type assertion, as the Engine finds them: a Store that implements one is
+// checked as one, and the subtests of those it does not implement are
+// skipped. They check the notification ledger's claims (exactly one of
+// concurrent claimers wins, failed entries can be claimed again) and
+// pruning by age; retry attempts, due attempts, dead letters (add, list,
+// replay, delete); encrypted account tokens kept byte for byte; leases
+// (acquire, extension by the owner, takeover at expiry, release by the
+// owner only, exactly one winner among concurrent owners); the change
+// feed (one entry per applied change, sweep deletions included, with the
+// Seq Apply reports; none for a failed Apply; never a page's events
+// without its entries or the reverse; a reader following the feed from
+// its last Seq while many goroutines apply never misses an entry;
+// consumer positions that only move forward; pruning by position and by
+// age, with Seqs never reused). FeedPrune prunes the whole feed, so it
+// runs alone even with [Features.Parallel]. The suite also checks that a full sync interrupted
 // by a crash resumes from its stored SyncState, and that readers never see
 // a cursor without its events or events without their cursor.
 //

@@ -21,9 +21,9 @@ import (
 // guarantees.
 //
 // The optional capabilities need no flag: a Store that implements
-// [calsync.Ledger], [calsync.DeadLetters], [vault.Accounts] or
-// [calsync.Leases] is checked as one, and the subtests of a capability it
-// does not implement are skipped.
+// [calsync.Ledger], [calsync.DeadLetters], [vault.Accounts],
+// [calsync.Leases] or [calsync.ChangeFeed] is checked as one, and the
+// subtests of a capability it does not implement are skipped.
 type Features struct {
 	// TimePrecision is the finest time resolution the Store keeps for
 	// Event.Updated, EventTime.DateTime, SyncState.LastSync and subscription
@@ -36,7 +36,8 @@ type Features struct {
 	TimePrecision time.Duration
 	// Parallel runs the subtests in parallel (t.Parallel). The subtests
 	// namespace their data, so this is safe even when newStore returns the
-	// same database each time.
+	// same database each time. (FeedPrune, whose PruneFeed is store-wide,
+	// still runs alone.)
 	Parallel bool
 }
 
@@ -55,7 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) calsync.Store, features Featu
 	run := randomHex(4)
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if f.Parallel {
+			if f.Parallel && !serial[c.name] {
 				t.Parallel()
 			}
 			s := newStore(t)
@@ -116,7 +117,18 @@ var cases = []struct {
 	{"Accounts", testAccounts},
 	{"Leases", testLeases},
 	{"LeasesConcurrentAcquire", testLeasesConcurrentAcquire},
+	{"Feed", testFeed},
+	{"FeedSweep", testFeedSweep},
+	{"FeedAtomic", testFeedAtomic},
+	{"FeedConcurrentAppliers", testFeedConcurrentAppliers},
+	{"FeedConsumers", testFeedConsumers},
+	{"FeedPrune", testFeedPrune},
 }
+
+// serial names the cases that run alone even with Features.Parallel (Go
+// runs them before the parallel ones resume): they change the store
+// beyond their namespace.
+var serial = map[string]bool{"FeedPrune": true}
 
 func randomHex(n int) string {
 	b := make([]byte, n)
