@@ -12,7 +12,8 @@
 //
 // A [Store] follows every rule of [calsync.Store] and [calsync.Batch], passes
 // store/storetest, and implements the optional [calsync.Ledger],
-// [calsync.DeadLetters], [vault.Accounts] and [calsync.Leases].
+// [calsync.DeadLetters], [vault.Accounts], [calsync.Leases] and
+// [calsync.ChangeFeed].
 //
 //   - The database runs in WAL mode (readers never wait for the writer) with
 //     a busy timeout ([Config].BusyTimeout) and foreign keys on.
@@ -26,6 +27,12 @@
 //     INSERT … ON CONFLICT … DO UPDATE … WHERE, the WHERE checking the
 //     version and Updated it planned against. The cursor (SyncState) is
 //     written in the same transaction: a crash leaves both or neither.
+//   - The change feed is a table Apply appends to in that transaction, one
+//     row per applied change. SQLite has one writer at a time, across
+//     processes too, so its AUTOINCREMENT key is handed out in commit
+//     order and serves as FeedEntry.Seq; AUTOINCREMENT (not a plain rowid)
+//     keeps Seqs from being reused after the newest rows were pruned.
+//     FeedEntry.Committed and PruneFeed's age use the process's clock.
 //   - Times are stored as integer nanoseconds: every time.Time in the
 //     years 1678–2262 round-trips exactly (the time zone is not kept; times
 //     come back in UTC). Event.Raw is stored and returned byte for byte.

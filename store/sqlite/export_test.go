@@ -3,3 +3,7 @@ package sqlite
 // OpenAt opens a database migrated only up to schema version v, to test
 // upgrades from older versions.
 var OpenAt = open
+
+// WithoutFeed makes s write no change-feed rows: the baseline of the
+// benchmark that measures what the feed costs Apply.
+func WithoutFeed(s *Store) { s.noFeed = true }

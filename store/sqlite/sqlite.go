@@ -24,6 +24,7 @@ var (
 	_ calsync.DeadLetters = (*Store)(nil)
 	_ vault.Accounts      = (*Store)(nil)
 	_ calsync.Leases      = (*Store)(nil)
+	_ calsync.ChangeFeed  = (*Store)(nil)
 )
 
 // Defaults of [Config].
@@ -72,12 +73,14 @@ func (c Config) validate() error {
 }
 
 // Store is a [calsync.Store] in an SQLite database file. It also implements
-// [calsync.Ledger], [calsync.DeadLetters], [vault.Accounts] and
-// [calsync.Leases]. It is safe for concurrent use, and several processes may
+// [calsync.Ledger], [calsync.DeadLetters], [vault.Accounts],
+// [calsync.Leases] and [calsync.ChangeFeed]. It is safe for concurrent use, and several processes may
 // open the same file.
 type Store struct {
 	w *sql.DB // one connection, BEGIN IMMEDIATE: every write transaction
 	r *sql.DB // reads
+
+	noFeed bool // Apply writes no feed rows (benchmarks' baseline only)
 }
 
 //go:embed migrations/*.sql

@@ -96,7 +96,8 @@ const eventColumns = `id, status, summary, start_date, start_time, start_tz, end
 
 // Apply applies a batch of changes and writes b.State in one BEGIN
 // IMMEDIATE transaction, following the rules of [calsync.Batch] (b.Expect
-// is checked inside that transaction). The batch is validated first: an
+// is checked inside that transaction), together with the change feed's
+// entries ([calsync.ChangeFeed]). The batch is validated first: an
 // invalid change fails Apply before anything is written.
 func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) (*calsync.ApplyResult, error) {
 	if err := plan.Validate("sqlite", b); err != nil {
@@ -132,7 +133,10 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 		if n, _ := r.RowsAffected(); n == 0 {
 			return notFound("calendar", calendarID)
 		}
-		res, err = applyChanges(ctx, tx, calendarID, b)
+		if res, err = applyChanges(ctx, tx, calendarID, b); err != nil {
+			return err
+		}
+		res.Seq, err = s.writeFeed(ctx, tx, calendarID, res.Applied)
 		return err
 	})
 	if err != nil {

@@ -191,5 +191,44 @@ func check(t *testing.T, s calsync.Store, reported int) int {
 	if counter == nil || counter.Summary != strconv.Itoa(n) || counter.Version != int64(n) {
 		t.Errorf("counter event = %+v, want summary %d and version %d", counter, n, n)
 	}
+	if f, ok := s.(calsync.ChangeFeed); ok {
+		checkFeed(t, f, n)
+	}
 	return n
+}
+
+// checkFeed verifies that the change feed holds the entries of exactly
+// the pages 1..n, in order: the feed is written in Apply's transaction.
+func checkFeed(t *testing.T, f calsync.ChangeFeed, n int) {
+	t.Helper()
+	var counters []int64 // the counter's versions, one per page
+	entries := 0
+	var after int64
+	for {
+		es, err := f.ChangesSince(context.Background(), after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) == 0 {
+			break
+		}
+		for _, e := range es {
+			if e.CalendarID != Calendar {
+				continue
+			}
+			entries++
+			if e.Change.EventID == "counter" && e.Change.Event != nil {
+				counters = append(counters, e.Change.Event.Version)
+			}
+		}
+		after = es[len(es)-1].Seq
+	}
+	want := n*(PageEvents+1) + max(n-1, 0) // page p > 1 also deletes one of page p-1
+	ok := entries == want && len(counters) == n
+	for i, v := range counters {
+		ok = ok && v == int64(i+1)
+	}
+	if !ok {
+		t.Errorf("the cursor names page %d, but the feed holds %d entries (want %d) and counter versions %v (want 1..%d)", n, entries, want, counters, n)
+	}
 }
