@@ -16,7 +16,8 @@
 //
 // A [Store] follows every rule of [calsync.Store] and [calsync.Batch], passes
 // store/storetest, and implements the optional [calsync.Ledger],
-// [calsync.DeadLetters], [vault.Accounts] and [calsync.Leases].
+// [calsync.DeadLetters], [vault.Accounts], [calsync.Leases] and
+// [calsync.ChangeFeed].
 //
 //   - [Store.Apply] is one READ COMMITTED transaction. It first writes the
 //     calendar's new SyncState, which takes the calendar row's lock: Applies
@@ -29,6 +30,21 @@
 //     against still hold, RETURNING the new version. A write the WHERE
 //     skipped (a row changed outside Apply) fails the batch rather than
 //     being lost. The cursor is committed with the events or not at all.
+//   - The change feed is a table Apply appends to as its last statement,
+//     one row per applied change, numbered from a one-row counter whose
+//     lock the statement takes and the commit releases. A sequence would
+//     not do: nextval() numbers rows when it is called, not when they
+//     commit, so a reader could see seq 11 while seq 10 is still in flight
+//     and move past it for good (storetest's FeedConcurrentAppliers sees
+//     that happen). With the counter the next Apply numbers its rows only
+//     once this one is visible, so Seqs follow commit order (and have no
+//     gaps). The price: the ends of Applies (that statement and the
+//     commit) run one at a time across calendars; BENCHMARKS.md measures
+//     it. Tracking in-flight transactions instead (xid8 and
+//     pg_snapshot_xmin) keeps Applies parallel, but lets any long
+//     transaction in the database, calsync's or not, hold every reader
+//     back for as long as it runs. FeedEntry.Committed is the statement's
+//     start (the server's clock), which PruneFeed's age also uses.
 //   - Times are timestamptz: microsecond precision (storetest's default
 //     Features.TimePrecision); they come back in UTC.
 //   - Event.Raw is jsonb: it comes back as the same JSON value, not

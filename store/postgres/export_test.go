@@ -3,3 +3,7 @@ package postgres
 // MigrateTo migrates only up to schema version v, to test upgrades from
 // older versions.
 var MigrateTo = migrate
+
+// WithoutFeed makes s write no change-feed rows: the baseline of the
+// benchmark that measures what the feed costs Apply.
+func WithoutFeed(s *Store) { s.noFeed = true }

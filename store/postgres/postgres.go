@@ -20,6 +20,7 @@ var (
 	_ calsync.DeadLetters = (*Store)(nil)
 	_ vault.Accounts      = (*Store)(nil)
 	_ calsync.Leases      = (*Store)(nil)
+	_ calsync.ChangeFeed  = (*Store)(nil)
 )
 
 // ErrSchemaTooNew means the database was migrated by a newer version of
@@ -35,12 +36,14 @@ type Config struct {
 }
 
 // Store is a [calsync.Store] in PostgreSQL, on a pgxpool.Pool. It also
-// implements [calsync.Ledger], [calsync.DeadLetters], [vault.Accounts] and
-// [calsync.Leases]. It is safe for concurrent use, and any number of
+// implements [calsync.Ledger], [calsync.DeadLetters], [vault.Accounts],
+// [calsync.Leases] and [calsync.ChangeFeed]. It is safe for concurrent use, and any number of
 // processes may share the database.
 type Store struct {
 	pool *pgxpool.Pool
 	own  bool // Close closes pool
+
+	noFeed bool // Apply writes no feed rows (benchmarks' baseline only)
 }
 
 // New returns a Store on pool, migrating the schema first (see [Migrate])

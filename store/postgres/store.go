@@ -164,7 +164,11 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 			}
 			return plan.Conflict("postgres", calendarID)
 		}
-		res, err = applyChanges(ctx, tx, calendarID, b)
+		if res, err = applyChanges(ctx, tx, calendarID, b); err != nil {
+			return err
+		}
+		// Last: it locks the feed counter until the commit.
+		res.Seq, err = s.writeFeed(ctx, tx, calendarID, res.Applied)
 		return err
 	})
 	if err != nil {

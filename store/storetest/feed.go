@@ -281,6 +281,7 @@ func testFeedAtomic(h *harness) {
 	// without their entries, or entries without their events.
 	pcal := h.newCalendar("pages")
 	const pages = 100
+	pos, entries := h.feedHead(f), 0 // before the first page commits
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -293,7 +294,6 @@ func testFeedAtomic(h *harness) {
 			}
 		}
 	})
-	pos, entries := h.feedHead(f), 0
 	check := func() bool {
 		evs, err := h.s.ListEvents(h.ctx, pcal, "", pages+1)
 		if err != nil {
