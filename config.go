@@ -35,6 +35,15 @@ const (
 	DefaultSafetyNetAfter = 6 * time.Hour
 	// DefaultSafetyNetInterval is how often Run looks for such calendars.
 	DefaultSafetyNetInterval = 10 * time.Minute
+	// DefaultFeedConsumer is the name under which an Engine's deliveries
+	// to OnChange acknowledge their position in the change feed.
+	DefaultFeedConsumer = "default"
+	// DefaultFeedRetention is how long the change feed keeps an entry that
+	// not every consumer has acknowledged.
+	DefaultFeedRetention = 7 * 24 * time.Hour
+	// DefaultFeedPollInterval is how often Run's feed consumer looks for
+	// changes other instances committed.
+	DefaultFeedPollInterval = time.Second
 )
 
 // Config configures an Engine. Store and Providers are required.
@@ -46,11 +55,34 @@ type Config struct {
 	// Queue carries notifications from the webhook handlers to the workers.
 	// Default: NewMemoryQueue(DefaultQueueCapacity).
 	Queue Queue
-	// OnChange is called with the changes each Store transaction committed,
-	// after the commit, from the goroutine that ran the sync. It should
-	// return quickly. If the process dies between the commit and the call,
-	// the changes are in the Store but OnChange is not called for them.
-	// Default: none.
+	// OnChange receives the changes the Store committed (Upserts carry the
+	// stored Event, Version set). Default: none.
+	//
+	// With a Store that implements [ChangeFeed] (store/memory,
+	// store/sqlite, store/postgres) the changes come from the feed, at
+	// least once: in commit order, one call per run of consecutive changes
+	// of one calendar, never two calls at a time in one Engine. Run's feed
+	// consumer makes the calls (woken by this Engine's commits, and every
+	// FeedPollInterval for other instances'); while Run is not running, the
+	// goroutine that committed makes them before Sync, Connect or Process
+	// returns. After the calls the position is acknowledged under
+	// FeedConsumer; a process that dies before that delivers the same
+	// changes again, in the same order, when it next delivers. So apply
+	// them idempotently: an Upsert is identified by (calendar, event ID,
+	// Event.Version), keep it only if its Version is newer than the one
+	// you hold (or you hold none); a Delete may come again. Replaying a run
+	// of changes in order that way ends in the right state. Changes of a
+	// calendar deleted (Disconnect) before they were delivered are not
+	// delivered. Instances sharing the Store and a FeedConsumer take turns
+	// under a lease (Stores that implement [Leases]): one delivers, the
+	// others' commits reach it within FeedPollInterval.
+	//
+	// With any other Store, the goroutine that ran the sync calls it once
+	// after each commit, at most once: if the process dies between the
+	// commit and the call, the changes are in the Store but never reach
+	// OnChange.
+	//
+	// It should return quickly: deliveries wait for it.
 	OnChange func(ctx context.Context, cal Calendar, changes []Change)
 	// OnError is called when a background sync or renewal fails, so that
 	// failures (a revoked token above all: errors.Is(err,
@@ -96,6 +128,25 @@ type Config struct {
 	// SafetyNetInterval is how often Run looks for such calendars.
 	// Default: DefaultSafetyNetInterval.
 	SafetyNetInterval time.Duration
+	// FeedConsumer names this Engine's reader of the change feed (Stores
+	// that implement [ChangeFeed]): the feed keeps, under this name, the
+	// position up to which OnChange has received the changes, and
+	// redelivers from there after a restart. Engines (instances of the
+	// host app) that share a name share the position and deliver in turn;
+	// give an Engine a name of its own to have it receive every change
+	// independently. Default: DefaultFeedConsumer.
+	FeedConsumer string
+	// FeedRetention bounds how long the change feed keeps an entry that
+	// some consumer has not acknowledged (a consumer that stopped, or a
+	// host reading with ChangesSince); entries every consumer has
+	// acknowledged go at the next SweepPruneFeed. Default:
+	// DefaultFeedRetention (7 days).
+	FeedRetention time.Duration
+	// FeedPollInterval is how often Run's feed consumer reads the feed
+	// without being woken: changes this Engine commits wake it at once,
+	// those of other instances sharing the Store are found this way.
+	// Default: DefaultFeedPollInterval (1 s).
+	FeedPollInterval time.Duration
 	// SkipCatchUp stops Run from syncing every calendar when it starts
 	// (the SweepCatchUp sweep). Default: false (catch up).
 	SkipCatchUp bool
@@ -156,6 +207,15 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.SafetyNetInterval <= 0 {
 		c.SafetyNetInterval = DefaultSafetyNetInterval
+	}
+	if c.FeedConsumer == "" {
+		c.FeedConsumer = DefaultFeedConsumer
+	}
+	if c.FeedRetention <= 0 {
+		c.FeedRetention = DefaultFeedRetention
+	}
+	if c.FeedPollInterval <= 0 {
+		c.FeedPollInterval = DefaultFeedPollInterval
 	}
 	c.Alerts = c.Alerts.withDefaults()
 	if c.Logger == nil {

@@ -16,6 +16,20 @@
 // each page to the Store in one transaction together with the new cursor,
 // then hands the committed changes to Config.OnChange.
 //
+// # Change feed
+//
+// A Store that implements [ChangeFeed] (all of calsync's do) also writes
+// every committed change to a durable feed, in the same transaction, under
+// a sequence number that follows commit order across the whole Store. The
+// Engine then delivers OnChange from the feed, at least once: a consumer
+// in Run reads after its stored position (Config.FeedConsumer), calls
+// OnChange for each calendar's run of changes in order, and acknowledges
+// the new position, so that a process killed between a commit and the
+// callback delivers the changes when it runs again. Hosts may also read
+// the feed themselves with [Engine.ChangesSince]. [SweepPruneFeed] deletes
+// what every consumer has acknowledged, and what is older than
+// Config.FeedRetention.
+//
 // # Syncs
 //
 // [Engine.Connect] creates the subscription and runs the initial full sync.
@@ -37,7 +51,8 @@
 //
 // Besides its workers, Run schedules a fixed set of sweeps (see [Sweep]):
 // catch-up at start, renewal, retries of failed notifications, the safety
-// net for calendars whose pushes stopped, and ledger pruning. A host with
+// net for calendars whose pushes stopped, and pruning of the ledger and of
+// the change feed. A host with
 // its own scheduler sets Config.ManualSweeps and runs each with
 // [Engine.RunSweep].
 package calsync

@@ -26,8 +26,9 @@ type Engine struct {
 	log       *slog.Logger
 	syncs     coalesce.Group
 
-	obs    *observer
-	leases localLeases
+	obs      *observer
+	leases   localLeases
+	delivery *delivery // nil: OnChange is called inline (delivery.go)
 }
 
 // NewEngine returns an Engine for cfg, or an error if cfg is invalid.
@@ -52,6 +53,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.obs = obs
+	e.delivery = newDelivery(e)
 	return e, nil
 }
 
@@ -260,9 +262,19 @@ func (e *Engine) Enqueue(ctx context.Context, n Notification) error {
 // unless Config.SkipCatchUp), renews expiring subscriptions every
 // RenewInterval, retries failed notifications every RetryInterval, syncs
 // calendars silent for SafetyNetAfter every SafetyNetInterval, prunes the
-// dedup ledger, and checks the alert thresholds. It returns ctx's error.
+// dedup ledger and the change feed, and checks the alert thresholds. With
+// a Store that implements [ChangeFeed] and an OnChange, it also runs the
+// feed consumer that delivers to OnChange (see Config.OnChange), starting
+// with whatever an earlier process committed but did not deliver. It
+// returns ctx's error.
 func (e *Engine) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	if d := e.delivery; d != nil {
+		// Before the workers: their commits wake the consumer from now on,
+		// and WaitIdle waits for it once they have handled anything.
+		d.start()
+		wg.Go(func() { d.run(ctx) })
+	}
 	for range e.cfg.Workers {
 		wg.Go(func() {
 			var pause time.Duration // after consecutive Dequeue errors

@@ -2,6 +2,8 @@ package calsync
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -85,4 +87,65 @@ type FeedEntry struct {
 	// (the database server's for a shared database): close to its commit,
 	// but not necessarily in Seq order.
 	Committed time.Time
+}
+
+// ChangesSince returns up to limit changes committed after position (a
+// FeedEntry.Seq; 0 for the oldest the Store still keeps), in commit order,
+// and the position to pass next: the Seq of the last entry returned, or
+// position itself when there is nothing new. It is the pull side of the
+// change feed, for hosts that prefer to read changes rather than receive
+// them in Config.OnChange (or both).
+//
+// Keep the position durably, with the data you derived from the entries.
+// Entries are pruned after Config.FeedRetention, and sooner once every
+// consumer (Config.FeedConsumer of any Engine, or a name you acknowledge
+// with the Store's ChangeFeed.AckPosition) has acknowledged them (see
+// [SweepPruneFeed]); a reader that wants its entries kept until it has
+// read them acknowledges its position under a consumer name of its own.
+//
+// It returns an error wrapping [errors.ErrUnsupported] if the Store keeps
+// no change feed.
+func (e *Engine) ChangesSince(ctx context.Context, position int64, limit int) (entries []FeedEntry, next int64, err error) {
+	f, ok := e.cfg.Store.(ChangeFeed)
+	if !ok {
+		return nil, position, errNoFeed
+	}
+	entries, err = f.ChangesSince(ctx, position, limit)
+	if err != nil {
+		return nil, position, fmt.Errorf("calsync: changes since %d: %w", position, err)
+	}
+	next = position
+	if len(entries) > 0 {
+		next = entries[len(entries)-1].Seq
+	}
+	return entries, next, nil
+}
+
+var errNoFeed = fmt.Errorf("calsync: the Store keeps no change feed (it does not implement calsync.ChangeFeed): %w", errors.ErrUnsupported)
+
+// pruneFeed deletes the feed entries every consumer has acknowledged and
+// those older than FeedRetention (SweepPruneFeed).
+func (e *Engine) pruneFeed(ctx context.Context) (int, error) {
+	f, ok := e.cfg.Store.(ChangeFeed)
+	if !ok {
+		return 0, nil
+	}
+	positions, err := f.ConsumerPositions(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("calsync: prune feed: %w", err)
+	}
+	// With no consumer at all, nothing counts as acknowledged: a host that
+	// only pulls with ChangesSince keeps FeedRetention of history.
+	var upTo int64
+	first := true
+	for _, p := range positions {
+		if first || p < upTo {
+			upTo, first = p, false
+		}
+	}
+	n, err := f.PruneFeed(ctx, e.cfg.FeedRetention, upTo)
+	if err != nil {
+		return n, fmt.Errorf("calsync: prune feed: %w", err)
+	}
+	return n, nil
 }

@@ -32,12 +32,19 @@ type Health struct {
 
 // WaitIdle returns when every notification this Engine has enqueued has
 // been handled by Run's workers (processed, folded or failed and recorded
-// for retry) and no sync runs in this Engine, or with ctx's error. It is
-// meant for tests (the host's too): after driving the providers, wait for
-// calsync to settle instead of sleeping or polling. It knows only this
-// Engine's work: notifications queued by another instance, or processed by
-// a host's own consumer calling Process, are not waited for; retries
-// scheduled for later are not either (run SweepRetry once they are due).
+// for retry) and no sync runs in this Engine, or with ctx's error. While
+// Run's change-feed consumer delivers to OnChange (Stores that implement
+// [ChangeFeed]), it also waits until OnChange has received what the feed
+// held when the consumer started and every change this Engine committed
+// (to wait for a backlog right after starting Run, enqueue a notification
+// first: once a worker has handled it, the consumer has started).
+// It is meant for tests (the host's too): after driving the providers,
+// wait for calsync to settle instead of sleeping or polling. It knows only
+// this Engine's work: notifications queued by another instance, or
+// processed by a host's own consumer calling Process, are not waited for,
+// nor are deliveries another instance sharing the FeedConsumer makes;
+// retries scheduled for later are not either (run SweepRetry once they
+// are due).
 func (e *Engine) WaitIdle(ctx context.Context) error {
 	for {
 		idle, changed := e.obs.idle()

@@ -63,6 +63,19 @@ type observer struct {
 	idleMu  sync.Mutex
 	waiting bool
 	changed chan struct{}
+
+	// feed is what WaitIdle knows of Run's change-feed consumer.
+	feed struct {
+		// active: Run's consumer runs and delivers (it holds the
+		// consumer's lease); only then does WaitIdle wait for it.
+		active atomic.Bool
+		// drained: it has delivered what the feed held when it last
+		// started delivering.
+		drained atomic.Bool
+		// own is the largest Seq this Engine committed, delivered the
+		// position delivered to OnChange.
+		own, delivered atomic.Int64
+	}
 }
 
 // newObserver makes the observer of an Engine configured with cfg (with
@@ -215,7 +228,7 @@ func (o *observer) signal() {
 func (o *observer) idle() (bool, <-chan struct{}) {
 	o.idleMu.Lock()
 	defer o.idleMu.Unlock()
-	if o.counts.handled.Load() >= o.counts.enqueued.Load() && o.active.Load() == 0 {
+	if o.counts.handled.Load() >= o.counts.enqueued.Load() && o.active.Load() == 0 && o.feedIdle() {
 		return true, nil
 	}
 	if !o.waiting {
@@ -223,6 +236,63 @@ func (o *observer) idle() (bool, <-chan struct{}) {
 		o.waiting = true
 	}
 	return false, o.changed
+}
+
+// feedIdle reports whether Run's feed consumer, if it delivers, has
+// delivered its backlog and every change this Engine committed.
+func (o *observer) feedIdle() bool {
+	f := &o.feed
+	return !f.active.Load() || (f.drained.Load() && f.delivered.Load() >= f.own.Load())
+}
+
+// feedCommitted: this Engine committed feed entries up to seq.
+func (o *observer) feedCommitted(seq int64) {
+	maxInt64(&o.feed.own, seq)
+}
+
+// feedStarted: Run's feed consumer is starting.
+func (o *observer) feedStarted() {
+	o.feed.drained.Store(false)
+	o.feed.active.Store(true)
+	o.signal()
+}
+
+// feedHolder: Run's feed consumer does (or does not) hold the consumer's
+// lease: it delivers, or another instance does.
+func (o *observer) feedHolder(holder bool) {
+	if o.feed.active.Swap(holder) != holder {
+		o.signal()
+	}
+}
+
+// feedClaimed: Run's feed consumer took the consumer's lease, at pos.
+func (o *observer) feedClaimed(pos int64) {
+	o.feed.drained.Store(false)
+	maxInt64(&o.feed.delivered, pos)
+}
+
+// feedDelivered: the feed was delivered to OnChange up to pos; drained if
+// the read found nothing more.
+func (o *observer) feedDelivered(pos int64, drained bool) {
+	maxInt64(&o.feed.delivered, pos)
+	o.feed.drained.Store(drained)
+	o.signal()
+}
+
+// feedStopped: Run's feed consumer stopped.
+func (o *observer) feedStopped() {
+	o.feed.active.Store(false)
+	o.signal()
+}
+
+// maxInt64 raises v to n if n is larger.
+func maxInt64(v *atomic.Int64, n int64) {
+	for {
+		cur := v.Load()
+		if n <= cur || v.CompareAndSwap(cur, n) {
+			return
+		}
+	}
 }
 
 // duplicate: the ledger recognised n as already seen.

@@ -41,11 +41,17 @@ const (
 	// Config.DedupRetention (Stores that implement [Ledger]). Every
 	// Config.SafetyNetInterval.
 	SweepPruneLedger Sweep = "prune_ledger"
+	// SweepPruneFeed deletes the change feed's entries that every consumer
+	// has acknowledged (when there is at least one consumer; a host that
+	// only reads with ChangesSince keeps them) and those older than
+	// Config.FeedRetention, acknowledged or not (Stores that implement
+	// [ChangeFeed]). Every Config.SafetyNetInterval.
+	SweepPruneFeed Sweep = "prune_feed"
 )
 
 // Sweeps lists every sweep, in the order Run first runs them.
 func Sweeps() []Sweep {
-	return []Sweep{SweepCatchUp, SweepRenew, SweepRetry, SweepSafetyNet, SweepPruneLedger}
+	return []Sweep{SweepCatchUp, SweepRenew, SweepRetry, SweepSafetyNet, SweepPruneLedger, SweepPruneFeed}
 }
 
 // SweepInterval returns how often Run runs s: zero for SweepCatchUp, which
@@ -56,7 +62,7 @@ func (e *Engine) SweepInterval(s Sweep) time.Duration {
 		return e.cfg.RenewInterval
 	case SweepRetry:
 		return e.cfg.RetryInterval
-	case SweepSafetyNet, SweepPruneLedger:
+	case SweepSafetyNet, SweepPruneLedger, SweepPruneFeed:
 		return e.cfg.SafetyNetInterval
 	}
 	return 0
@@ -64,8 +70,9 @@ func (e *Engine) SweepInterval(s Sweep) time.Duration {
 
 // RunSweep runs sweep s once and returns how many items it handled
 // (calendars synced, subscriptions renewed by this Engine, notifications
-// retried, ledger entries pruned). Failures of single items are reported
-// to Config.OnError and joined into the error; the sweep goes on past them.
+// retried, ledger or feed entries pruned). Failures of single items are
+// reported to Config.OnError and joined into the error; the sweep goes on
+// past them.
 //
 // SweepRenew extends subscriptions in place where the provider can
 // (provider.Renewer: Graph); if the provider no longer has one, a new one
@@ -89,6 +96,8 @@ func (e *Engine) RunSweep(ctx context.Context, s Sweep) (int, error) {
 		return e.safetyNet(ctx)
 	case SweepPruneLedger:
 		return e.pruneLedger(ctx)
+	case SweepPruneFeed:
+		return e.pruneFeed(ctx)
 	}
 	return 0, fmt.Errorf("calsync: unknown sweep %q", string(s))
 }
@@ -123,6 +132,7 @@ func (e *Engine) schedule(ctx context.Context) {
 		case <-safety.C:
 			e.runSweep(ctx, SweepSafetyNet)
 			e.runSweep(ctx, SweepPruneLedger)
+			e.runSweep(ctx, SweepPruneFeed)
 		}
 	}
 }

@@ -161,9 +161,7 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 		res.Applied += len(ar.Applied)
 		res.Stale += ar.Stale
 		e.obs.pageApplied(cal, ar)
-		if len(ar.Applied) > 0 && e.cfg.OnChange != nil {
-			e.cfg.OnChange(ctx, cal, ar.Applied)
-		}
+		e.committed(ctx, cal, ar)
 		st, expect = b.State, b.State
 		if page.Last() {
 			break
