@@ -164,8 +164,11 @@ type Config struct {
 	MeterProvider metric.MeterProvider
 	// InstanceID identifies this Engine among the instances sharing the
 	// Store: it owns the leases the Engine takes (Stores that implement
-	// [Leases]). Two Engines must never share one. Default: a random id,
-	// new for every NewEngine.
+	// [Leases]). Two Engines must never share one. A stable id (a host
+	// name) lets a restarted process take back at once the leases its
+	// predecessor held, the change feed consumer's among them, instead of
+	// waiting for them to expire. Default: a random id, new for every
+	// NewEngine.
 	InstanceID string
 	// Logger receives structured logs (ids, never secrets). Default: none.
 	Logger *slog.Logger

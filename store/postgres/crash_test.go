@@ -67,3 +67,50 @@ func TestCrash(t *testing.T) {
 		return s, func() {}
 	})
 }
+
+// TestFeedCrashChild is the child process of TestFeedCrash.
+func TestFeedCrashChild(t *testing.T) {
+	if os.Getenv(crashtest.EnvChild) == "" {
+		t.Skip("child process of TestFeedCrash")
+	}
+	cfg, err := pgxpool.ParseConfig(os.Getenv(envURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = os.Getenv(envCrashSchema)
+	cfg.ConnConfig.RuntimeParams["application_name"] = crashChildApp
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := postgres.New(context.Background(), pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashtest.FeedChild(t, s)
+}
+
+// TestFeedCrash kills a host process (kill -9) between the commit of a
+// page and OnChange, and at random points, restarts it, and checks that
+// OnChange received every committed change at least once.
+func TestFeedCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	pool := testPool(t)
+	s, err := postgres.New(t.Context(), pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutCalendar(t.Context(), calsync.Calendar{ID: crashtest.FeedCalendar, Provider: "crash"}); err != nil {
+		t.Fatal(err)
+	}
+	schema := pool.Config().ConnConfig.RuntimeParams["search_path"]
+	crashtest.RunFeed(t, "TestFeedCrashChild", []string{envCrashSchema + "=" + schema}, 6, func() (calsync.Store, func()) {
+		// As in TestCrash: let the killed children's backends end first.
+		if _, err := pool.Exec(t.Context(), `SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE application_name = $1`, crashChildApp); err != nil {
+			t.Fatal(err)
+		}
+		return s, func() {}
+	})
+}

@@ -52,3 +52,34 @@ func openPath(t *testing.T, path string) *sqlite.Store {
 	}
 	return s
 }
+
+// TestFeedCrashChild is the child process of TestFeedCrash.
+func TestFeedCrashChild(t *testing.T) {
+	if os.Getenv(crashtest.EnvChild) == "" {
+		t.Skip("child process of TestFeedCrash")
+	}
+	s, err := sqlite.Open(context.Background(), os.Getenv(envCrashDB), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashtest.FeedChild(t, s)
+}
+
+// TestFeedCrash kills a host process (kill -9) between the commit of a
+// page and OnChange, and at random points, restarts it, and checks that
+// OnChange received every committed change at least once.
+func TestFeedCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	path := filepath.Join(t.TempDir(), "crash.db")
+	s := openPath(t, path)
+	if err := s.PutCalendar(t.Context(), calsync.Calendar{ID: crashtest.FeedCalendar, Provider: "crash"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	crashtest.RunFeed(t, "TestFeedCrashChild", []string{envCrashDB + "=" + path}, 6, func() (calsync.Store, func()) {
+		s := openPath(t, path)
+		return s, func() { s.Close() }
+	})
+}
