@@ -114,6 +114,11 @@ func run(ctx context.Context) error {
 	if _, err := engine.Connect(ctx, cal, calsync.ConnectRequest{Address: hooks.URL + "/hooks/google"}); err != nil {
 		return err
 	}
+	// MapStore keeps a change feed, so Run's consumer prints the changes:
+	// wait for it, to keep the output in order.
+	if err := engine.WaitIdle(ctx); err != nil {
+		return err
+	}
 
 	fmt.Println("== rename one event, delete another, sync")
 	if _, err := api.Events.Patch(calID, ids[0], &calendar.Event{Summary: "Planning (moved to room 2)"}).Context(ctx).Do(); err != nil {
@@ -125,6 +130,9 @@ func run(ctx context.Context) error {
 	// The push notification also triggers a sync; calling Sync here makes
 	// the example deterministic (syncs of one calendar never overlap).
 	if _, err := engine.Sync(ctx, calID); err != nil {
+		return err
+	}
+	if err := engine.WaitIdle(ctx); err != nil {
 		return err
 	}
 

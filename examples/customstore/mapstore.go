@@ -23,19 +23,23 @@ import (
 // nor the cursor change. (Copying costs O(events) per batch; a database
 // gets the same guarantee from a transaction.)
 //
-// Of the optional capabilities it implements one, calsync.Leases, to show
-// the shape: a Store declares a capability by having its methods, and the
-// Engine finds it with a type assertion.
+// Of the optional capabilities it implements two, to show the shape: a
+// Store declares a capability by having its methods, and the Engine finds
+// it with a type assertion. calsync.Leases makes instances take turns;
+// calsync.ChangeFeed (feed.go) makes OnChange at-least-once: Apply
+// publishes the feed entries with the events, under the same lock.
 type MapStore struct {
 	mu     sync.RWMutex
 	cals   map[string]*mapCalendar
 	subs   map[string]calsync.Subscription
 	leases map[string]mapLease
+	feed   mapFeed
 }
 
 var (
-	_ calsync.Store  = (*MapStore)(nil)
-	_ calsync.Leases = (*MapStore)(nil)
+	_ calsync.Store      = (*MapStore)(nil)
+	_ calsync.Leases     = (*MapStore)(nil)
+	_ calsync.ChangeFeed = (*MapStore)(nil)
 )
 
 type mapLease struct {
@@ -231,8 +235,9 @@ func (s *MapStore) Apply(ctx context.Context, calendarID string, b *calsync.Batc
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// Publish: events and cursor together.
+	// Publish: events, cursor and feed entries together.
 	c.events, c.state = events, b.State
+	res.Seq = s.feed.append(calendarID, res.Applied)
 	return res, nil
 }
 

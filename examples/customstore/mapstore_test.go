@@ -9,8 +9,8 @@ import (
 
 // TestMapStore is how a host application checks its own Store: the same
 // conformance suite calsync's stores pass. MapStore keeps times exactly
-// (TimePrecision 1ns) and implements one optional capability, Leases, which
-// the suite finds by type assertion and checks too.
+// (TimePrecision 1ns) and implements two optional capabilities, Leases and
+// ChangeFeed, which the suite finds by type assertion and checks too.
 func TestMapStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) calsync.Store { return NewMapStore() }, storetest.Features{TimePrecision: 1})
 }
