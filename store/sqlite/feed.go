@@ -5,33 +5,48 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/store/internal/outbox"
 )
 
+// feedRows is how many feed rows one INSERT writes (5 parameters each).
+const feedRows = 200
+
 // writeFeed appends one feed row per applied change inside Apply's
 // transaction and returns the seq of the last (0 for none). The
 // transaction holds SQLite's one write lock (BEGIN IMMEDIATE, across
-// processes), so seqs are handed out in commit order.
+// processes), so seqs are handed out in commit order, and the rows of one
+// multi-row INSERT get consecutive ones in VALUES order.
 func (s *Store) writeFeed(ctx context.Context, tx *sql.Tx, calendarID string, chs []calsync.Change) (int64, error) {
 	if len(chs) == 0 || s.noFeed {
 		return 0, nil
 	}
-	st, err := tx.PrepareContext(ctx, `INSERT INTO feed (calendar_id, op, event_id, event, committed) VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return 0, wrap("Apply: feed", err)
-	}
-	defer st.Close()
 	now := time.Now().UnixNano()
-	var seq int64
-	for _, ch := range chs {
-		data, err := outbox.Encode(ch)
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: Apply: %w", err)
+	var (
+		seq  int64
+		q    strings.Builder
+		args []any
+	)
+	for start := 0; start < len(chs); start += feedRows {
+		part := chs[start:min(len(chs), start+feedRows)]
+		q.Reset()
+		q.WriteString(`INSERT INTO feed (calendar_id, op, event_id, event, committed) VALUES `)
+		args = args[:0]
+		for i, ch := range part {
+			data, err := outbox.Encode(ch)
+			if err != nil {
+				return 0, fmt.Errorf("sqlite: Apply: %w", err)
+			}
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString(`(?, ?, ?, ?, ?)`)
+			args = append(args, calendarID, int(ch.Op), ch.EventID, data, now)
 		}
-		r, err := st.ExecContext(ctx, calendarID, int(ch.Op), ch.EventID, data, now)
+		r, err := tx.ExecContext(ctx, q.String(), args...)
 		if err != nil {
 			return 0, wrap("Apply: feed", err)
 		}

@@ -3,6 +3,7 @@ package outbox
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,5 +40,17 @@ func TestRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(got, ch) {
 			t.Errorf("round trip of %s:%s:\n got %+v\nwant %+v", ch.Op, ch.EventID, got.Event, ch.Event)
 		}
+	}
+}
+
+// Raw is stored as it is, after the JSON, not base64 inside it.
+func TestRawNotReencoded(t *testing.T) {
+	raw := `{"summary":"` + strings.Repeat("x", 1000) + `"}`
+	b, err := Encode(calsync.Change{Op: calsync.Upsert, EventID: "e", Event: &calsync.Event{ID: "e", Raw: json.RawMessage(raw)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(b), "\n"+raw) || len(b) > len(raw)+400 {
+		t.Errorf("encoded %d bytes for a Raw of %d: %.80q…", len(b), len(raw), b)
 	}
 }
