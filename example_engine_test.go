@@ -47,3 +47,38 @@ func ExampleEngine_Connect() {
 	// subscribed: google alice/work true
 	// initial sync: upsert Standup
 }
+
+// A host that prefers to read the changes keeps a position (a
+// FeedEntry.Seq) with its own data and asks for what came after it. The
+// feed holds every change the Store committed, in commit order.
+func ExampleEngine_ChangesSince() {
+	ctx := context.Background()
+	l := startLocal()
+	defer l.stop()
+	if _, err := l.emu.InsertEvent("alice@example.com", &gcal.Event{
+		Summary: "Standup",
+		Start:   &gcal.EventDateTime{Date: "2031-03-14"},
+		End:     &gcal.EventDateTime{Date: "2031-03-15"},
+	}); err != nil {
+		log.Fatal(err)
+	}
+	cal := calsync.Calendar{ID: "alice/work", Provider: google.Name, AccountID: "alice", RemoteID: "alice@example.com"}
+	if _, err := l.engine.Connect(ctx, cal, calsync.ConnectRequest{Address: l.hookURL}); err != nil {
+		log.Fatal(err)
+	}
+
+	var position int64 // the host's, stored with the data it derives
+	entries, next, err := l.engine.ChangesSince(ctx, position, 100)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, e := range entries {
+		fmt.Println(e.Seq, e.CalendarID, e.Change.Op, e.Change.Event.Summary, "version", e.Change.Event.Version)
+	}
+	position = next
+	entries, _, _ = l.engine.ChangesSince(ctx, position, 100)
+	fmt.Println("after position", position, "the feed holds", len(entries), "more")
+	// Output:
+	// 1 alice/work upsert Standup version 1
+	// after position 1 the feed holds 0 more
+}

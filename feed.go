@@ -39,8 +39,8 @@ import (
 // A consumer is a named reader whose position (the Seq up to which it has
 // handled the feed) the Store keeps, so that it survives restarts. Entries
 // stay until PruneFeed deletes them, whether consumers have read them or
-// not; which to delete is the caller's policy (the Engine's is in
-// [SweepPruneFeed]).
+// not, and whether their calendar still exists or not; which to delete is
+// the caller's policy (the Engine's is in [SweepPruneFeed]).
 //
 // Every method must be safe for concurrent use. Returned values belong to
 // the caller.

@@ -260,6 +260,10 @@ func (o *observer) feedStarted() {
 // feedHolder: Run's feed consumer does (or does not) hold the consumer's
 // lease: it delivers, or another instance does.
 func (o *observer) feedHolder(holder bool) {
+	if holder && !o.feed.active.Load() {
+		// Taking over: what it drained before no longer counts.
+		o.feed.drained.Store(false)
+	}
 	if o.feed.active.Swap(holder) != holder {
 		o.signal()
 	}
