@@ -444,3 +444,46 @@ func TestSweepPruneFeed(t *testing.T) {
 		t.Errorf("SweepInterval(SweepPruneFeed) = %v, want %v", d, calsync.DefaultSafetyNetInterval)
 	}
 }
+
+// An instance that died holding the consumer's lease stops nobody for
+// long: once the lease has expired, another instance takes over and
+// delivers what was left.
+func TestFeedTakeoverAfterExpiry(t *testing.T) {
+	ctx := t.Context()
+	clock := newFakeClock()
+	st := memory.New()
+	if ok, err := st.AcquireLease(ctx, "feed/"+calsync.DefaultFeedConsumer, "dead-instance", clock.Now(), 30*time.Second); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	p := newFakeProvider(10)
+	p.put(ids("a", 3)...)
+	ch := make(chan string, 10)
+	e, err := calsync.NewEngine(calsync.Config{Store: st, Providers: []calsync.Provider{p}, Now: clock.Now,
+		ManualSweeps: true, SkipCatchUp: true, FeedPollInterval: 10 * time.Millisecond,
+		OnChange: func(_ context.Context, cal calsync.Calendar, cs []calsync.Change) {
+			for _, c := range cs {
+				ch <- key(cal.ID, c)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, e)
+	connectFake(t, e)
+	// WaitIdle leaves deliveries to the instance holding the lease: it
+	// returns, and nothing has been delivered.
+	if err := e.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case k := <-ch:
+		t.Fatalf("%s delivered while another instance held the lease", k)
+	default:
+	}
+	clock.Advance(31 * time.Second)
+	for _, want := range []string{"cal-1/upsert:a000/1", "cal-1/upsert:a001/1", "cal-1/upsert:a002/1"} {
+		if got := <-ch; got != want {
+			t.Errorf("after the lease expired: delivered %s, want %s", got, want)
+		}
+	}
+}
