@@ -496,7 +496,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	c := p.cfg
 	if c.BaseURL != DefaultBaseURL || c.MaxPageSize != DefaultMaxPageSize || c.SubscriptionTTL != 10010*time.Minute ||
-		c.Window != (Window{DefaultWindowBefore, DefaultWindowAfter}) || c.HTTPClient == nil || c.HTTPClient == http.DefaultClient {
+		c.Window != (Window{DefaultWindowBefore, DefaultWindowAfter, DefaultWindowSlide}) || c.HTTPClient == nil || c.HTTPClient == http.DefaultClient {
 		t.Errorf("defaults = %+v", c)
 	}
 }
