@@ -273,7 +273,7 @@ func (w *world) startInstance(in *instance) {
 	}
 	e, err := calsync.NewEngine(calsync.Config{
 		Store: w.store, Providers: []calsync.Provider{prov, mprov},
-		Workers: 2, ManualSweeps: true, Now: w.clock.Now,
+		Workers: 2, ManualSweeps: true, Now: w.clock.Now, Debounce: 20 * time.Millisecond,
 		OnChange: func(_ context.Context, cal calsync.Calendar, cs []calsync.Change) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
