@@ -94,7 +94,7 @@ func (e *Engine) retryFolded(ctx context.Context, cal Calendar, err error) {
 	if !ok || ctx.Err() != nil || errors.Is(err, ErrCalendarUnavailable) {
 		return
 	}
-	e.recordFailure(ctx, dl, Notification{Kind: Resync, Provider: cal.Provider, CalendarID: cal.ID}, err, e.cfg.Now())
+	e.recordFailure(ctx, dl, Notification{Kind: Resync, Provider: cal.Provider, CalendarID: cal.ID}, err, e.cfg.Now(), false)
 }
 
 // maxConflicts is how many times one sync continues from a sync state
