@@ -86,7 +86,12 @@
 // # Security
 //
 // Bodies are capped ([DefaultMaxBodyBytes] for Google and
-// [DefaultGraphMaxBodyBytes] for Graph batches, unless configured); Graph's
+// [DefaultGraphMaxBodyBytes] for Graph batches, unless configured) and must
+// arrive within ReadTimeout ([DefaultReadTimeout] unless configured; 408
+// otherwise), so a sender that announces more than it sends cannot hold a
+// handler. The http.Server still needs its own ReadHeaderTimeout,
+// ReadTimeout and IdleTimeout (as above) for what happens before and
+// between requests. Graph's
 // validationToken is echoed only as text/plain with
 // X-Content-Type-Options: nosniff and at most [MaxValidationTokenLength]
 // bytes. Google notifications on unknown channels get 404, forged ones

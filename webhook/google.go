@@ -38,6 +38,17 @@ type GoogleConfig struct {
 	// Google sends no body. Default: DefaultMaxBodyBytes. Negative is an
 	// error.
 	MaxBodyBytes int64
+	// ReadTimeout bounds the time the handler spends reading a request
+	// body, from when it starts reading: a body shorter than its
+	// Content-Length, or one that trickles in, is answered 408 Request
+	// Timeout when it expires instead of holding the handler until the
+	// sender hangs up. The handler sets it with
+	// http.ResponseController.SetReadDeadline (under a server or
+	// ResponseWriter that cannot, only the http.Server's own timeouts
+	// apply), so for the body it takes the place of the http.Server's
+	// ReadTimeout: keep it no longer than that. Default:
+	// DefaultReadTimeout. Negative is an error.
+	ReadTimeout time.Duration
 	// Now returns the current time, used for expiry and Notification.Received.
 	// Default: time.Now.
 	Now func() time.Time
@@ -51,6 +62,9 @@ type GoogleConfig struct {
 func (c GoogleConfig) WithDefaults() GoogleConfig {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -68,6 +82,9 @@ func (c GoogleConfig) validate() error {
 	if c.MaxBodyBytes < 0 {
 		return errors.New("webhook: GoogleConfig.MaxBodyBytes is negative")
 	}
+	if c.ReadTimeout < 0 {
+		return errors.New("webhook: GoogleConfig.ReadTimeout is negative")
+	}
 	return nil
 }
 
@@ -79,6 +96,8 @@ func (c GoogleConfig) validate() error {
 //
 //   - a method other than POST: 405 with Allow: POST;
 //   - a body larger than MaxBodyBytes: 413;
+//   - a body that has not arrived ReadTimeout after the handler started
+//     reading it (shorter than its Content-Length, or trickling): 408;
 //   - a missing or invalid X-Goog-Channel-Id, X-Goog-Resource-State (sync,
 //     exists or not_exists), X-Goog-Message-Number (a positive integer) or
 //     X-Goog-Resource-Id: 400;
@@ -95,10 +114,11 @@ func (c GoogleConfig) validate() error {
 // The handler never calls Google. Error answers are short text/plain
 // messages that never echo the token.
 type Google struct {
-	sink  Sink
-	limit int64
-	now   func() time.Time
-	log   *slog.Logger
+	sink        Sink
+	limit       int64
+	readTimeout time.Duration
+	now         func() time.Time
+	log         *slog.Logger
 }
 
 var _ http.Handler = (*Google)(nil)
@@ -109,7 +129,7 @@ func NewGoogle(cfg GoogleConfig) (*Google, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	return &Google{sink: cfg.Sink, limit: cfg.MaxBodyBytes, now: cfg.Now, log: cfg.Logger}, nil
+	return &Google{sink: cfg.Sink, limit: cfg.MaxBodyBytes, readTimeout: cfg.ReadTimeout, now: cfg.Now, log: cfg.Logger}, nil
 }
 
 // ServeHTTP handles one push notification.
@@ -118,7 +138,7 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, http.MethodPost)
 		return
 	}
-	if _, ok := readBody(w, r, g.limit, false); !ok {
+	if _, ok := readBody(w, r, g.limit, g.readTimeout, false); !ok {
 		return
 	}
 

@@ -456,8 +456,11 @@ func TestNewGoogleConfig(t *testing.T) {
 	if _, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: newSink(), MaxBodyBytes: -1}); err == nil {
 		t.Error("negative MaxBodyBytes accepted")
 	}
+	if _, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: newSink(), ReadTimeout: -1}); err == nil {
+		t.Error("negative ReadTimeout accepted")
+	}
 	c := webhook.GoogleConfig{Sink: newSink()}.WithDefaults()
-	if c.MaxBodyBytes != webhook.DefaultMaxBodyBytes || c.Now == nil || c.Logger == nil {
+	if c.MaxBodyBytes != webhook.DefaultMaxBodyBytes || c.ReadTimeout != webhook.DefaultReadTimeout || c.Now == nil || c.Logger == nil {
 		t.Errorf("WithDefaults = %+v", c)
 	}
 	c = webhook.GoogleConfig{MaxBodyBytes: 10}.WithDefaults()

@@ -47,6 +47,17 @@ type GraphConfig struct {
 	// MaxBodyBytes caps the request body; a larger one is answered 413.
 	// Default: DefaultGraphMaxBodyBytes. Negative is an error.
 	MaxBodyBytes int64
+	// ReadTimeout bounds the time the handler spends reading a request
+	// body, from when it starts reading: a body shorter than its
+	// Content-Length, or one that trickles in, is answered 408 Request
+	// Timeout when it expires instead of holding the handler until the
+	// sender hangs up. The handler sets it with
+	// http.ResponseController.SetReadDeadline (under a server or
+	// ResponseWriter that cannot, only the http.Server's own timeouts
+	// apply), so for the body it takes the place of the http.Server's
+	// ReadTimeout: keep it no longer than that. Default:
+	// DefaultReadTimeout. Negative is an error.
+	ReadTimeout time.Duration
 	// Now returns the current time, used for expiry and Notification.Received.
 	// Default: time.Now.
 	Now func() time.Time
@@ -60,6 +71,9 @@ type GraphConfig struct {
 func (c GraphConfig) WithDefaults() GraphConfig {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultGraphMaxBodyBytes
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -76,6 +90,9 @@ func (c GraphConfig) validate() error {
 	}
 	if c.MaxBodyBytes < 0 {
 		return errors.New("webhook: GraphConfig.MaxBodyBytes is negative")
+	}
+	if c.ReadTimeout < 0 {
+		return errors.New("webhook: GraphConfig.ReadTimeout is negative")
 	}
 	return nil
 }
@@ -94,6 +111,8 @@ func (c GraphConfig) validate() error {
 //     than MaxValidationTokenLength; POST or GET only;
 //   - any other method than POST: 405 with Allow: POST;
 //   - a body larger than MaxBodyBytes: 413;
+//   - a body (of a notification or of a validation request) that has not
+//     arrived ReadTimeout after the handler started reading it: 408;
 //   - a body that is not a JSON object with a "value" array: 400;
 //   - otherwise each item of value is checked on its own. It is dropped if
 //     its subscription is unknown or not Graph's, if it lacks changeType and
@@ -112,10 +131,11 @@ func (c GraphConfig) validate() error {
 // The handler never calls Graph. Error answers are short text/plain
 // messages that never echo a clientState.
 type Graph struct {
-	sink  Sink
-	limit int64
-	now   func() time.Time
-	log   *slog.Logger
+	sink        Sink
+	limit       int64
+	readTimeout time.Duration
+	now         func() time.Time
+	log         *slog.Logger
 }
 
 var _ http.Handler = (*Graph)(nil)
@@ -126,7 +146,7 @@ func NewGraph(cfg GraphConfig) (*Graph, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	return &Graph{sink: cfg.Sink, limit: cfg.MaxBodyBytes, now: cfg.Now, log: cfg.Logger}, nil
+	return &Graph{sink: cfg.Sink, limit: cfg.MaxBodyBytes, readTimeout: cfg.ReadTimeout, now: cfg.Now, log: cfg.Logger}, nil
 }
 
 // graphCollection is a changeNotificationCollection.
@@ -161,7 +181,7 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, http.MethodPost)
 		return
 	}
-	body, ok := readBody(w, r, g.limit, true)
+	body, ok := readBody(w, r, g.limit, g.readTimeout, true)
 	if !ok {
 		return
 	}
@@ -260,7 +280,7 @@ func (g *Graph) validate(w http.ResponseWriter, r *http.Request, token []string)
 		plain(w, http.StatusBadRequest, "webhook: validationToken must be one value of 1..1024 bytes")
 		return
 	}
-	if _, ok := readBody(w, r, g.limit, false); !ok {
+	if _, ok := readBody(w, r, g.limit, g.readTimeout, false); !ok {
 		return
 	}
 	h := w.Header()

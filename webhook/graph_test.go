@@ -355,6 +355,12 @@ func TestNewGraphValidates(t *testing.T) {
 	if _, err := webhook.NewGraph(webhook.GraphConfig{Sink: newGraphSink(), MaxBodyBytes: -1}); err == nil {
 		t.Error("negative MaxBodyBytes accepted")
 	}
+	if _, err := webhook.NewGraph(webhook.GraphConfig{Sink: newGraphSink(), ReadTimeout: -1}); err == nil {
+		t.Error("negative ReadTimeout accepted")
+	}
+	if c := (webhook.GraphConfig{}).WithDefaults(); c.ReadTimeout != webhook.DefaultReadTimeout {
+		t.Errorf("default ReadTimeout = %v", c.ReadTimeout)
+	}
 	h, err := webhook.NewGraph(webhook.GraphConfig{Sink: newGraphSink(), MaxBodyBytes: 64})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"time"
 
 	"github.com/calsync/calsync"
 )
@@ -19,6 +21,13 @@ const DefaultMaxBodyBytes int64 = 4 << 10
 // 500, 502, 503 and 504 with its own exponential backoff), so it is only a
 // hint for proxies and other senders.
 const DefaultRetryAfter = "1"
+
+// DefaultReadTimeout is the default time a handler allows for reading a
+// request body. Google sends none and a Graph batch of a thousand
+// notifications is well under a megabyte, so a sender that has not
+// delivered its body by then never will: it is answered 408 instead of
+// holding the handler (and a connection) until it hangs up.
+const DefaultReadTimeout = 10 * time.Second
 
 // Sink is where the handlers look up subscriptions and queue authenticated
 // notifications. [*calsync.Engine] implements it.
@@ -37,13 +46,25 @@ var _ Sink = (*calsync.Engine)(nil)
 
 // readBody reads r's body through http.MaxBytesReader and returns it, or,
 // unless keep is set, throws it away and returns nil. It answers the
-// request itself and returns false if the body is larger than limit (413)
-// or cannot be read (400). A server request without a body
-// (Content-Length: 0, as Google sends) has http.NoBody: nothing to read.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, keep bool) ([]byte, bool) {
+// request itself and returns false if the body is larger than limit (413),
+// has not arrived timeout after the handler started reading it (408), or
+// cannot be read (400). A server request without a body (Content-Length: 0,
+// as Google sends) has http.NoBody: nothing to read, no deadline to set.
+//
+// The deadline is set on the connection (http.ResponseController), so it
+// also ends a read blocked inside the server, and measured with the real
+// clock, not the handler's Now: it is about the network. It need not be
+// cleared: net/http clears it when the body has been read to its end
+// (before its background read, which a passed deadline would fail), and
+// the connection is not reused after a body that was not.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration, keep bool) ([]byte, bool) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, true
 	}
+	rc := http.NewResponseController(w)
+	// Without support (an http.ResponseWriter that cannot reach its
+	// connection) only the http.Server's own timeouts bound the read.
+	_ = rc.SetReadDeadline(time.Now().Add(timeout))
 	body := http.MaxBytesReader(w, r.Body, limit)
 	defer body.Close()
 	var b []byte
@@ -56,6 +77,10 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, keep bool) ([
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			plain(w, http.StatusRequestEntityTooLarge, "webhook: request body too large")
+			return nil, false
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			plain(w, http.StatusRequestTimeout, "webhook: request body not received in time")
 			return nil, false
 		}
 		plain(w, http.StatusBadRequest, "webhook: cannot read request body")
