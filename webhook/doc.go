@@ -95,7 +95,9 @@
 // validationToken is echoed only as text/plain with
 // X-Content-Type-Options: nosniff and at most [MaxValidationTokenLength]
 // bytes. Google notifications on unknown channels get 404, forged ones
-// 403, expired ones 410 (Graph: see above). Logs carry channel,
-// subscription and calendar ids only, never a channel token or a secret,
-// and error answers never echo request values.
+// 403, expired ones 410 (Graph: see above). Ids and secrets longer than
+// [MaxIDLength] are refused with 400 before they are looked up. Logs carry
+// channel, subscription and calendar ids only, never a channel token or a
+// secret, and of an id that matched no subscription (the sender's choice)
+// only a short prefix; error answers never echo request values.
 package webhook

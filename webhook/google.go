@@ -100,7 +100,8 @@ func (c GoogleConfig) validate() error {
 //     reading it (shorter than its Content-Length, or trickling): 408;
 //   - a missing or invalid X-Goog-Channel-Id, X-Goog-Resource-State (sync,
 //     exists or not_exists), X-Goog-Message-Number (a positive integer) or
-//     X-Goog-Resource-Id: 400;
+//     X-Goog-Resource-Id, or a channel id, resource id or channel token
+//     longer than MaxIDLength: 400, before any lookup;
 //   - an unknown channel, or one whose subscription is not Google's: 404;
 //   - a failed lookup (the Store is down): 503, so that Google redelivers;
 //   - an X-Goog-Channel-Token that does not match the subscription's secret
@@ -144,8 +145,12 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	h := r.Header
 	channelID := header(h, headerChannelID)
-	if channelID == "" {
+	switch {
+	case channelID == "":
 		plain(w, http.StatusBadRequest, "webhook: missing X-Goog-Channel-Id header")
+		return
+	case len(channelID) > MaxIDLength:
+		plain(w, http.StatusBadRequest, "webhook: X-Goog-Channel-Id header too long")
 		return
 	}
 	state := header(h, headerResourceState)
@@ -164,8 +169,17 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resourceID := header(h, headerResourceID)
-	if resourceID == "" {
+	switch {
+	case resourceID == "":
 		plain(w, http.StatusBadRequest, "webhook: missing X-Goog-Resource-Id header")
+		return
+	case len(resourceID) > MaxIDLength:
+		plain(w, http.StatusBadRequest, "webhook: X-Goog-Resource-Id header too long")
+		return
+	}
+	token := header(h, headerChannelToken)
+	if len(token) > MaxIDLength {
+		plain(w, http.StatusBadRequest, "webhook: X-Goog-Channel-Token header too long")
 		return
 	}
 
@@ -173,21 +187,21 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sub, err := g.sink.Subscription(ctx, channelID)
 	switch {
 	case errors.Is(err, calsync.ErrNotFound):
-		g.log.InfoContext(ctx, "webhook: google notification for unknown channel", "channel", channelID)
+		g.log.InfoContext(ctx, "webhook: google notification for unknown channel", "channel", clip(channelID))
 		plain(w, http.StatusNotFound, "webhook: unknown channel")
 		return
 	case err != nil:
-		g.log.WarnContext(ctx, "webhook: google channel lookup failed", "channel", channelID, "err", err)
+		g.log.WarnContext(ctx, "webhook: google channel lookup failed", "channel", clip(channelID), "err", err)
 		unavailable(w, "webhook: cannot look up channel, retry later")
 		return
 	case sub.Provider != googleProvider:
 		// Answered like an unknown channel: a Graph subscription id must
 		// not be usable as a Google channel id.
-		g.log.InfoContext(ctx, "webhook: google notification for a non-google subscription", "channel", channelID, "provider", sub.Provider)
+		g.log.InfoContext(ctx, "webhook: google notification for a non-google subscription", "channel", clip(channelID), "provider", sub.Provider)
 		plain(w, http.StatusNotFound, "webhook: unknown channel")
 		return
 	}
-	if !secretEqual(header(h, headerChannelToken), sub.Secret) {
+	if !secretEqual(token, sub.Secret) {
 		g.log.WarnContext(ctx, "webhook: google notification with a wrong channel token", "channel", channelID, "calendar", sub.CalendarID)
 		plain(w, http.StatusForbidden, "webhook: channel token does not match")
 		return
@@ -229,10 +243,17 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	acknowledge(w)
 }
 
+// maxMessageNumberLength is the length of the largest uint64: an
+// X-Goog-Message-Number longer than that is refused before it is parsed.
+const maxMessageNumberLength = len("18446744073709551615")
+
 // messageNumber validates an X-Goog-Message-Number value and returns it in
 // canonical form (no leading zeros), so that a redelivery always yields the
 // same Notification.MessageID.
 func messageNumber(s string) (string, bool) {
+	if len(s) > maxMessageNumberLength {
+		return "", false
+	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || n == 0 {
 		return "", false

@@ -113,7 +113,9 @@ func (c GraphConfig) validate() error {
 //   - a body larger than MaxBodyBytes: 413;
 //   - a body (of a notification or of a validation request) that has not
 //     arrived ReadTimeout after the handler started reading it: 408;
-//   - a body that is not a JSON object with a "value" array: 400;
+//   - a body that is not a JSON object with a "value" array, or one with
+//     an item whose subscriptionId or clientState is longer than
+//     MaxIDLength: 400, before any lookup;
 //   - otherwise each item of value is checked on its own. It is dropped if
 //     its subscription is unknown or not Graph's, if it lacks changeType and
 //     lifecycleEvent, if its clientState does not match the subscription's
@@ -191,6 +193,16 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Graph's ids are GUIDs and its clientStates at most 255 characters:
+	// a batch with a longer one is not Graph's, and is refused whole
+	// before any of its values is looked up or logged.
+	for i := range batch.Value {
+		if n := &batch.Value[i]; len(n.SubscriptionID) > MaxIDLength || len(n.ClientState) > MaxIDLength {
+			plain(w, http.StatusBadRequest, "webhook: subscriptionId or clientState too long")
+			return
+		}
+	}
+
 	ctx := r.Context()
 	now := g.now()
 	var queued, forged, dropped int
@@ -206,7 +218,7 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n := &batch.Value[i]
 		kind, ok := graphKind(n)
 		if !ok || n.SubscriptionID == "" {
-			g.log.InfoContext(ctx, "webhook: graph notification without subscription, changeType or known lifecycleEvent", "subscription", n.SubscriptionID)
+			g.log.InfoContext(ctx, "webhook: graph notification without subscription, changeType or known lifecycleEvent", "subscription", clip(n.SubscriptionID))
 			dropped++
 			continue
 		}
@@ -218,15 +230,15 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sub, err := l.sub, l.err
 		switch {
 		case errors.Is(err, calsync.ErrNotFound):
-			g.log.InfoContext(ctx, "webhook: graph notification for unknown subscription", "subscription", n.SubscriptionID)
+			g.log.InfoContext(ctx, "webhook: graph notification for unknown subscription", "subscription", clip(n.SubscriptionID))
 			dropped++
 			continue
 		case err != nil:
-			g.log.WarnContext(ctx, "webhook: graph subscription lookup failed", "subscription", n.SubscriptionID, "err", err)
+			g.log.WarnContext(ctx, "webhook: graph subscription lookup failed", "subscription", clip(n.SubscriptionID), "err", err)
 			retry = true
 			continue
 		case sub.Provider != graphProvider:
-			g.log.InfoContext(ctx, "webhook: graph notification for a non-graph subscription", "subscription", n.SubscriptionID, "provider", sub.Provider)
+			g.log.InfoContext(ctx, "webhook: graph notification for a non-graph subscription", "subscription", clip(n.SubscriptionID), "provider", sub.Provider)
 			dropped++
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"time"
+	"unicode/utf8"
 
 	"github.com/calsync/calsync"
 )
@@ -21,6 +22,19 @@ const DefaultMaxBodyBytes int64 = 4 << 10
 // 500, 502, 503 and 504 with its own exponential backoff), so it is only a
 // hint for proxies and other senders.
 const DefaultRetryAfter = "1"
+
+// MaxIDLength caps, in bytes, each id and secret a notification presents
+// before it is authenticated: Google's X-Goog-Channel-Id,
+// X-Goog-Channel-Token and X-Goog-Resource-Id, Graph's subscriptionId and
+// clientState. A longer one is answered 400 before it is looked up or
+// logged. The documented maxima are below it: a channel id is at most 64
+// characters and a channel token at most 256
+// (https://developers.google.com/workspace/calendar/api/guides/push); a
+// clientState at most 128 characters when the subscription is created and
+// 255 in a notification, and a subscriptionId is a GUID
+// (https://learn.microsoft.com/en-us/graph/api/resources/subscription,
+// .../changenotification).
+const MaxIDLength = 256
 
 // DefaultReadTimeout is the default time a handler allows for reading a
 // request body. Google sends none and a Graph batch of a thousand
@@ -87,6 +101,24 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.
 		return nil, false
 	}
 	return b, true
+}
+
+// maxLoggedIDLength is how much of an unauthenticated id (one that
+// matched no subscription, so the sender chose it) a log record holds.
+const maxLoggedIDLength = 64
+
+// clip returns id for a log record: whole if it is at most
+// maxLoggedIDLength bytes, else its first bytes up to a rune boundary and
+// "…", so that a sender cannot fill the logs.
+func clip(id string) string {
+	if len(id) <= maxLoggedIDLength {
+		return id
+	}
+	i := maxLoggedIDLength
+	for i > 0 && !utf8.RuneStart(id[i]) {
+		i--
+	}
+	return id[:i] + "…"
 }
 
 // header returns the first value of the header whose canonical name is key,

@@ -1,0 +1,168 @@
+package webhook_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/calsync/calsync/webhook"
+)
+
+// huge is the size of the channel id that once gave 524 KB of logs.
+const huge = 512 << 10
+
+func jsonLogger(buf *bytes.Buffer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// idTail ends the ids whose logging is checked: it must not appear in a log.
+const idTail = "END-OF-ID"
+
+// maxLogBytes bounds what one rejected request may log: a few records of
+// ids and constant messages.
+const maxLogBytes = 2 << 10
+
+// Over-long ids are unauthenticated input: they are rejected with 400
+// before any lookup or log line, whatever their size.
+func TestGoogleOverlongIDs(t *testing.T) {
+	long := strings.Repeat("a", webhook.MaxIDLength+1)
+	tests := map[string]struct {
+		header, value string
+	}{
+		"channel id":              {"X-Goog-Channel-Id", long},
+		"huge channel id":         {"X-Goog-Channel-Id", strings.Repeat("c", huge)},
+		"resource id":             {"X-Goog-Resource-Id", long},
+		"huge resource id":        {"X-Goog-Resource-Id", strings.Repeat("r", huge)},
+		"channel token":           {"X-Goog-Channel-Token", long},
+		"message number":          {"X-Goog-Message-Number", "000000000000000000001"},
+		"huge message number":     {"X-Goog-Message-Number", strings.Repeat("9", huge)},
+		"huge zero-padded number": {"X-Goog-Message-Number", strings.Repeat("0", huge) + "1"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			sink := newSink()
+			var logs bytes.Buffer
+			h, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: sink, Now: func() time.Time { return testNow }, Logger: jsonLogger(&logs)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest("POST", "/hooks/google", nil)
+			for _, kv := range valid("exists", "1") {
+				r.Header.Set(kv[0], kv[1])
+			}
+			r.Header.Set(tt.header, tt.value)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusBadRequest {
+				t.Errorf("status = %d, want 400", w.Code)
+			}
+			if sink.lookups != 0 || len(sink.notifications()) != 0 {
+				t.Errorf("looked up %d subscriptions, queued %v", sink.lookups, sink.notifications())
+			}
+			if logs.Len() > maxLogBytes || w.Body.Len() > maxLogBytes {
+				t.Errorf("logged %d bytes, answered %d bytes", logs.Len(), w.Body.Len())
+			}
+		})
+	}
+	// The limits themselves are accepted (and a 64-byte channel id is
+	// Google's own maximum).
+	sink := newSink()
+	h, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: sink, Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("POST", "/hooks/google", nil)
+	for _, kv := range valid("exists", "18446744073709551615") {
+		r.Header.Set(kv[0], kv[1])
+	}
+	r.Header.Set("X-Goog-Channel-Id", strings.Repeat("a", webhook.MaxIDLength))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusNotFound {
+		t.Errorf("channel id of MaxIDLength bytes: status = %d, want 404 (unknown)", w.Code)
+	}
+}
+
+// An unknown channel id is logged, but only a prefix of it: it is
+// whatever the sender chose.
+func TestGoogleLogsPrefixOfUnknownChannel(t *testing.T) {
+	var logs bytes.Buffer
+	h, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: newSink(), Now: func() time.Time { return testNow }, Logger: jsonLogger(&logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.Repeat("x", webhook.MaxIDLength-len(idTail)) + idTail
+	r := httptest.NewRequest("POST", "/hooks/google", nil)
+	for _, kv := range valid("exists", "1") {
+		r.Header.Set(kv[0], kv[1])
+	}
+	r.Header.Set("X-Goog-Channel-Id", id)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusNotFound {
+		t.Fatalf("status = %d, want 404", w.Code)
+	}
+	if !strings.Contains(logs.String(), "xxxxxxxx") {
+		t.Fatalf("log %q does not name the channel", logs.String())
+	}
+	if strings.Contains(logs.String(), idTail) || strings.Contains(logs.String(), id[:webhook.MaxIDLength/2]) {
+		t.Errorf("log %q holds more than a prefix of the unknown channel id", logs.String())
+	}
+}
+
+func TestGraphOverlongIDs(t *testing.T) {
+	long := strings.Repeat("a", webhook.MaxIDLength+1)
+	tests := map[string]string{
+		"subscription id":      change(long, graphSecret, "updated", "e1"),
+		"huge subscription id": change(strings.Repeat("s", huge), graphSecret, "updated", "e1"),
+		"clientState":          change("sub-1", long, "updated", "e1"),
+		"huge clientState":     change("sub-1", strings.Repeat("c", huge), "updated", "e1"),
+	}
+	for name, item := range tests {
+		t.Run(name, func(t *testing.T) {
+			sink := newGraphSink()
+			var logs bytes.Buffer
+			h, err := webhook.NewGraph(webhook.GraphConfig{Sink: sink, Now: func() time.Time { return testNow }, Logger: jsonLogger(&logs)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A genuine item first: the batch is refused as a whole,
+			// before anything is looked up or queued.
+			w := serveGraph(h, "POST", "/hooks/graph", batch(change("sub-1", graphSecret, "updated", "e0"), item))
+			if w.Code != http.StatusBadRequest {
+				t.Errorf("status = %d, want 400", w.Code)
+			}
+			if sink.lookups != 0 || len(sink.notifications()) != 0 {
+				t.Errorf("looked up %d subscriptions, queued %v", sink.lookups, sink.notifications())
+			}
+			if logs.Len() > maxLogBytes || w.Body.Len() > maxLogBytes {
+				t.Errorf("logged %d bytes, answered %d bytes", logs.Len(), w.Body.Len())
+			}
+		})
+	}
+}
+
+func TestGraphLogsPrefixOfUnknownSubscription(t *testing.T) {
+	var logs bytes.Buffer
+	h := newGraph(t, newGraphSink(), &logs)
+	id := strings.Repeat("x", webhook.MaxIDLength-len(idTail)) + idTail
+	for _, item := range []string{
+		change(id, graphSecret, "updated", "e1"),                              // unknown
+		`{"subscriptionId":"` + id + `","clientState":"` + graphSecret + `"}`, // neither changeType nor lifecycleEvent
+	} {
+		logs.Reset()
+		if w := serveGraph(h, "POST", "/hooks/graph", batch(item)); w.Code != http.StatusAccepted {
+			t.Fatalf("status = %d, want 202", w.Code)
+		}
+		if !strings.Contains(logs.String(), "xxxxxxxx") {
+			t.Fatalf("log %q does not name the subscription", logs.String())
+		}
+		if strings.Contains(logs.String(), idTail) || strings.Contains(logs.String(), id[:webhook.MaxIDLength/2]) {
+			t.Errorf("log %q holds more than a prefix of the unknown subscription id", logs.String())
+		}
+	}
+}
