@@ -99,5 +99,7 @@
 // [MaxIDLength] are refused with 400 before they are looked up. Logs carry
 // channel, subscription and calendar ids only, never a channel token or a
 // secret, and of an id that matched no subscription (the sender's choice)
-// only a short prefix; error answers never echo request values.
+// only a short prefix; a Graph batch logs its first few dropped or forged
+// items and then only counts them. Error answers never echo request
+// values.
 package webhook

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -207,6 +208,7 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := g.now()
 	var queued, forged, dropped int
 	retry := false
+	items := itemLog{logger: g.log}
 	// Graph batches several changes of one subscription in one POST: look
 	// each subscription up once per request, not once per item.
 	type lookup struct {
@@ -218,7 +220,7 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n := &batch.Value[i]
 		kind, ok := graphKind(n)
 		if !ok || n.SubscriptionID == "" {
-			g.log.InfoContext(ctx, "webhook: graph notification without subscription, changeType or known lifecycleEvent", "subscription", clip(n.SubscriptionID))
+			items.log(ctx, slog.LevelInfo, "webhook: graph notification without subscription, changeType or known lifecycleEvent", "subscription", clip(n.SubscriptionID))
 			dropped++
 			continue
 		}
@@ -230,27 +232,27 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sub, err := l.sub, l.err
 		switch {
 		case errors.Is(err, calsync.ErrNotFound):
-			g.log.InfoContext(ctx, "webhook: graph notification for unknown subscription", "subscription", clip(n.SubscriptionID))
+			items.log(ctx, slog.LevelInfo, "webhook: graph notification for unknown subscription", "subscription", clip(n.SubscriptionID))
 			dropped++
 			continue
 		case err != nil:
-			g.log.WarnContext(ctx, "webhook: graph subscription lookup failed", "subscription", clip(n.SubscriptionID), "err", err)
+			items.log(ctx, slog.LevelWarn, "webhook: graph subscription lookup failed", "subscription", clip(n.SubscriptionID), "err", err)
 			retry = true
 			continue
 		case sub.Provider != graphProvider:
-			g.log.InfoContext(ctx, "webhook: graph notification for a non-graph subscription", "subscription", clip(n.SubscriptionID), "provider", sub.Provider)
+			items.log(ctx, slog.LevelInfo, "webhook: graph notification for a non-graph subscription", "subscription", clip(n.SubscriptionID), "provider", sub.Provider)
 			dropped++
 			continue
 		}
 		if !secretEqual(n.ClientState, sub.Secret) {
-			g.log.WarnContext(ctx, "webhook: graph notification with a wrong clientState", "subscription", n.SubscriptionID, "calendar", sub.CalendarID)
+			items.log(ctx, slog.LevelWarn, "webhook: graph notification with a wrong clientState", "subscription", n.SubscriptionID, "calendar", sub.CalendarID)
 			forged++
 			continue
 		}
 		// Lifecycle events are about the subscription's life: a
 		// subscriptionRemoved may well come after the expiry we stored.
 		if kind == calsync.Changed && sub.Expired(now) {
-			g.log.InfoContext(ctx, "webhook: graph notification on an expired subscription", "subscription", n.SubscriptionID, "calendar", sub.CalendarID)
+			items.log(ctx, slog.LevelInfo, "webhook: graph notification on an expired subscription", "subscription", n.SubscriptionID, "calendar", sub.CalendarID)
 			dropped++
 			continue
 		}
@@ -263,7 +265,7 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Received:       now,
 		}
 		if err := g.sink.Enqueue(ctx, note); err != nil {
-			g.log.WarnContext(ctx, "webhook: cannot queue graph notification", "subscription", n.SubscriptionID, "calendar", sub.CalendarID, "kind", kind, "err", err)
+			items.log(ctx, slog.LevelWarn, "webhook: cannot queue graph notification", "subscription", n.SubscriptionID, "calendar", sub.CalendarID, "kind", kind, "err", err)
 			retry = true
 			continue
 		}
@@ -271,6 +273,10 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if g.log.Enabled(ctx, slog.LevelDebug) {
 			g.log.DebugContext(ctx, "webhook: graph notification queued", "subscription", n.SubscriptionID, "calendar", sub.CalendarID, "kind", kind)
 		}
+	}
+	if items.skipped > 0 {
+		g.log.InfoContext(ctx, "webhook: graph batch had more items to report than were logged",
+			"not_logged", items.skipped, "queued", queued, "dropped", dropped, "forged", forged)
 	}
 	switch {
 	case retry:
@@ -280,6 +286,29 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(http.StatusAccepted)
 	}
+}
+
+// maxItemLogs is how many records one batch may log about its items; a
+// batch holds up to MaxBodyBytes of items whose content the sender chose.
+const maxItemLogs = 8
+
+// itemLog logs what happens to the items of one batch: the first
+// maxItemLogs records one by one, then it only counts, so that a batch of
+// thousands of unknown, forged or unqueueable items costs a few log lines,
+// not several times its own size.
+type itemLog struct {
+	logger  *slog.Logger
+	logged  int
+	skipped int
+}
+
+func (l *itemLog) log(ctx context.Context, level slog.Level, msg string, args ...any) {
+	if l.logged >= maxItemLogs {
+		l.skipped++
+		return
+	}
+	l.logged++
+	l.logger.Log(ctx, level, msg, args...)
 }
 
 // validate answers Graph's validation handshake with the decoded token.

@@ -166,3 +166,39 @@ func TestGraphLogsPrefixOfUnknownSubscription(t *testing.T) {
 		}
 	}
 }
+
+// A batch is up to MaxBodyBytes of items a sender chose: the handler logs
+// only its first few dropped or forged items one by one, then a count, so
+// that logging costs a bounded amount per request instead of several times
+// the body.
+func TestGraphBatchLogsBounded(t *testing.T) {
+	var items []string
+	size := 0
+	for i := 0; size < int(webhook.DefaultGraphMaxBodyBytes)-1024; i++ {
+		var item string
+		switch i % 3 {
+		case 0:
+			item = change("unknown-"+strings.Repeat("u", 60), graphSecret, "updated", "e")
+		case 1:
+			item = change("sub-1", "forged", "updated", "e")
+		default:
+			item = `{"subscriptionId":"sub-1"}`
+		}
+		items = append(items, item)
+		size += len(item) + 1
+	}
+	var logs bytes.Buffer
+	h, err := webhook.NewGraph(webhook.GraphConfig{Sink: newGraphSink(), Now: func() time.Time { return testNow }, Logger: jsonLogger(&logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := serveGraph(h, "POST", "/hooks/graph", batch(items...)); w.Code != http.StatusAccepted {
+		t.Fatalf("status = %d, want 202", w.Code)
+	}
+	if logs.Len() > 8*maxLogBytes {
+		t.Errorf("a batch of %d items logged %d bytes in %d records", len(items), logs.Len(), strings.Count(logs.String(), "\n"))
+	}
+	if !strings.Contains(logs.String(), `"not_logged":`) {
+		t.Errorf("log %q does not count the items it left out", logs.String()[:min(logs.Len(), 2000)])
+	}
+}

@@ -49,3 +49,9 @@ func (s *fakeSink) notifications() []calsync.Notification {
 	defer s.mu.Unlock()
 	return append([]calsync.Notification(nil), s.queued...)
 }
+
+// secret returns the plaintext secret the sender of a genuine notification
+// on subscription id presents, or "" if there is none.
+func (s *fakeSink) secret(id string) string {
+	return s.subs[id].Secret
+}
