@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -84,8 +86,11 @@ type WatchRequest struct {
 // subscription.
 //
 // Secret is the shared secret (Google channel token, Graph clientState) that
-// authenticates notifications. It must never be logged; String and LogValue
-// leave it out.
+// authenticates notifications. It must never be logged or shown: however a
+// Subscription is printed (fmt, any verb, %#v included), logged (log/slog,
+// any handler, alone or in a slice) or encoded (encoding/json), the secret
+// appears as "[redacted]" or not at all; the field itself keeps its value
+// for the code that needs it.
 type Subscription struct {
 	// ID is the channel id (Google) or subscription id (Graph). It is what
 	// notifications carry and what the webhook handlers look up.
@@ -113,9 +118,47 @@ type Subscription struct {
 	Created time.Time
 }
 
+// redacted stands for a secret wherever a Subscription is shown.
+const redacted = "[redacted]"
+
 // String describes the subscription without its secret.
 func (s Subscription) String() string {
 	return fmt.Sprintf("subscription %s (%s, calendar %s, expires %s)", s.ID, s.Provider, s.CalendarID, s.Expiration.UTC().Format(time.RFC3339))
+}
+
+// subscriptionFields has Subscription's fields and none of its methods:
+// what fmt and encoding/json show of it once its secret is redacted.
+type subscriptionFields Subscription
+
+// redact returns s's fields with the secret replaced by "[redacted]" (an
+// empty one stays empty).
+func (s Subscription) redact() subscriptionFields {
+	if s.Secret != "" {
+		s.Secret = redacted
+	}
+	return subscriptionFields(s)
+}
+
+// GoString returns the %#v form, the secret redacted.
+func (s Subscription) GoString() string {
+	return "provider.Subscription" + strings.TrimPrefix(fmt.Sprintf("%#v", s.redact()), "provider.subscriptionFields")
+}
+
+// Format implements [fmt.Formatter]: %#v prints GoString, every other verb
+// formats String as a string (%q quotes it). Without it, verbs that fmt
+// applies field by field (%d, %t …) would print the secret.
+func (s Subscription) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, s.GoString())
+		return
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), s.String())
+}
+
+// MarshalJSON implements [json.Marshaler]: the fields under their Go
+// names, as encoding/json would give them, but the secret "[redacted]".
+func (s Subscription) MarshalJSON() ([]byte, error) {
+	return json.Marshal(s.redact())
 }
 
 // LogValue implements [slog.LogValuer]; it leaves out the secret.
