@@ -15,7 +15,9 @@
 // [calsync.DeadLetters], [vault.Accounts] and [calsync.Leases].
 //
 //   - The database runs in WAL mode (readers never wait for the writer) with
-//     a busy timeout ([Config].BusyTimeout) and foreign keys on.
+//     a busy timeout ([Config].BusyTimeout), foreign keys and secure_delete
+//     on: the bytes of deleted rows (subscriptions, account tokens) are
+//     overwritten rather than left in the file's free space.
 //   - Every write transaction starts with BEGIN IMMEDIATE, so two writers
 //     never deadlock upgrading a read lock; within one process writes go
 //     through one connection and queue in Go rather than in SQLite's busy

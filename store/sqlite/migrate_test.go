@@ -1,8 +1,11 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -125,5 +128,42 @@ func TestSecondOpenerSharesFile(t *testing.T) {
 	}
 	if _, err := b.Calendar(ctx, "c"); err != nil {
 		t.Fatalf("second Store does not see the first one's calendar: %v", err)
+	}
+}
+
+// secure_delete is on for every connection of the Store: what a deleted
+// subscription or account token occupied is overwritten, not left in a
+// free page.
+func TestSecureDelete(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "deleted.db")
+	s, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "https://example.com/hook/c0ffee-d3l3t3d-subscr1pt10n"
+	for i := range 50 {
+		sub := calsync.Subscription{ID: fmt.Sprintf("sub-%02d", i), CalendarID: "cal", Provider: "google", Address: marker, Expiration: time.Unix(1, 0)}
+		if err := s.PutSubscription(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 50 {
+		if err := s.DeleteSubscription(ctx, fmt.Sprintf("sub-%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(path + "*")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(marker)) {
+			t.Errorf("%s still holds a deleted subscription's bytes", filepath.Base(f))
+		}
 	}
 }

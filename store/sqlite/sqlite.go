@@ -129,6 +129,11 @@ func open(ctx context.Context, path string, cfg *Config, upTo int) (*Store, erro
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// Overwrite deleted content with zeros rather than leave it in free
+	// pages and unused parts of pages: a deleted subscription or a replaced
+	// account token would otherwise stay readable in the file until SQLite
+	// reused the space. It costs some writes on delete, which are rare here.
+	q.Add("_pragma", "secure_delete(ON)")
 	r, err := sql.Open("sqlite", "file:"+uriPath+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: Open: %w", err)
