@@ -17,7 +17,7 @@ const subSecret = "c1ient-st4te-0f-th3-subscr1pt10n"
 func testSubscription() provider.Subscription {
 	return provider.Subscription{
 		ID: "sub-1", CalendarID: "cal-1", Provider: "msgraph", ResourceID: "me/events",
-		Address: "https://hooks.example/graph", Secret: subSecret,
+		Address: "https://hooks.example/graph", Secret: subSecret, SecretHash: provider.HashSecret(subSecret),
 		Expiration: time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC), Created: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 }
@@ -88,5 +88,26 @@ func TestSubscriptionJSON(t *testing.T) {
 	s.Secret = ""
 	if b, _ := json.Marshal(s); !strings.Contains(string(b), `"Secret":""`) {
 		t.Errorf("empty secret: %s", b)
+	}
+}
+
+func TestVerifySecret(t *testing.T) {
+	s := provider.Subscription{ID: "sub-1", SecretHash: provider.HashSecret(subSecret)}
+	if !s.VerifySecret(subSecret) {
+		t.Error("the secret itself does not verify")
+	}
+	for _, token := range []string{"", subSecret[:len(subSecret)-1], subSecret + "0", strings.ToUpper(subSecret), " " + subSecret} {
+		if s.VerifySecret(token) {
+			t.Errorf("token %q verifies", token)
+		}
+	}
+	var none provider.Subscription
+	for _, token := range []string{"", "x", subSecret} {
+		if none.VerifySecret(token) {
+			t.Errorf("a subscription without SecretHash verifies %q", token)
+		}
+	}
+	if h := provider.HashSecret(subSecret); h == provider.HashSecret(subSecret+"0") || h == ([32]byte{}) {
+		t.Errorf("HashSecret = %x", h)
 	}
 }

@@ -1,8 +1,6 @@
 package webhook
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -105,7 +103,8 @@ func (c GoogleConfig) validate() error {
 //   - an unknown channel, or one whose subscription is not Google's: 404;
 //   - a failed lookup (the Store is down): 503, so that Google redelivers;
 //   - an X-Goog-Channel-Token that does not match the subscription's secret
-//     (compared in constant time) or is missing: 403;
+//     (its SHA-256 compared in constant time with the stored SecretHash:
+//     calsync.Subscription.VerifySecret) or is missing: 403;
 //   - an X-Goog-Resource-Id other than the subscription's (when known): 403;
 //   - an expired subscription: 410;
 //   - a sync message: 200, nothing queued;
@@ -201,7 +200,7 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusNotFound, "webhook: unknown channel")
 		return
 	}
-	if !secretEqual(token, sub.Secret) {
+	if !sub.VerifySecret(token) {
 		g.log.WarnContext(ctx, "webhook: google notification with a wrong channel token", "channel", channelID, "calendar", sub.CalendarID)
 		plain(w, http.StatusForbidden, "webhook: channel token does not match")
 		return
@@ -262,18 +261,4 @@ func messageNumber(s string) (string, bool) {
 		return strconv.FormatUint(n, 10), true
 	}
 	return s, true
-}
-
-// secretEqual reports whether the presented token equals the stored secret
-// without leaking, through timing, how much of it matched or how long the
-// secret is: both are hashed to a fixed length and the digests compared in
-// constant time. An empty secret or token never matches, so a subscription
-// stored without a secret cannot be used by anyone.
-func secretEqual(token, secret string) bool {
-	if token == "" || secret == "" {
-		return false
-	}
-	a := sha256.Sum256([]byte(token))
-	b := sha256.Sum256([]byte(secret))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }

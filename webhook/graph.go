@@ -120,7 +120,8 @@ func (c GraphConfig) validate() error {
 //   - otherwise each item of value is checked on its own. It is dropped if
 //     its subscription is unknown or not Graph's, if it lacks changeType and
 //     lifecycleEvent, if its clientState does not match the subscription's
-//     secret (compared in constant time: forged), or if it is a change
+//     secret (calsync.Subscription.VerifySecret: its SHA-256 compared in
+//     constant time with the stored SecretHash; forged), or if it is a change
 //     notification and the subscription has expired. The others are queued:
 //     a change as [calsync.Changed]; lifecycle events reauthorizationRequired
 //     as [calsync.ReauthorizationRequired], subscriptionRemoved as
@@ -244,7 +245,7 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			dropped++
 			continue
 		}
-		if !secretEqual(n.ClientState, sub.Secret) {
+		if !sub.VerifySecret(n.ClientState) {
 			items.log(ctx, slog.LevelWarn, "webhook: graph notification with a wrong clientState", "subscription", n.SubscriptionID, "calendar", sub.CalendarID)
 			forged++
 			continue

@@ -42,9 +42,9 @@ func newGraphSink() *fakeSink {
 		m(c8SubID, "cal-c8", c8State, exp),
 		m(b5SubID, "cal-b5", b5State, exp),
 	}
-	s := &fakeSink{subs: make(map[string]calsync.Subscription)}
+	s := &fakeSink{subs: make(map[string]calsync.Subscription), plaintext: make(map[string]string)}
 	for _, sub := range subs {
-		s.subs[sub.ID] = sub
+		s.subs[sub.ID], s.plaintext[sub.ID] = hashed(sub, sub.Secret), sub.Secret
 	}
 	return s
 }

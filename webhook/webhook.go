@@ -46,6 +46,10 @@ const DefaultReadTimeout = 10 * time.Second
 // Sink is where the handlers look up subscriptions and queue authenticated
 // notifications. [*calsync.Engine] implements it.
 //
+// A notification is authenticated against the looked-up subscription's
+// SecretHash ([calsync.Subscription.VerifySecret]); its Secret, which
+// Stores do not keep, is not used.
+//
 // Implementations must be safe for concurrent use. Subscription returns an
 // error wrapping [calsync.ErrNotFound] for an unknown id; any other error is
 // taken to be temporary (the handler answers 503 so that the provider

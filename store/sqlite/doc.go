@@ -31,6 +31,9 @@
 //   - Times are stored as integer nanoseconds: every time.Time in the
 //     years 1678–2262 round-trips exactly (the time zone is not kept; times
 //     come back in UTC). Event.Raw is stored and returned byte for byte.
+//   - Subscriptions keep their secret's SHA-256 (SecretHash), never the
+//     secret itself. Migration 5 hashes the secrets older versions kept in
+//     clear, and secure_delete wipes their old bytes from the file.
 //   - Event ids are compared as bytes (SQLite's BINARY collation), so
 //     [Store.ListEvents] pages in the byte order the contract asks for.
 //
