@@ -437,39 +437,39 @@ func metricLabels(t *testing.T, rm metricdata.ResourceMetrics) []string {
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
 			out = append(out, m.Name, m.Description, m.Unit)
-			var sets [][]string
 			switch d := m.Data.(type) {
 			case metricdata.Sum[int64]:
-				for _, p := range d.DataPoints {
-					sets = append(sets, attrs(p.Attributes.ToSlice()))
-				}
+				out = append(out, pointAttrs(d.DataPoints)...)
 			case metricdata.Sum[float64]:
-				for _, p := range d.DataPoints {
-					sets = append(sets, attrs(p.Attributes.ToSlice()))
-				}
+				out = append(out, pointAttrs(d.DataPoints)...)
 			case metricdata.Gauge[int64]:
-				for _, p := range d.DataPoints {
-					sets = append(sets, attrs(p.Attributes.ToSlice()))
-				}
+				out = append(out, pointAttrs(d.DataPoints)...)
 			case metricdata.Gauge[float64]:
-				for _, p := range d.DataPoints {
-					sets = append(sets, attrs(p.Attributes.ToSlice()))
-				}
+				out = append(out, pointAttrs(d.DataPoints)...)
 			case metricdata.Histogram[int64]:
-				for _, p := range d.DataPoints {
-					sets = append(sets, attrs(p.Attributes.ToSlice()))
-				}
+				out = append(out, histogramAttrs(d.DataPoints)...)
 			case metricdata.Histogram[float64]:
-				for _, p := range d.DataPoints {
-					sets = append(sets, attrs(p.Attributes.ToSlice()))
-				}
+				out = append(out, histogramAttrs(d.DataPoints)...)
 			default:
 				t.Fatalf("metric %s has data of type %T, which this test cannot read", m.Name, m.Data)
 			}
-			for _, s := range sets {
-				out = append(out, s...)
-			}
 		}
+	}
+	return out
+}
+
+func pointAttrs[N int64 | float64](points []metricdata.DataPoint[N]) []string {
+	var out []string
+	for _, p := range points {
+		out = append(out, attrs(p.Attributes.ToSlice())...)
+	}
+	return out
+}
+
+func histogramAttrs[N int64 | float64](points []metricdata.HistogramDataPoint[N]) []string {
+	var out []string
+	for _, p := range points {
+		out = append(out, attrs(p.Attributes.ToSlice())...)
 	}
 	return out
 }

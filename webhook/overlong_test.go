@@ -26,6 +26,34 @@ const idTail = "END-OF-ID"
 // ids and constant messages.
 const maxLogBytes = 2 << 10
 
+// checkRefusedEarly fails t unless the answer is 400 and the request cost
+// no lookup, no queued notification, and only a few bytes of log and
+// answer.
+func checkRefusedEarly(t *testing.T, sink *fakeSink, w *httptest.ResponseRecorder, logs *bytes.Buffer) {
+	t.Helper()
+	if w.Code != http.StatusBadRequest {
+		t.Errorf("status = %d, want 400", w.Code)
+	}
+	if sink.lookups != 0 || len(sink.notifications()) != 0 {
+		t.Errorf("looked up %d subscriptions, queued %v", sink.lookups, sink.notifications())
+	}
+	if logs.Len() > maxLogBytes || w.Body.Len() > maxLogBytes {
+		t.Errorf("logged %d bytes, answered %d bytes", logs.Len(), w.Body.Len())
+	}
+}
+
+// checkLogsPrefix fails t unless log names id (made of x's and idTail) by a
+// prefix, and only by a prefix.
+func checkLogsPrefix(t *testing.T, log, id string) {
+	t.Helper()
+	if !strings.Contains(log, "xxxxxxxx") {
+		t.Fatalf("log %q does not name the id", log)
+	}
+	if strings.Contains(log, idTail) || strings.Contains(log, id[:webhook.MaxIDLength/2]) {
+		t.Errorf("log %q holds more than a prefix of the unknown id", log)
+	}
+}
+
 // Over-long ids are unauthenticated input: they are rejected with 400
 // before any lookup or log line, whatever their size.
 func TestGoogleOverlongIDs(t *testing.T) {
@@ -57,15 +85,7 @@ func TestGoogleOverlongIDs(t *testing.T) {
 			r.Header.Set(tt.header, tt.value)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
-			if w.Code != http.StatusBadRequest {
-				t.Errorf("status = %d, want 400", w.Code)
-			}
-			if sink.lookups != 0 || len(sink.notifications()) != 0 {
-				t.Errorf("looked up %d subscriptions, queued %v", sink.lookups, sink.notifications())
-			}
-			if logs.Len() > maxLogBytes || w.Body.Len() > maxLogBytes {
-				t.Errorf("logged %d bytes, answered %d bytes", logs.Len(), w.Body.Len())
-			}
+			checkRefusedEarly(t, sink, w, &logs)
 		})
 	}
 	// The limits themselves are accepted (and a 64-byte channel id is
@@ -106,12 +126,7 @@ func TestGoogleLogsPrefixOfUnknownChannel(t *testing.T) {
 	if w.Code != http.StatusNotFound {
 		t.Fatalf("status = %d, want 404", w.Code)
 	}
-	if !strings.Contains(logs.String(), "xxxxxxxx") {
-		t.Fatalf("log %q does not name the channel", logs.String())
-	}
-	if strings.Contains(logs.String(), idTail) || strings.Contains(logs.String(), id[:webhook.MaxIDLength/2]) {
-		t.Errorf("log %q holds more than a prefix of the unknown channel id", logs.String())
-	}
+	checkLogsPrefix(t, logs.String(), id)
 }
 
 func TestGraphOverlongIDs(t *testing.T) {
@@ -133,15 +148,7 @@ func TestGraphOverlongIDs(t *testing.T) {
 			// A genuine item first: the batch is refused as a whole,
 			// before anything is looked up or queued.
 			w := serveGraph(h, "POST", "/hooks/graph", batch(change("sub-1", graphSecret, "updated", "e0"), item))
-			if w.Code != http.StatusBadRequest {
-				t.Errorf("status = %d, want 400", w.Code)
-			}
-			if sink.lookups != 0 || len(sink.notifications()) != 0 {
-				t.Errorf("looked up %d subscriptions, queued %v", sink.lookups, sink.notifications())
-			}
-			if logs.Len() > maxLogBytes || w.Body.Len() > maxLogBytes {
-				t.Errorf("logged %d bytes, answered %d bytes", logs.Len(), w.Body.Len())
-			}
+			checkRefusedEarly(t, sink, w, &logs)
 		})
 	}
 }
@@ -158,12 +165,7 @@ func TestGraphLogsPrefixOfUnknownSubscription(t *testing.T) {
 		if w := serveGraph(h, "POST", "/hooks/graph", batch(item)); w.Code != http.StatusAccepted {
 			t.Fatalf("status = %d, want 202", w.Code)
 		}
-		if !strings.Contains(logs.String(), "xxxxxxxx") {
-			t.Fatalf("log %q does not name the subscription", logs.String())
-		}
-		if strings.Contains(logs.String(), idTail) || strings.Contains(logs.String(), id[:webhook.MaxIDLength/2]) {
-			t.Errorf("log %q holds more than a prefix of the unknown subscription id", logs.String())
-		}
+		checkLogsPrefix(t, logs.String(), id)
 	}
 }
 

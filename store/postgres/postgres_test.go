@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
-	"github.com/calsync/calsync/provider"
+	"github.com/calsync/calsync/store/internal/fixture"
 	"github.com/calsync/calsync/store/postgres"
 	"github.com/calsync/calsync/store/storetest"
 	"github.com/jackc/pgx/v5"
@@ -123,12 +123,7 @@ func TestMigrateHashesSecrets(t *testing.T) {
 	if err := postgres.MigrateTo(ctx, pool, secretHashVersion-1); err != nil {
 		t.Fatal(err)
 	}
-	secrets := map[string]string{
-		"chan-1": "2b0c6e1d9a8f47c3b5e0d1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6",
-		"sub-2":  "cs-ünïcode-ĉlientState",
-		"empty":  "",
-	}
-	for id, secret := range secrets {
+	for id, secret := range fixture.LegacySecrets {
 		if _, err := pool.Exec(ctx, `INSERT INTO subscriptions (id, calendar_id, provider, resource_id, resource_uri, address, lifecycle_address, secret, expiration, created)
 			VALUES ($1, 'cal', 'google', 'res', '', 'https://example.com/hook', '', $2, now(), now())`, id, secret); err != nil {
 			t.Fatal(err)
@@ -138,22 +133,7 @@ func TestMigrateHashesSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New on a version %d schema: %v", secretHashVersion-1, err)
 	}
-	for id, secret := range secrets {
-		sub, err := s.Subscription(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := provider.HashSecret(secret)
-		if secret == "" {
-			want = [32]byte{} // nothing to hash: it authenticates nothing, before and after
-		}
-		if sub.Secret != "" || sub.SecretHash != want {
-			t.Errorf("%s after migration: Secret %q, SecretHash %x, want %x", id, sub.Secret, sub.SecretHash, want)
-		}
-		if secret != "" && !sub.VerifySecret(secret) {
-			t.Errorf("%s: the old secret no longer authenticates", id)
-		}
-	}
+	fixture.CheckLegacySecretsHashed(t, ctx, s)
 	var plaintext int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'subscriptions' AND column_name = 'secret'`).Scan(&plaintext); err != nil || plaintext != 0 {
 		t.Errorf("subscriptions still has a secret column (%d, %v)", plaintext, err)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
-	"github.com/calsync/calsync/provider"
+	"github.com/calsync/calsync/store/internal/fixture"
 	"github.com/calsync/calsync/store/sqlite"
 )
 
@@ -149,16 +149,11 @@ func TestMigrateHashesSecrets(t *testing.T) {
 	}
 	old.Close()
 	// What an older calsync wrote: the secret in its own column.
-	secrets := map[string]string{
-		"chan-1": "2b0c6e1d9a8f47c3b5e0d1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6",
-		"sub-2":  "e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4",
-		"empty":  "",
-	}
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, secret := range secrets {
+	for id, secret := range fixture.LegacySecrets {
 		if _, err := db.ExecContext(ctx, `INSERT INTO subscriptions (id, calendar_id, provider, resource_id, resource_uri, address, lifecycle_address, secret, expiration, created)
 			VALUES (?, 'cal', 'google', 'res', '', 'https://example.com/hook', '', ?, 0, 0)`, id, secret); err != nil {
 			t.Fatal(err)
@@ -170,22 +165,7 @@ func TestMigrateHashesSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open of a version %d database: %v", secretHashVersion-1, err)
 	}
-	for id, secret := range secrets {
-		sub, err := s.Subscription(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := provider.HashSecret(secret)
-		if secret == "" {
-			want = [32]byte{} // nothing to hash: it authenticates nothing, before and after
-		}
-		if sub.Secret != "" || sub.SecretHash != want {
-			t.Errorf("%s after migration: Secret %q, SecretHash %x, want %x", id, sub.Secret, sub.SecretHash, want)
-		}
-		if secret != "" && !sub.VerifySecret(secret) {
-			t.Errorf("%s: the old secret no longer authenticates", id)
-		}
-	}
+	fixture.CheckLegacySecretsHashed(t, ctx, s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +178,7 @@ func TestMigrateHashesSecrets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for id, secret := range secrets {
+		for id, secret := range fixture.LegacySecrets {
 			if secret != "" && bytes.Contains(b, []byte(secret)) {
 				t.Errorf("%s still holds the plaintext secret of %s", filepath.Base(f), id)
 			}
