@@ -137,7 +137,20 @@ func (e *Engine) connect(ctx context.Context, cal Calendar, req ConnectRequest) 
 		}
 	}
 	lifecycle := req.LifecycleAddress
-	if stored == cal {
+	wasParked := false
+	if !isNew {
+		if wasParked, err = e.parked(ctx, stored); err != nil {
+			return Subscription{}, err
+		}
+	}
+	if wasParked {
+		// The host acts on a calendar the provider had refused: try again,
+		// with a new subscription (the old one is likely dead).
+		if err := e.unpark(ctx, cal.ID); err != nil {
+			return Subscription{}, err
+		}
+	}
+	if stored == cal && !wasParked {
 		now := e.cfg.Now()
 		for _, s := range old {
 			// A record without a resource id is a placeholder a crash left
@@ -286,6 +299,9 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 func (e *Engine) fail(ctx context.Context, cal Calendar, err error) {
+	if errors.Is(err, errParked) {
+		return // reported once, when it was parked
+	}
 	e.obs.failed()
 	e.log.ErrorContext(ctx, "calsync: sync failed", "calendar", cal.ID, "provider", cal.Provider, "err", err)
 	if e.cfg.OnError != nil {

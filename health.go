@@ -103,6 +103,10 @@ type CalendarHealth struct {
 	// FullSyncInProgress is true while a full sync is under way (or was
 	// interrupted and will resume).
 	FullSyncInProgress bool
+	// Unavailable is non-empty when the provider refused the calendar for
+	// good (deleted, or access lost): why. Nothing is synced or renewed
+	// until the host connects it again (Connect) or disconnects it.
+	Unavailable string
 	// SubscriptionExpiry is the latest expiration among the calendar's
 	// subscriptions; zero if it has none.
 	SubscriptionExpiry time.Time
@@ -125,7 +129,7 @@ func (e *Engine) CalendarHealth(ctx context.Context, calendarID string) (Calenda
 	if err != nil {
 		return CalendarHealth{}, fmt.Errorf("calsync: health %s: %w", calendarID, err)
 	}
-	h := CalendarHealth{Calendar: cal, LastSync: st.LastSync, FullSyncInProgress: st.FullSync() && st.Generation != 0}
+	h := CalendarHealth{Calendar: cal, LastSync: st.LastSync, FullSyncInProgress: st.FullSync() && st.Generation != 0, Unavailable: st.Unavailable}
 	if !st.LastSync.IsZero() {
 		h.CursorAge = e.cfg.Now().Sub(st.LastSync)
 	}

@@ -52,8 +52,9 @@ func (e *Engine) track(ctx context.Context, n Notification, retry bool) error {
 			if cerr := dl.ClearAttempt(ctx, n.workID()); cerr != nil && !errors.Is(cerr, ErrNotFound) {
 				e.log.WarnContext(ctx, "calsync: clear attempt", "calendar", n.CalendarID, "err", cerr)
 			}
-		} else if ctx.Err() == nil {
-			e.recordFailure(ctx, dl, n, err, now)
+		} else if ctx.Err() == nil && !errors.Is(err, ErrCalendarUnavailable) {
+			// A calendar refused for good is parked, not retried.
+			e.recordFailure(ctx, dl, n, err, now, retry)
 		}
 	}
 	e.obs.notificationDone(ctx, n, ran, err, now)
@@ -76,6 +77,9 @@ func (e *Engine) perform(ctx context.Context, n Notification) (ran bool, err err
 	}
 	switch n.Kind {
 	case SubscriptionRemoved, ReauthorizationRequired:
+		if parked, err := e.parked(ctx, cal); err != nil || parked {
+			return true, err
+		}
 		// The sync below covers the gap; a full one if the subscription
 		// turned out to be gone.
 		if err := e.resubscribeLeased(ctx, cal, n.SubscriptionID, n.Kind); err != nil {
@@ -87,6 +91,9 @@ func (e *Engine) perform(ctx context.Context, n Notification) (ran bool, err err
 		_, err = e.syncOnce(ctx, cal)
 		return err
 	}, func(err error) { e.fail(ctx, cal, err) })
+	if errors.Is(err, errParked) {
+		return ran, nil // nothing to do until the host acts
+	}
 	return ran, err
 }
 
@@ -105,9 +112,14 @@ func (n Notification) dedupKey() string {
 }
 
 // workID identifies a notification in the attempts and dead-letter stores.
+// Every notification that asks for a sync of a calendar shares one: a
+// retry syncs the calendar, which fetches whatever any of them announced,
+// so a calendar that fails in an outage has one retry schedule and at most
+// one dead letter however many notifications it received (Google sends up
+// to three per change).
 func (n Notification) workID() string {
-	if k := n.dedupKey(); k != "" {
-		return k
+	if key := n.SyncKey(); key != "" {
+		return key + "|sync"
 	}
 	return fmt.Sprintf("%s|%s|%s", n.Provider, n.CalendarID, n.Kind)
 }

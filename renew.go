@@ -46,9 +46,20 @@ func (e *Engine) renewExpiring(ctx context.Context) (int, error) {
 			errs = append(errs, fmt.Errorf("calsync: renew %s: %w", s.ID, err))
 			continue
 		}
+		if parked, err := e.parked(ctx, cal); err != nil || parked {
+			// No provider call for a calendar refused for good.
+			release()
+			if err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		syncNeeded, err := e.resubscribe(ctx, cal, cur, 0)
 		release()
 		if err != nil {
+			if errors.Is(err, ErrCalendarUnavailable) {
+				e.park(ctx, cal, err)
+			}
 			e.fail(ctx, cal, err)
 			errs = append(errs, err)
 			continue
@@ -106,6 +117,9 @@ func (e *Engine) alertExpiring(ctx context.Context) {
 		return
 	}
 	for _, s := range subs {
+		if st, err := e.cfg.Store.SyncState(ctx, s.CalendarID); err == nil && st.Unavailable != "" {
+			continue // parked: reported when it was parked
+		}
 		e.obs.raise(ctx, Alert{
 			Kind: AlertSubscriptionExpiring, CalendarID: s.CalendarID, SubscriptionID: s.ID, At: now,
 			Value: s.Expiration.Sub(now).Seconds(), Threshold: e.cfg.Alerts.ExpiryWithin.Seconds(),

@@ -81,6 +81,12 @@ type SyncState struct {
 	Generation int64
 	// LastSync is when a sync last completed.
 	LastSync time.Time
+	// Unavailable is non-empty when the provider refused the calendar for
+	// good (ErrCalendarUnavailable: deleted, or access lost): it says why.
+	// The Engine then makes no provider call for the calendar (no sync, no
+	// renewal) until the host connects it again or disconnects it.
+	// Batch.Expect does not compare it.
+	Unavailable string
 }
 
 // FullSync reports whether the state is that of a full sync (not started,
@@ -109,6 +115,12 @@ func (s SyncState) FullSync() bool { return s.Cursor == "" }
 //     are idempotent).
 //   - If Generation is non-zero, every event the batch upserts, or finds
 //     unchanged or stale, is stamped with Generation.
+//   - After the changes, every stored event whose RecurringEventID is the
+//     id of an event the batch leaves deleted (its last applied change is
+//     a Delete) is deleted too, and reported as a Delete after the
+//     changes: the exceptions of a deleted series (a cancelled exception
+//     is kept as an event for the life of its series; the provider does
+//     not list it again when the series goes).
 //   - If Sweep is set, after the changes every event of the calendar whose
 //     stamp is not Generation is deleted and reported as a Delete. This is
 //     how a full sync removes events the provider no longer has.

@@ -60,16 +60,41 @@ func (e *Engine) Sync(ctx context.Context, calendarID string) (SyncResult, error
 	}
 }
 
+// Resync runs a full sync of the calendar now, whatever its cursor: every
+// event is listed again, what the provider no longer has is deleted, and
+// events that did not change are not reported to OnChange. Use it when the
+// local copy is in doubt (a restored backup, a bug fixed in the host).
+// Like Sync it waits for a sync under way; a sync of another instance
+// that is under way continues as this full sync (it gets ErrConflict on
+// its next page). A parked calendar (see CalendarHealth.Unavailable) is
+// not synced: connect it again.
+func (e *Engine) Resync(ctx context.Context, calendarID string) (SyncResult, error) {
+	cal, err := e.cfg.Store.Calendar(ctx, calendarID)
+	if err != nil {
+		return SyncResult{}, fmt.Errorf("calsync: Resync %s: %w", calendarID, err)
+	}
+	if parked, err := e.parked(ctx, cal); err != nil || parked {
+		if err == nil {
+			err = errParked
+		}
+		return SyncResult{}, fmt.Errorf("calsync: Resync %s: %w", calendarID, err)
+	}
+	if err := e.requireFullSync(ctx, cal); err != nil {
+		return SyncResult{}, fmt.Errorf("calsync: Resync %s: %w", calendarID, err)
+	}
+	return e.Sync(ctx, calendarID)
+}
+
 // retryFolded schedules a retry (a Resync of cal) for the notifications
 // that were folded into a sync whose last run failed with err (they were
 // counted as done when they were folded), or for a resync that a renewal
 // found necessary.
 func (e *Engine) retryFolded(ctx context.Context, cal Calendar, err error) {
 	dl, ok := e.cfg.Store.(DeadLetters)
-	if !ok || ctx.Err() != nil {
+	if !ok || ctx.Err() != nil || errors.Is(err, ErrCalendarUnavailable) {
 		return
 	}
-	e.recordFailure(ctx, dl, Notification{Kind: Resync, Provider: cal.Provider, CalendarID: cal.ID}, err, e.cfg.Now())
+	e.recordFailure(ctx, dl, Notification{Kind: Resync, Provider: cal.Provider, CalendarID: cal.ID}, err, e.cfg.Now(), false)
 }
 
 // maxConflicts is how many times one sync continues from a sync state
@@ -94,6 +119,9 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 	if err != nil {
 		return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, err)
 	}
+	if st.Unavailable != "" {
+		return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, errParked)
+	}
 	// expect is the stored state this sync read or last wrote. Every Apply
 	// carries it, so that another instance of the host app syncing the
 	// calendar from the same database is noticed (ErrConflict), never
@@ -116,6 +144,9 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 			continue
 		}
 		if err != nil {
+			if errors.Is(err, ErrCalendarUnavailable) {
+				e.park(ctx, cal, err)
+			}
 			return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, err)
 		}
 		b := Batch{Changes: page.Changes, State: st, Expect: &expect}
@@ -197,6 +228,6 @@ func (e *Engine) requireFullSync(ctx context.Context, cal Calendar) error {
 	if st.FullSync() {
 		return nil
 	}
-	_, err = e.cfg.Store.Apply(ctx, cal.ID, &Batch{State: SyncState{Generation: e.newGeneration(st), LastSync: st.LastSync}})
+	_, err = e.cfg.Store.Apply(ctx, cal.ID, &Batch{State: SyncState{Generation: e.newGeneration(st), LastSync: st.LastSync, Unavailable: st.Unavailable}})
 	return err
 }

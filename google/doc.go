@@ -17,9 +17,26 @@
 // at most [MaxPageSize]). Without a cursor it lists the calendar; the last
 // page's nextSyncToken becomes the cursor. With one it lists the changes
 // since, using only the parameters Google allows with syncToken. Events
-// with status "cancelled" become deletions; everything else an upsert. A
+// with status "cancelled" become deletions, except cancelled exceptions of
+// a series in series mode (the default), which are kept as events with
+// status "cancelled" (see Config.SingleEvents); everything else an upsert. A
 // 410 (fullSyncRequired) maps to provider.ErrFullSyncRequired, on which the
-// Engine resyncs from scratch and deletes what Google no longer has.
+// Engine resyncs from scratch and deletes what Google no longer has; so
+// does a 400 that rejects the sync token of an incremental list (reason
+// "invalid", "Invalid sync token value."), Google's other answer to a stale
+// token. A 400 on a full listing stays a permanent error.
+//
+// # Errors
+//
+// Errors of the API are *provider.Error values (status, reason,
+// Retry-After) wrapping the sentinel the Engine branches on: 401, or a
+// refresh token the authorization server refuses, wraps
+// provider.ErrReauthRequired; a 404 wraps provider.ErrNotFound. On the
+// calendar's own events.list and events.watch, a 404 or a 403 that is not a
+// rate limit (forbidden, requiredAccessLevel, ...; not rateLimitExceeded,
+// userRateLimitExceeded, quotaExceeded, dailyLimitExceeded) also wraps
+// provider.ErrCalendarUnavailable: the calendar was deleted or the account
+// lost access to it, and retrying will not help.
 //
 // # Testing
 //

@@ -43,13 +43,23 @@ type harness struct {
 
 var staticToken = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "e2e-token"})
 
+// newHarness runs the emulator with its harsh defaults (several pushes per
+// change, 400 or 410 for a stale sync token, pushes after stop).
 func newHarness(t *testing.T, cfg google.Config, calendars ...string) *harness {
+	t.Helper()
+	return newHarnessWith(t, googletest.Config{}, cfg, calendars...)
+}
+
+// newHarnessWith runs the emulator with emuCfg (its PushClient is set to
+// the webhook server's).
+func newHarnessWith(t *testing.T, emuCfg googletest.Config, cfg google.Config, calendars ...string) *harness {
 	t.Helper()
 	h := &harness{t: t, store: memory.New(), queue: calsync.NewMemoryQueue(0)}
 	mux := http.NewServeMux()
 	h.hooks = httptest.NewTLSServer(mux)
 	t.Cleanup(h.hooks.Close)
-	h.emu = googletest.NewServer(googletest.Config{PushClient: h.hooks.Client()})
+	emuCfg.PushClient = h.hooks.Client()
+	h.emu = googletest.NewServer(emuCfg)
 	t.Cleanup(h.emu.Close)
 	for _, c := range calendars {
 		if err := h.emu.AddCalendar(c, "UTC"); err != nil {
@@ -142,16 +152,18 @@ func (h *harness) settle() {
 }
 
 // assertConverged compares the local copy (ids and etags) with what a full
-// list of the emulator returns.
+// events.list of the emulator returns (in series mode that includes the
+// cancelled exceptions of live series, which the local copy keeps).
 func (h *harness) assertConverged(calID string) {
 	h.t.Helper()
-	remote, err := h.emu.Events(calID, h.cfg.SingleEvents)
-	if err != nil {
-		h.t.Fatal(err)
-	}
 	var want, got []string
-	for _, e := range remote {
-		want = append(want, e.Id+" "+e.Etag)
+	if err := h.api.Events.List(calID).SingleEvents(h.cfg.SingleEvents).MaxResults(2500).Pages(context.Background(), func(p *calendar.Events) error {
+		for _, e := range p.Items {
+			want = append(want, e.Id+" "+e.Etag)
+		}
+		return nil
+	}); err != nil {
+		h.t.Fatal(err)
 	}
 	after := ""
 	for {
@@ -232,8 +244,11 @@ func TestEndToEndConvergence(t *testing.T) {
 // Duplicated and reordered deliveries carry no data, so they end in the
 // same state; a redelivered notification costs at most a cheap incremental
 // sync that changes nothing.
+//
+// One push per change (MaxPushesPerChange 1): the test counts the
+// duplicates it asked for.
 func TestEndToEndDuplicateAndReorderedNotifications(t *testing.T) {
-	h := newHarness(t, google.Config{}, "cal@example.com")
+	h := newHarnessWith(t, googletest.Config{MaxPushesPerChange: 1}, google.Config{}, "cal@example.com")
 	h.connect("cal@example.com")
 	h.emu.DuplicateNextNotifications(4)
 	h.emu.ReorderNotifications(3)
@@ -270,10 +285,17 @@ func TestEndToEndDuplicateAndReorderedNotifications(t *testing.T) {
 	}
 }
 
-// A 410 in the middle of the chain: events deleted while the token was
-// expiring must be deleted locally by the full resync.
+// A stale sync token in the middle of the chain, answered with 410 or with
+// Google's other answer, 400 "Invalid sync token value.": events deleted
+// while the token was expiring must be deleted locally by the full resync.
 func TestEndToEndExpiredSyncTokenReconciles(t *testing.T) {
-	h := newHarness(t, google.Config{PageSize: 2}, "cal@example.com")
+	for _, answer := range []googletest.StaleTokenAnswer{googletest.StaleToken410, googletest.StaleToken400} {
+		t.Run(answer.String(), func(t *testing.T) { testExpiredSyncTokenReconciles(t, answer) })
+	}
+}
+
+func testExpiredSyncTokenReconciles(t *testing.T, answer googletest.StaleTokenAnswer) {
+	h := newHarnessWith(t, googletest.Config{StaleSyncToken: answer}, google.Config{PageSize: 2}, "cal@example.com")
 	var ids []string
 	for i := range 5 {
 		ids = append(ids, h.insert("cal@example.com", fmt.Sprint("e", i), i).Id)
@@ -300,7 +322,7 @@ func TestEndToEndExpiredSyncTokenReconciles(t *testing.T) {
 		}
 	}
 	if got := h.engine.Stats().FullSyncs; got != 2 {
-		t.Errorf("full syncs = %d, want 2 (connect + resync after 410)", got)
+		t.Errorf("full syncs = %d, want 2 (connect + resync after %v)", got, answer)
 	}
 	if got := h.count(calsync.Delete); got != 2 {
 		t.Errorf("deletions reported = %d, want 2", got)
@@ -406,17 +428,43 @@ func TestEndToEndRecurringSingleEvents(t *testing.T) {
 				if _, err := h.store.Event(context.Background(), "cal@example.com", third); !errors.Is(err, calsync.ErrNotFound) {
 					t.Errorf("cancelled occurrence still stored: %v", err)
 				}
-			}
-			var sawCancel bool
-			h.mu.Lock()
-			for _, c := range h.changes {
-				if c.Op == calsync.Delete && c.EventID == third && c.Event != nil && c.Event.RecurringEventID == series.Id {
-					sawCancel = true
+			} else {
+				// Series mode keeps the cancelled exception, linked to its
+				// series and original start, for whoever expands the series.
+				got, err := h.store.Event(context.Background(), "cal@example.com", third)
+				if err != nil || got.Status != "cancelled" || got.RecurringEventID != series.Id || got.OriginalStart == nil ||
+					!got.OriginalStart.DateTime.Equal(start.AddDate(0, 0, 2)) {
+					t.Errorf("cancelled exception stored as %+v, %v", got, err)
 				}
 			}
-			h.mu.Unlock()
-			if !sawCancel {
-				t.Error("the host was not told of the cancelled occurrence (with its series id)")
+			// Told once: a Delete of the occurrence with singleEvents, an
+			// upsert of the cancelled exception in series mode.
+			cancels := func() int {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				n := 0
+				for _, c := range h.changes {
+					if c.EventID == third && c.Event != nil && c.Event.RecurringEventID == series.Id &&
+						(c.Op == calsync.Delete) == single && c.Event.Status == "cancelled" {
+						n++
+					}
+				}
+				return n
+			}
+			if n := cancels(); n != 1 {
+				t.Errorf("the host was told of the cancelled occurrence %d times, want once", n)
+			}
+			// A full resync lists the cancelled exception again: unchanged,
+			// it is not reported again.
+			if err := h.emu.ExpireSyncTokens("cal@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.engine.Sync(context.Background(), "cal@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			h.assertConverged("cal@example.com")
+			if n := cancels(); n != 1 {
+				t.Errorf("after a full resync the host was told of the cancelled occurrence %d times, want once", n)
 			}
 		})
 	}
@@ -445,9 +493,11 @@ func TestEndToEndRenewal(t *testing.T) {
 }
 
 // Without retries, a rate-limited list fails the sync with the provider's
-// status; the next notification syncs normally.
+// status; the next notification syncs normally. One push per change
+// (MaxPushesPerChange 1), so that no second push of the change syncs
+// before the health is read.
 func TestEndToEndRateLimited(t *testing.T) {
-	h := newHarness(t, google.Config{}, "cal@example.com")
+	h := newHarnessWith(t, googletest.Config{MaxPushesPerChange: 1}, google.Config{}, "cal@example.com")
 	h.connect("cal@example.com")
 	h.emu.Fail(googletest.Fault{Op: googletest.OpEventsList, Status: 429})
 	h.insert("cal@example.com", "x", 1)

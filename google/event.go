@@ -9,10 +9,17 @@ import (
 	"github.com/calsync/calsync/provider"
 )
 
-// change converts one events.list item. A cancelled event is a deletion
-// (for a cancelled occurrence of a recurring event the Event keeps its
-// recurringEventId and originalStartTime); anything else is an upsert.
-func change(calendarID string, item *calendar.Event) (provider.Change, error) {
+// change converts one events.list item. A cancelled event is a deletion,
+// except, in series mode (singleEvents false), a cancelled exception of a
+// series (it has a recurringEventId): that is an upsert of an event with
+// status "cancelled" linked to its series and original start, because a
+// client expanding the stored series must know that occurrence is off, and
+// Google's reference says to keep cancelled exceptions for the life of
+// the series. Listed again unchanged (every full sync lists them), it is
+// unchanged in the Store and not reported again. Anything else is an
+// upsert. With singleEvents, occurrences are events of their own, and a
+// cancelled one is deleted.
+func change(calendarID string, item *calendar.Event, singleEvents bool) (provider.Change, error) {
 	if item == nil || item.Id == "" {
 		return provider.Change{}, fmt.Errorf("google: events.list returned an event without an id")
 	}
@@ -20,7 +27,7 @@ func change(calendarID string, item *calendar.Event) (provider.Change, error) {
 	if err != nil {
 		return provider.Change{}, err
 	}
-	if item.Status == "cancelled" {
+	if item.Status == "cancelled" && (singleEvents || item.RecurringEventId == "") {
 		return provider.Change{Op: provider.Delete, EventID: item.Id, Event: ev}, nil
 	}
 	return provider.Change{Op: provider.Upsert, EventID: item.Id, Event: ev}, nil

@@ -386,3 +386,32 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("defaults: %v %+v", err, p)
 	}
 }
+
+// Which 403 bodies make a calendar unavailable: a reason that is no usage
+// limit does; a usage-limit reason or domain, or no reason at all (a proxy's
+// page), does not.
+func TestForbiddenBodies(t *testing.T) {
+	for _, tc := range []struct {
+		name, body  string
+		unavailable bool
+	}{
+		{"forbidden", `{"error":{"errors":[{"domain":"global","reason":"forbidden","message":"Forbidden"}],"code":403,"message":"Forbidden"}}`, true},
+		{"unknown reason", `{"error":{"errors":[{"domain":"calendar","reason":"somethingNew","message":"x"}],"code":403,"message":"x"}}`, true},
+		{"usageLimits domain", `{"error":{"errors":[{"domain":"usageLimits","reason":"rateLimitExceededUnreg","message":"x"}],"code":403,"message":"x"}}`, false},
+		{"dailyLimitExceeded", `{"error":{"errors":[{"domain":"global","reason":"dailyLimitExceeded","message":"Daily Limit Exceeded"}],"code":403,"message":"Daily Limit Exceeded"}}`, false},
+		{"no body", ``, false},
+		{"html", `<html><h1>Forbidden</h1></html>`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fixtureServer{status: 403, body: []byte(tc.body)}
+			p := newFixtureProvider(t, f, Config{})
+			_, err := p.Fetch(context.Background(), testCal, provider.Position{})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := errors.Is(err, provider.ErrCalendarUnavailable); got != tc.unavailable {
+				t.Errorf("ErrCalendarUnavailable = %v, want %v (%v)", got, tc.unavailable, err)
+			}
+		})
+	}
+}

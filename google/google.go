@@ -62,7 +62,8 @@ type Config struct {
 	// makes the next sync of every calendar a full one. Default: false
 	// (series plus exceptions, as Google stores them).
 	SingleEvents bool
-	// Now returns the current time. Default: time.Now.
+	// Now returns the current time: it dates channels and measures a
+	// Retry-After given as an HTTP-date. Default: time.Now.
 	Now func() time.Time
 }
 
@@ -180,7 +181,7 @@ func (p *Provider) Watch(ctx context.Context, cal provider.Calendar, req provide
 		Expiration: now.Add(ttl).UnixMilli(),
 	}).Context(ctx).Do()
 	if err != nil {
-		return nil, apiError("events.watch", err)
+		return nil, calendarError("events.watch", err, p.cfg.Now())
 	}
 	if ch.Id != req.ID {
 		return nil, fmt.Errorf("google: events.watch returned channel id %q, asked for %q", ch.Id, req.ID)
@@ -216,15 +217,15 @@ func (p *Provider) Stop(ctx context.Context, cal provider.Calendar, sub *provide
 		return err
 	}
 	if err := svc.Channels.Stop(&calendar.Channel{Id: sub.ID, ResourceId: sub.ResourceID}).Context(ctx).Do(); err != nil {
-		return apiError("channels.stop", err)
+		return apiError("channels.stop", err, p.cfg.Now())
 	}
 	return nil
 }
 
 // Fetch lists one page of events.list: a full listing when pos.Cursor is
 // empty, otherwise the changes since the sync token in pos.Cursor
-// (deleted events included, as status "cancelled"). A 410 maps to
-// provider.ErrFullSyncRequired.
+// (deleted events included, as status "cancelled"). A 410, or a 400 that
+// rejects the sync token, maps to provider.ErrFullSyncRequired.
 func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provider.Position) (*provider.Page, error) {
 	ctx = retry.WithAccount(ctx, cal.AccountID) // keys retry.LimitTransport's per-account limits
 	syncToken, pageToken, err := p.decodePosition(pos)
@@ -250,13 +251,25 @@ func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provide
 	}
 	res, err := call.Do()
 	if err != nil {
-		return nil, apiError("events.list", err)
+		return nil, listError(err, syncToken != "", p.cfg.Now())
 	}
 	page := &provider.Page{Changes: make([]provider.Change, 0, len(res.Items))}
+	// deletedSeries are the events this page deletes: a cancelled
+	// exception of one of them belongs to a series that is gone, not to a
+	// live one, and is deleted too rather than kept.
+	deletedSeries := make(map[string]bool)
 	for _, item := range res.Items {
-		ch, err := change(cal.ID, item)
+		if item != nil && item.Status == "cancelled" && item.RecurringEventId == "" {
+			deletedSeries[item.Id] = true
+		}
+	}
+	for _, item := range res.Items {
+		ch, err := change(cal.ID, item, p.cfg.SingleEvents)
 		if err != nil {
 			return nil, err
+		}
+		if ch.Op == provider.Upsert && ch.Event.Status == "cancelled" && deletedSeries[ch.Event.RecurringEventID] {
+			ch.Op = provider.Delete
 		}
 		page.Changes = append(page.Changes, ch)
 	}

@@ -19,6 +19,15 @@
 // retry policy applies. Only the SDK handler that rewrites its
 // /users/me-token-to-replace paths to /me is kept.
 //
+// Whatever the client, a Provider keeps at most [Config.MailboxConcurrency]
+// (4) requests of one account in flight, Outlook's limit per mailbox, so
+// that Graph's 429 ApplicationThrottled stays the exception.
+//
+// Redirects: a GET (a delta page) follows one only on the service's own
+// scheme and host; a redirect answering a write (POST, PATCH, DELETE) is
+// an error carrying its 3xx status, never a success, since Graph documents
+// none for them and the SDK would count any status below 400 as done.
+//
 // # Subscriptions
 //
 // [Provider.Watch] creates a subscription (POST /subscriptions) with
@@ -36,13 +45,23 @@
 // the live ceiling [MaxSubscriptionTTL] of 10,070 minutes; the documented
 // 10,080 is refused by the service).
 //
+// Graph validates the notification URLs on create, renewal and
+// reauthorization alike; its 400 "Subscription validation request timed
+// out." is retried with backoff ([Config.ValidationRetry], 3 tries), then
+// returned. Its 400 "Subscription expiration can only be N minutes in the
+// future." (the ceiling has moved over time) makes Watch and Renew try once
+// more just under N, and ask for no more from then on.
+//
 // [Provider.Renew] extends a subscription in place (PATCH) and
 // [Provider.Reauthorize] answers a reauthorizationRequired lifecycle
 // notification (POST /subscriptions/{id}/reauthorize): the Provider
 // implements provider.Renewer and provider.Reauthorizer, which the Engine
 // detects. A 404 from either wraps provider.ErrSubscriptionGone: the Engine
 // then creates a new subscription and resyncs. [Provider.Stop] deletes
-// (404 → provider.ErrNotFound).
+// (404 → provider.ErrNotFound). On the calendar's own calls (its delta,
+// creating a subscription to it) a 404, or a 403 that is not a limit
+// (ErrorAccessDenied), wraps provider.ErrCalendarUnavailable: the calendar
+// was deleted or the account lost access, and retrying will not help.
 //
 // # Sync
 //
@@ -58,6 +77,14 @@
 // RecurringEventID) and originalStart; a series master (events/delta)
 // carries its pattern as an RRULE line in Event.Recurrence when RFC 5545
 // can express it, and always in Raw.
+//
+// v1.0 documents calendarView delta of the primary calendar only; a
+// secondary calendar (Calendar.RemoteID) is asked on v1.0 first
+// (me/calendars/{id}/calendarView/delta) and, when v1.0 refuses that path
+// (400 "Unsupported request: Change tracking is not supported ...", or a
+// 404 that beta contradicts), synced on beta's documented path instead.
+// The choice is remembered per calendar, and the beta round's links are
+// beta URLs, so it holds for every later page and cursor.
 //
 // A 410, or the codes syncStateNotFound / resyncRequired in any case (Graph
 // documents camelCase, the live service answers SyncStateNotFound), maps to

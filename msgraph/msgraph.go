@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -31,6 +33,10 @@ const (
 	// after.
 	DefaultWindowBefore = 30 * 24 * time.Hour
 	DefaultWindowAfter  = 365 * 24 * time.Hour
+	// DefaultWindowSlide is how long a calendarView window is used before
+	// a full resync moves it forward: 30 days, so the window always reaches
+	// at least 335 days ahead.
+	DefaultWindowSlide = 30 * 24 * time.Hour
 	// DefaultMaxPageSize is the odata.maxpagesize asked for. Graph does not
 	// document its own default for delta (one project reports 10) and does
 	// not strictly honour the preference when a recurring series expands
@@ -58,6 +64,17 @@ const (
 	MaxClientStateLength = 128
 	// ChangeTypes are the changes every subscription asks for.
 	ChangeTypes = "created,updated,deleted"
+	// DefaultMailboxConcurrency is how many requests of one account a
+	// Provider has in flight at once: Outlook's limit of 4 concurrent
+	// requests per app per mailbox
+	// (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits),
+	// beyond which Graph answers 429 ApplicationThrottled "Application is
+	// over its MailboxConcurrency limit.".
+	DefaultMailboxConcurrency = retry.DefaultGraphConcurrency
+	// DefaultValidationRetries is how often a subscription call whose
+	// validation handshake Graph reports timed out is repeated: twice, so
+	// three tries in all.
+	DefaultValidationRetries = 2
 )
 
 // TokenSourceFunc returns the OAuth 2.0 token source of a host account. The
@@ -73,6 +90,12 @@ type Window struct {
 	Before time.Duration
 	// After is how far ahead it reaches. Default: DefaultWindowAfter.
 	After time.Duration
+	// Slide is how long a window is used: a calendar whose window was set
+	// this long ago is fully resynced over a new one (Fetch answers
+	// provider.ErrFullSyncRequired), so that the window moves with time
+	// and its end stays at least After − Slide ahead. Default:
+	// DefaultWindowSlide.
+	Slide time.Duration
 }
 
 // Config configures a Provider. TokenSource is required.
@@ -87,7 +110,8 @@ type Config struct {
 	// Retry-After honoured, fractions included) over a per-account rate
 	// limiter at retry.GraphLimits (4 requests in flight, 10,000 per 10
 	// minutes per mailbox). Pass your own client to change either;
-	// &http.Client{} disables both.
+	// &http.Client{} disables both (MailboxConcurrency applies whatever
+	// the client).
 	HTTPClient *http.Client
 	// BaseURL is the Graph service root, without a trailing slash.
 	// Tokens are only ever sent to its host. Default: DefaultBaseURL.
@@ -109,6 +133,27 @@ type Config struct {
 	// the Engine asks for none, and the most any request gets,
 	// 1 minute..MaxSubscriptionTTL. Default: DefaultSubscriptionTTL.
 	SubscriptionTTL time.Duration
+	// MailboxConcurrency is how many requests of one account (the mailbox
+	// its token reads) the Provider has in flight at once, whatever
+	// HTTPClient does: a request holds its slot from sending until its
+	// answer is read, retries of HTTPClient's transport included, so that
+	// Graph's "4 concurrent requests per mailbox" is met within this
+	// process and its 429 ApplicationThrottled stays the exception (other
+	// processes of the same app share Graph's count; use a shared
+	// retry.Limiter in HTTPClient for those). Default:
+	// DefaultMailboxConcurrency (4); negative: no limit.
+	MailboxConcurrency int
+	// ValidationRetry is how a create, renew or reauthorize is repeated
+	// when Graph answers 400 "Subscription validation request timed out.":
+	// Graph validates the notification URLs on each of them and sometimes
+	// never sends the request, and the same call made again then succeeds
+	// (microsoftgraph/msgraph-sdk-dotnet#2805,
+	// microsoftgraph/nodejs-webhooks-sample#350). Default: retry's Policy
+	// with MaxRetries
+	// DefaultValidationRetries (3 tries; waits of 1 s, then 2 s, plus
+	// jitter, on Clock). After the last try the call returns the error.
+	// retry.NoRetries as MaxRetries disables it.
+	ValidationRetry retry.Policy
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
 }
@@ -142,11 +187,20 @@ func (c Config) WithDefaults() Config {
 	if c.Window.After == 0 {
 		c.Window.After = DefaultWindowAfter
 	}
+	if c.Window.Slide == 0 {
+		c.Window.Slide = DefaultWindowSlide
+	}
 	if c.MaxPageSize == 0 {
 		c.MaxPageSize = DefaultMaxPageSize
 	}
 	if c.SubscriptionTTL == 0 {
 		c.SubscriptionTTL = DefaultSubscriptionTTL
+	}
+	if c.MailboxConcurrency == 0 {
+		c.MailboxConcurrency = DefaultMailboxConcurrency
+	}
+	if c.ValidationRetry.MaxRetries == 0 {
+		c.ValidationRetry.MaxRetries = DefaultValidationRetries
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -162,14 +216,17 @@ func (c Config) validate() error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
 		return fmt.Errorf("msgraph: Config.BaseURL %q is not an absolute http(s) URL", c.BaseURL)
 	}
-	if c.Window.Before < 0 || c.Window.After <= 0 {
-		return fmt.Errorf("msgraph: Config.Window %+v: Before must be >= 0 and After > 0", c.Window)
+	if c.Window.Before < 0 || c.Window.After <= 0 || c.Window.Slide < 0 || c.Window.Slide >= c.Window.After {
+		return fmt.Errorf("msgraph: Config.Window %+v: Before must be >= 0, After > 0, and Slide between 0 and After", c.Window)
 	}
 	if c.MaxPageSize < 1 || c.MaxPageSize > LimitMaxPageSize {
 		return fmt.Errorf("msgraph: Config.MaxPageSize %d out of range 1..%d", c.MaxPageSize, LimitMaxPageSize)
 	}
 	if c.SubscriptionTTL < time.Minute || c.SubscriptionTTL > MaxSubscriptionTTL {
 		return fmt.Errorf("msgraph: Config.SubscriptionTTL %v out of range 1m..%v", c.SubscriptionTTL, MaxSubscriptionTTL)
+	}
+	if err := c.ValidationRetry.Validate(); err != nil {
+		return fmt.Errorf("msgraph: Config.ValidationRetry: %w", err)
 	}
 	return nil
 }
@@ -182,6 +239,14 @@ type Provider struct {
 	base    *url.URL
 	adapter *msgraphsdk.GraphRequestAdapter
 	client  *msgraphsdk.GraphServiceClient
+	// ceiling is the subscription lifetime Graph was last heard to allow
+	// (nanoseconds, 0 if never told), see lifetimeCeiling.
+	ceiling atomic.Int64
+	// betaBase is BaseURL with its /v1.0 replaced by /beta ("" if it has
+	// none), and betaCalendars the calendars (betaKey) whose calendarView
+	// delta v1.0 refused, see Fetch.
+	betaBase      string
+	betaCalendars sync.Map
 }
 
 var (
@@ -198,19 +263,30 @@ func New(cfg Config) (*Provider, error) {
 	}
 	base, _ := url.Parse(cfg.BaseURL)
 	p := &Provider{cfg: cfg, base: base}
+	if root, ok := strings.CutSuffix(cfg.BaseURL, "/v1.0"); ok {
+		p.betaBase = root + "/beta"
+	}
 
 	// The SDK's default pipeline (retry, redirect, compression, telemetry)
 	// is replaced by the host's client; only the handler that turns the
 	// SDK's /users/me-token-to-replace paths into /me is kept, under a
-	// recorder that captures error responses for apiError.
+	// recorder that captures error responses for apiError, over the
+	// per-mailbox concurrency limit.
 	parent := cfg.HTTPClient.Transport
 	if parent == nil {
 		parent = http.DefaultTransport
 	}
+	if cfg.MailboxConcurrency > 0 {
+		lim, err := retry.NewLimiter(retry.Limits{Concurrency: cfg.MailboxConcurrency}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("msgraph: mailbox concurrency: %w", err)
+		}
+		parent = &retry.LimitTransport{Limiter: lim, Base: parent}
+	}
 	hc := &http.Client{
 		Transport: khttp.NewCustomTransportWithParentTransport(&recorder{base: parent},
 			khttp.NewUrlReplaceHandler(true, core.ReplacementPairs)),
-		CheckRedirect: cfg.HTTPClient.CheckRedirect,
+		CheckRedirect: p.checkRedirect(cfg.HTTPClient.CheckRedirect),
 		Jar:           cfg.HTTPClient.Jar,
 		Timeout:       cfg.HTTPClient.Timeout,
 	}

@@ -41,9 +41,11 @@ const maxDrain = 64 << 10
 // # Bodies
 //
 // Request bodies are replayed with req.GetBody (set by http.NewRequest for
-// bytes.Buffer, bytes.Reader and strings.Reader bodies); a request with a
-// body and no GetBody is sent once. A response that is retried is drained
-// (up to 64 KiB) and closed before the wait.
+// bytes.Buffer, bytes.Reader and strings.Reader bodies). A body without
+// GetBody, as msgraph-sdk-go sends every POST and PATCH, is read into
+// memory first when it is at most MaxReplayBody bytes, so that it can be
+// replayed too; a longer one is sent once. A response that is retried is
+// drained (up to 64 KiB) and closed before the wait.
 //
 // # Results
 //
@@ -67,6 +69,11 @@ type Transport struct {
 	// path (no query, headers or bodies), account, attempt, status or error,
 	// wait. Default: silent.
 	Logger *slog.Logger
+	// MaxReplayBody is the longest request body without GetBody that is
+	// buffered so that the request can be retried. Default:
+	// DefaultMaxReplayBody (1 MiB); negative: never buffer (such requests
+	// are sent once).
+	MaxReplayBody int64
 	// OnRetry, if set, is called before each wait with the attempt that
 	// failed (1 for the first) and the wait chosen. resp (nil after a
 	// transport error) is closed when OnRetry returns; read its headers
@@ -91,6 +98,14 @@ func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	check := t.CheckRetry
 	if check == nil {
 		check = DefaultCheckRetry
+	}
+	limit := t.MaxReplayBody
+	if limit == 0 {
+		limit = DefaultMaxReplayBody
+	}
+	req, err := replayable(req, limit)
+	if err != nil {
+		return nil, err
 	}
 	ctx := req.Context()
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil

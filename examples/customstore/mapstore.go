@@ -209,6 +209,17 @@ func (s *MapStore) Apply(ctx context.Context, calendarID string, b *calsync.Batc
 			return nil, fmt.Errorf("mapstore: change %d: unknown operation %v", i, ch.Op)
 		}
 	}
+	// The exceptions of a series the batch deleted go with it.
+	deleted := make(map[string]bool)
+	for _, c := range res.Applied {
+		deleted[c.EventID] = c.Op == calsync.Delete
+	}
+	for _, id := range slices.Sorted(maps.Keys(events)) {
+		if s := events[id].ev.RecurringEventID; s != "" && deleted[s] {
+			delete(events, id)
+			res.Applied = append(res.Applied, calsync.Change{Op: calsync.Delete, EventID: id, Event: &calsync.Event{ID: id, CalendarID: calendarID}})
+		}
+	}
 	if b.Sweep {
 		for _, id := range slices.Sorted(maps.Keys(events)) {
 			if events[id].gen != b.Generation {

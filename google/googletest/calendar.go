@@ -70,6 +70,8 @@ type calendarState struct {
 	ids        []string // sorted ids of rows, except those in added
 	added      []string // ids added since ids was last sorted
 	resourceID string
+	deleted    bool      // DeleteCalendar: unknown to every request
+	denied     *apiError // RevokeCalendarAccess: the answer to every request
 }
 
 func newCalendar(id, tzName string, loc *time.Location, now time.Time) *calendarState {

@@ -41,11 +41,23 @@ type Channel struct {
 type channel struct {
 	Channel
 	stopped    bool
+	stoppedAt  time.Time // Config.Now at channels.stop
 	lastNumber int64
 }
 
+// live reports whether the channel is neither stopped nor expired: it is
+// listed, can be stopped, and its id cannot be reused.
 func (ch *channel) live(now time.Time) bool {
 	return !ch.stopped && now.Before(ch.Expiration)
+}
+
+// notified reports whether a change made now notifies the channel: when it
+// is live, and for grace after it was stopped (grace < 0: never).
+func (ch *channel) notified(now time.Time, grace time.Duration) bool {
+	if ch.live(now) {
+		return true
+	}
+	return ch.stopped && grace >= 0 && now.Before(ch.stoppedAt.Add(grace)) && now.Before(ch.Expiration)
 }
 
 func (ch *channel) copy() Channel {
@@ -228,7 +240,10 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 // reference (https://developers.google.com/workspace/calendar/api/v3/reference/channels/stop)
 // only says "an empty response body" and gives no status. An unknown,
 // stopped or expired channel, or a resourceId that does not match, is 404
-// (Google documents no status for that either).
+// notFound (Google documents no status for that; Google may also accept a
+// repeated stop, the emulator does not). A stopped channel still receives
+// the pushes of changes made within Config.StopGrace; the pushes it had
+// queued are dropped unless Config.DeliverQueuedAfterStop.
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 	body, e := decodeBody(r, w)
 	if e != nil {
@@ -255,7 +270,7 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound())
 		return
 	}
-	ch.stopped = true
+	ch.stopped, ch.stoppedAt = true, s.cfg.Now()
 	s.cfg.Logger.Debug("googletest: channel stopped", "channel", ch.ID)
 	w.WriteHeader(http.StatusNoContent)
 }

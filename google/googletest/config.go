@@ -48,6 +48,20 @@ const (
 	MaxChannelIDLength    = 64
 	MaxChannelTokenLength = 256
 
+	// DefaultMaxPushesPerChange is how many pushes one change may cause on
+	// one channel by default: each change sends 1 to 3 at random. Google
+	// does not promise one push per change, and users see several
+	// (googleapis/google-api-java-client-services#20532).
+	DefaultMaxPushesPerChange = 3
+	// DefaultStopGrace is how long after channels.stop a channel still
+	// receives the pushes of new changes by default. Google says nothing of
+	// the kind, but stopped channels have been seen delivering for a short
+	// while; the length is the emulator's choice.
+	DefaultStopGrace = 5 * time.Second
+	// DefaultSeed seeds the random choices of the harsh defaults when
+	// Config.Seed is zero, so that every run makes the same choices.
+	DefaultSeed uint64 = 0x63616c73796e63
+
 	// PushUserAgent is the User-Agent of every notification, as recorded
 	// from Google.
 	PushUserAgent = "APIs-Google; (+https://developers.google.com/webmasters/APIs-Google.html)"
@@ -56,7 +70,45 @@ const (
 	maxBodyBytes = 1 << 20
 )
 
-// Config configures a [Server]. The zero value is ready to use.
+// StaleTokenAnswer is how the server answers a sync token it no longer
+// accepts (see [Config.StaleSyncToken]).
+type StaleTokenAnswer int
+
+// The answers to a stale sync token. Google documents 410 fullSyncRequired
+// but also answers some stale or invalidated tokens with 400 reason
+// "invalid", message "Invalid sync token value."; a client must run a full
+// sync on both.
+const (
+	// StaleTokenDefault is the zero value: StaleTokenMixed, or
+	// StaleToken410 when Config.Exact is set.
+	StaleTokenDefault StaleTokenAnswer = iota
+	// StaleTokenMixed answers each request with 400 or 410 at random.
+	StaleTokenMixed
+	// StaleToken410 always answers 410 fullSyncRequired (C.4).
+	StaleToken410
+	// StaleToken400 always answers 400 invalid "Invalid sync token value.".
+	StaleToken400
+)
+
+// String returns the name of the constant.
+func (a StaleTokenAnswer) String() string {
+	switch a {
+	case StaleTokenDefault:
+		return "StaleTokenDefault"
+	case StaleTokenMixed:
+		return "StaleTokenMixed"
+	case StaleToken410:
+		return "StaleToken410"
+	case StaleToken400:
+		return "StaleToken400"
+	}
+	return fmt.Sprintf("StaleTokenAnswer(%d)", int(a))
+}
+
+// Config configures a [Server]. The zero value is ready to use and as harsh
+// as Google by default: several pushes per change, 400 or 410 for a stale
+// sync token, pushes after channels.stop. Set Exact (or the knob concerned)
+// in tests that count exactly.
 type Config struct {
 	// Now returns the current time. It stamps created/updated times,
 	// channel expirations and decides whether a channel is still live.
@@ -95,6 +147,47 @@ type Config struct {
 	// Default: DefaultTTL (7 days).
 	DefaultTTL time.Duration
 
+	// Exact turns the harsh defaults into exact ones for tests that count:
+	// a zero MaxPushesPerChange means 1, a zero StopGrace means none, and
+	// a zero StaleSyncToken means StaleToken410. Fields set explicitly win.
+	// Default: false.
+	Exact bool
+
+	// MaxPushesPerChange is the largest number of pushes one change sends
+	// to each channel: every change sends between 1 and MaxPushesPerChange
+	// at random (seeded by Seed), each a message of its own with its own
+	// message number. 1 sends exactly one. The "sync" message is always a
+	// single push. Default: DefaultMaxPushesPerChange (3), or 1 when Exact
+	// is set.
+	MaxPushesPerChange int
+
+	// StaleSyncToken chooses the answer to a sync token that expired
+	// (Server.ExpireSyncTokens) or was issued by another Server. A
+	// malformed token is always 400 invalid, an expired page token always
+	// 410. Default: StaleTokenMixed, or StaleToken410 when Exact is set.
+	StaleSyncToken StaleTokenAnswer
+
+	// StopGrace is how long (by Now) after channels.stop a stopped channel
+	// still receives the pushes of new changes: a change made within
+	// StopGrace of the stop notifies it as if it were live. A negative
+	// value turns late pushes off. Default: DefaultStopGrace (5 s), or none
+	// when Exact is set.
+	StopGrace time.Duration
+
+	// DeliverQueuedAfterStop delivers the pushes made before channels.stop
+	// that were still queued, delayed or being retried when the stop came.
+	// By default they are dropped when their turn comes (logged in
+	// Server.Deliveries with Dropped and Stopped set): a change announced
+	// only on a channel that is stopped before the push goes out is never
+	// delivered, as when a renewal stops the old channel. Default: false.
+	DeliverQueuedAfterStop bool
+
+	// Seed seeds the random choices of MaxPushesPerChange,
+	// StaleTokenMixed and the gaps between message numbers, so that a
+	// failing run can be reproduced. Event ids do not depend on it.
+	// Default: DefaultSeed.
+	Seed uint64
+
 	// Logger receives debug logs about requests and deliveries. Channel
 	// tokens and bearer tokens are never logged. Default: silent.
 	Logger *slog.Logger
@@ -122,6 +215,30 @@ func (c Config) WithDefaults() Config {
 	if c.DefaultTTL == 0 {
 		c.DefaultTTL = DefaultTTL
 	}
+	if c.MaxPushesPerChange == 0 {
+		c.MaxPushesPerChange = DefaultMaxPushesPerChange
+		if c.Exact {
+			c.MaxPushesPerChange = 1
+		}
+	}
+	if c.StaleSyncToken == StaleTokenDefault {
+		c.StaleSyncToken = StaleTokenMixed
+		if c.Exact {
+			c.StaleSyncToken = StaleToken410
+		}
+	}
+	if c.StopGrace == 0 {
+		c.StopGrace = DefaultStopGrace
+		if c.Exact {
+			c.StopGrace = -1
+		}
+	}
+	if c.StopGrace < 0 {
+		c.StopGrace = -1
+	}
+	if c.Seed == 0 {
+		c.Seed = DefaultSeed
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -138,6 +255,12 @@ func (c Config) validate() error {
 	}
 	if c.DefaultTTL < 0 {
 		errs = append(errs, fmt.Errorf("DefaultTTL %v is negative", c.DefaultTTL))
+	}
+	if c.MaxPushesPerChange < 0 {
+		errs = append(errs, fmt.Errorf("MaxPushesPerChange %d is negative", c.MaxPushesPerChange))
+	}
+	if c.StaleSyncToken < StaleTokenDefault || c.StaleSyncToken > StaleToken400 {
+		errs = append(errs, fmt.Errorf("StaleSyncToken %v is not one of the StaleToken constants", c.StaleSyncToken))
 	}
 	return errors.Join(errs...)
 }

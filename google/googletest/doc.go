@@ -51,9 +51,12 @@
 // An incremental list (syncToken) returns every row changed since the token,
 // tombstones included, paged the same way; its page tokens only work with the
 // same query. Tokens are opaque and checked: a malformed one is 400 invalid,
-// one invalidated by [Server.ExpireSyncTokens] (or issued by another Server)
-// is 410 fullSyncRequired. A sync token remembers singleEvents; using it
-// with the other value is 400 (Google calls that undefined behaviour).
+// a sync token invalidated by [Server.ExpireSyncTokens] (or issued by
+// another Server) is 410 fullSyncRequired or 400 invalid "Invalid sync
+// token value.", as Google answers both ([Config.StaleSyncToken]; random by
+// default), and such a page token is 410. A sync token remembers
+// singleEvents; using it with the other value is 400 (Google calls that
+// undefined behaviour).
 //
 // # Recurring events
 //
@@ -77,26 +80,61 @@
 // message (number 1) is delivered right away, and every change to the
 // calendar's events sends "exists" to each live channel: an empty POST with
 // the X-Goog-* headers, User-Agent [PushUserAgent], and message numbers that
-// increase but are not consecutive. 500, 502, 503 and 504 are retried
-// ([Config.PushRetries]). A channel's notifications are delivered one at a
-// time in order.
+// increase but are not consecutive. As on Google, one change may cause
+// several pushes: 1 to [Config.MaxPushesPerChange] (default 3), each with a
+// message number of its own, chosen at random from [Config.Seed]. 500, 502,
+// 503 and 504 are retried ([Config.PushRetries]). A channel's pushes are
+// delivered one at a time in order, asynchronously.
+//
+// channels.stop does not silence a channel at once. A stopped channel still
+// receives the pushes of changes made within [Config.StopGrace] (default
+// [DefaultStopGrace], measured with [Config.Now], so a fake clock drives
+// it). The pushes it had queued, or was retrying, when the stop came are
+// dropped when their turn comes, unless [Config.DeliverQueuedAfterStop]: a
+// change announced only on a channel that a renewal stops before its push
+// goes out is never delivered. [Server.PauseNotifications] and
+// [Server.ResumeNotifications] put a stop between a change and its push
+// deterministically. Both cases are logged in [Server.Deliveries] with
+// Stopped set.
+//
+// # Harsh by default
+//
+// The zero Config is at least as harsh as Google: a client
+// that survives it survives the real service. By default
+//
+//   - one change sends 1 to 3 pushes per channel ([Config.MaxPushesPerChange]);
+//   - a stale sync token gets 400 invalid or 410 at random
+//     ([Config.StaleSyncToken]);
+//   - a stopped channel receives pushes for [DefaultStopGrace] more
+//     ([Config.StopGrace]), and drops those it had queued
+//     ([Config.DeliverQueuedAfterStop]);
+//   - the random choices follow [Config.Seed], so a failing run reproduces.
+//
+// Tests that count pushes or calls exactly set [Config.Exact]: one push per
+// change, 410 for a stale token, no push after stop (explicit values of the
+// knobs still win).
 //
 // # Faults
 //
 // Knobs reproduce what the real service does to clients: [Server.Fail] and
-// [Server.FailNext] (rate limits, 5xx, any error), [Server.SetLatency],
+// [Server.FailNext] (rate limits, 5xx, any error; [Fault.RetryAfterIn]
+// dates Retry-After from the moment of failure), [Server.SetLatency],
 // [Server.ExpireSyncTokens], [Server.RevokeToken] and [Server.RevokeAll],
-// and for notifications [Server.DropNextNotifications],
-// [Server.DuplicateNextNotifications], [Server.DelayNotifications] and
-// [Server.ReorderNotifications]. [Server.WaitIdle] waits until every
-// notification has been delivered, and [Server.Deliveries] logs every
-// attempt, so tests need no sleeps.
+// [Server.DeleteCalendar] and [Server.RevokeCalendarAccess] (a calendar
+// refused for good: 404, or a 403 that is not a rate limit), and for
+// notifications [Server.DropNextNotifications],
+// [Server.DuplicateNextNotifications], [Server.DelayNotifications],
+// [Server.ReorderNotifications] and [Server.PauseNotifications].
+// [Server.WaitIdle] waits until every notification has been delivered, and
+// [Server.Deliveries] logs every attempt, so tests need no sleeps.
 //
 // # Inspecting state
 //
 // [Server.Events] returns what a client's copy should hold after a sync, and
-// [Server.Channels] the live channels, both as copies. [Server.InsertEvent]
-// seeds events without HTTP.
+// [Server.Channels] the live channels, both as copies. [Server.Requests]
+// logs every API call (operation, calendar, status) and
+// [Server.RequestCount] counts them, so tests count calls without a proxy.
+// [Server.InsertEvent] seeds events without HTTP.
 //
 // # Limitations
 //

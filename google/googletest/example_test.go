@@ -16,9 +16,11 @@ import (
 )
 
 // The official client syncs against the emulator: a full list, then an
-// incremental one with the sync token, and a 410 once tokens expire.
+// incremental one with the sync token, and a 410 once tokens expire. (By
+// default an expired token gets 400 or 410 at random, as from Google;
+// StaleToken410 always answers 410.)
 func Example() {
-	srv := googletest.NewServer(googletest.Config{})
+	srv := googletest.NewServer(googletest.Config{StaleSyncToken: googletest.StaleToken410})
 	defer srv.Close()
 	if err := srv.AddCalendar("alice@example.com", "Europe/Berlin"); err != nil {
 		log.Fatal(err)
@@ -71,7 +73,9 @@ func ExampleServer_WaitIdle() {
 	}))
 	defer receiver.Close()
 
-	srv := googletest.NewServer(googletest.Config{PushClient: receiver.Client()})
+	// By default one change sends 1 to 3 pushes; MaxPushesPerChange 1
+	// sends exactly one.
+	srv := googletest.NewServer(googletest.Config{PushClient: receiver.Client(), MaxPushesPerChange: 1})
 	defer srv.Close()
 	_ = srv.AddCalendar("alice@example.com", "UTC")
 	svc, err := calendar.NewService(context.Background(), option.WithEndpoint(srv.Endpoint()), option.WithHTTPClient(srv.Client()))

@@ -30,6 +30,11 @@ type Fault struct {
 	// document Retry-After for Calendar, so by default
 	// none is sent.
 	RetryAfter string
+	// RetryAfterIn, if positive and RetryAfter is empty, sends Retry-After
+	// as an HTTP-date RetryAfterIn after Config.Now at the moment the call
+	// fails (rounded up to the whole second an HTTP-date can carry), so
+	// that a client must measure it against its own clock.
+	RetryAfterIn time.Duration
 }
 
 // Fail queues f: the next f.Times calls that match it fail with Google's
@@ -84,6 +89,13 @@ func (s *Server) takeFault(op, calendarID string) *apiError {
 		}
 		e := newAPIError(f.Status, f.Reason, f.Message)
 		e.retryAfter = f.RetryAfter
+		if e.retryAfter == "" && f.RetryAfterIn > 0 {
+			at := s.cfg.Now().Add(f.RetryAfterIn)
+			if t := at.Truncate(time.Second); t.Before(at) {
+				at = t.Add(time.Second)
+			}
+			e.retryAfter = at.UTC().Format(http.TimeFormat)
+		}
 		return e
 	}
 	return nil

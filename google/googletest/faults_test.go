@@ -116,6 +116,32 @@ func TestFailNextBodies(t *testing.T) {
 	}
 }
 
+// RetryAfterIn is an HTTP-date relative to the moment the call fails, by
+// Config.Now, rounded up to the second.
+func TestFaultRetryAfterIn(t *testing.T) {
+	clock := newClock()
+	srv, svc := newEnv(t, googletest.Config{Now: clock.Now})
+	srv.Fail(googletest.Fault{Status: 429, Times: 2, RetryAfterIn: 30 * time.Second})
+	clock.Advance(time.Hour) // queued earlier, counted from the failure
+	_, err := svc.Events.List(calID).Do()
+	gerr := apiErr(t, err, 429, "rateLimitExceeded")
+	if got, want := gerr.Header.Get("Retry-After"), "Mon, 02 Mar 2026 10:30:30 GMT"; got != want {
+		t.Fatalf("Retry-After = %q, want %q", got, want)
+	}
+	clock.Advance(1500 * time.Millisecond)
+	_, err = svc.Events.List(calID).Do()
+	gerr = apiErr(t, err, 429, "rateLimitExceeded")
+	if got, want := gerr.Header.Get("Retry-After"), "Mon, 02 Mar 2026 10:30:32 GMT"; got != want {
+		t.Fatalf("Retry-After = %q, want %q (10:30:31.5 rounded up)", got, want)
+	}
+	// RetryAfter, when set, wins.
+	srv.Fail(googletest.Fault{Status: 503, RetryAfter: "7", RetryAfterIn: time.Minute})
+	_, err = svc.Events.List(calID).Do()
+	if gerr := apiErr(t, err, 503, "backendError"); gerr.Header.Get("Retry-After") != "7" {
+		t.Fatalf("Retry-After = %q, want 7", gerr.Header.Get("Retry-After"))
+	}
+}
+
 func TestLatencyHonoursContext(t *testing.T) {
 	srv, svc := newEnv(t, googletest.Config{})
 	srv.SetLatency(time.Hour)

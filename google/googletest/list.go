@@ -318,12 +318,11 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	if st := q.Get("syncToken"); st != "" {
 		tok, err := decodeSyncToken(st)
 		if err != nil || tok.calendar != c.id {
-			e := errInvalid("syncToken", "Invalid sync token value.")
-			writeError(w, e)
+			writeError(w, errInvalidSyncToken())
 			return
 		}
 		if tok.instance != s.instance || tok.epoch != c.epoch {
-			writeError(w, errFullSync())
+			writeError(w, s.staleSyncTokenLocked())
 			return
 		}
 		if tok.single != lq.single {
@@ -368,6 +367,21 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		resp.NextSyncToken = syncToken{instance: s.instance, calendar: c.id, epoch: c.epoch, seq: snapshot, single: lq.single}.encode()
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// staleSyncTokenLocked is the answer to a well-formed sync token the server
+// no longer accepts, as Config.StaleSyncToken chooses. The caller holds
+// s.mu, which orders the random choices.
+func (s *Server) staleSyncTokenLocked() *apiError {
+	switch s.cfg.StaleSyncToken {
+	case StaleToken400:
+		return errInvalidSyncToken()
+	case StaleTokenMixed:
+		if s.chaos.IntN(2) == 0 {
+			return errInvalidSyncToken()
+		}
+	}
+	return errFullSync()
 }
 
 // collectionEtag is an opaque quoted etag that changes with every change to

@@ -16,6 +16,10 @@ type Delivery struct {
 	ResourceState string
 	// MessageNumber is the X-Goog-Message-Number sent.
 	MessageNumber int64
+	// Push numbers the pushes one change sent to this channel, from 1 to
+	// at most Config.MaxPushesPerChange; each has its own message number.
+	// It is 1 for "sync".
+	Push int
 	// Attempt counts the HTTP attempts of this notification, from 1; 0 for
 	// a dropped notification.
 	Attempt int
@@ -25,8 +29,15 @@ type Delivery struct {
 	Err error
 	// Duplicate marks the second copy of a duplicated notification.
 	Duplicate bool
-	// Dropped marks a notification discarded by DropNextNotifications.
+	// Dropped marks a push that was not sent: discarded by
+	// DropNextNotifications, or (with Stopped) because its channel was
+	// stopped before its turn came.
 	Dropped bool
+	// Stopped marks a push to a channel that had been stopped: a late
+	// delivery of a change made within Config.StopGrace after the stop (or,
+	// with Config.DeliverQueuedAfterStop, of one made before it), or with
+	// Dropped a push discarded because of the stop.
+	Stopped bool
 	// Time is Config.Now when the attempt was made.
 	Time time.Time
 }
@@ -52,13 +63,15 @@ func pushRetriable(code int) bool {
 	return false
 }
 
-// pushItem is one notification waiting for delivery.
+// pushItem is one push waiting for delivery.
 type pushItem struct {
 	ch        *channel
 	state     string
 	number    int64
+	push      int       // 1..n among the pushes of one notification
 	notBefore time.Time // real time
 	duplicate bool
+	afterStop bool // made for a channel already stopped (Config.StopGrace)
 }
 
 // pushQueue serialises the deliveries of one channel, so a receiver sees a
@@ -69,16 +82,22 @@ type pushQueue struct {
 	running bool
 }
 
-// notifyLocked makes a notification for ch. The caller holds s.mu, which
-// keeps message numbers and queue order consistent.
+// notifyLocked makes a notification for ch: one push for "sync", and 1 to
+// Config.MaxPushesPerChange pushes for a change, each with its own message
+// number. The caller holds s.mu, which keeps message numbers and queue
+// order consistent.
 func (s *Server) notifyLocked(ch *channel, state string) {
-	var number int64 = 1 // sync is always 1 (A.6)
-	if state != "sync" {
-		// Strictly increasing, not consecutive (A.6).
-		ch.lastNumber = max(ch.lastNumber, 1) + 2 + s.rng.Int64N(999)
-		number = ch.lastNumber
-	} else {
+	afterStop := ch.stopped
+	numbers := []int64{1} // sync is always 1 (A.6)
+	if state == "sync" {
 		ch.lastNumber = max(ch.lastNumber, 1)
+	} else {
+		numbers = make([]int64, 1+s.chaos.IntN(s.cfg.MaxPushesPerChange))
+		for i := range numbers {
+			// Strictly increasing, not consecutive (A.6).
+			ch.lastNumber = max(ch.lastNumber, 1) + 2 + s.chaos.Int64N(999)
+			numbers[i] = ch.lastNumber
+		}
 	}
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
@@ -87,8 +106,10 @@ func (s *Server) notifyLocked(ch *channel, state string) {
 	}
 	if s.dropN > 0 {
 		s.dropN--
-		s.deliveries = append(s.deliveries, Delivery{ChannelID: ch.ID, ResourceState: state,
-			MessageNumber: number, Dropped: true, Time: s.cfg.Now()})
+		for i, n := range numbers {
+			s.deliveries = append(s.deliveries, Delivery{ChannelID: ch.ID, ResourceState: state,
+				MessageNumber: n, Push: i + 1, Dropped: true, Time: s.cfg.Now()})
+		}
 		return
 	}
 	copies := 1
@@ -96,32 +117,45 @@ func (s *Server) notifyLocked(ch *channel, state string) {
 		s.dupN--
 		copies = 2
 	}
-	for i := range copies {
-		it := &pushItem{ch: ch, state: state, number: number, notBefore: time.Now().Add(s.delay), duplicate: i == 1}
-		if s.reorderK > 0 {
-			s.held = append(s.held, it)
-			if len(s.held) >= s.reorderK {
-				s.releaseHeldLocked()
-			}
-			continue
+	var items []*pushItem
+	for i, n := range numbers {
+		for c := range copies {
+			items = append(items, &pushItem{ch: ch, state: state, number: n, push: i + 1,
+				notBefore: time.Now().Add(s.delay), duplicate: c == 1, afterStop: afterStop})
 		}
+	}
+	if s.reorderK > 0 {
+		s.held = append(s.held, items)
+		if len(s.held) >= s.reorderK {
+			s.releaseHeldLocked()
+		}
+		return
+	}
+	for _, it := range items {
 		s.enqueueLocked(it)
 	}
 }
 
-// releaseHeldLocked queues the held notifications in reverse order and ends
-// reordering. The caller holds s.pmu.
+// releaseHeldLocked queues the pushes of the held notifications in reverse
+// order and ends reordering. The caller holds s.pmu.
 func (s *Server) releaseHeldLocked() {
 	held := s.held
 	s.held, s.reorderK = nil, 0
 	for i := len(held) - 1; i >= 0; i-- {
-		s.enqueueLocked(held[i])
+		for j := len(held[i]) - 1; j >= 0; j-- {
+			s.enqueueLocked(held[i][j])
+		}
 	}
 }
 
-// enqueueLocked queues it on its channel's queue. The caller holds s.pmu.
+// enqueueLocked queues it on its channel's queue, or parks it while
+// notifications are paused. The caller holds s.pmu.
 func (s *Server) enqueueLocked(it *pushItem) {
 	if s.closed {
+		return
+	}
+	if s.paused {
+		s.parked = append(s.parked, it)
 		return
 	}
 	q := s.queues[it.ch]
@@ -201,18 +235,30 @@ func (s *Server) deliver(it *pushItem) {
 	backoff := s.cfg.PushBackoff
 	for attempt := 1; ; attempt++ {
 		s.mu.Lock()
-		live := it.ch.live(s.cfg.Now())
+		now := s.cfg.Now()
+		expired, stopped := !now.Before(it.ch.Expiration), it.ch.stopped
 		c := it.ch.copy()
 		s.mu.Unlock()
-		if !live {
-			return // stopped or expired channels deliver nothing
+		if expired {
+			return // expired channels deliver nothing
 		}
-		status, err := s.post(c, it)
+		entry := Delivery{
+			ChannelID: c.ID, ResourceState: it.state, MessageNumber: it.number, Push: it.push, Attempt: attempt,
+			Duplicate: it.duplicate, Stopped: stopped, Time: now,
+		}
+		if stopped && !it.afterStop && !s.cfg.DeliverQueuedAfterStop {
+			// Made before the stop, sent after it: dropped.
+			entry.Attempt, entry.Dropped = 0, true
+			s.pmu.Lock()
+			s.deliveries = append(s.deliveries, entry)
+			s.pmu.Unlock()
+			return
+		}
+		entry.StatusCode, entry.Err = s.post(c, it)
+		status, err := entry.StatusCode, entry.Err
 		s.pmu.Lock()
-		s.deliveries = append(s.deliveries, Delivery{
-			ChannelID: c.ID, ResourceState: it.state, MessageNumber: it.number, Attempt: attempt,
-			StatusCode: status, Err: err, Duplicate: it.duplicate, Time: s.cfg.Now(),
-		})
+		entry.Time = s.cfg.Now()
+		s.deliveries = append(s.deliveries, entry)
 		s.pmu.Unlock()
 		if err != nil {
 			s.cfg.Logger.Debug("googletest: notification failed", "channel", c.ID, "state", it.state, "error", err)
@@ -291,8 +337,9 @@ func (s *Server) Deliveries() []Delivery {
 	return append([]Delivery(nil), s.deliveries...)
 }
 
-// DropNextNotifications discards the next n notifications (of any channel)
-// without delivering them; they appear in Deliveries with Dropped set.
+// DropNextNotifications discards the next n notifications (of any channel;
+// a notification is every push of one change to one channel) without
+// delivering them; their pushes appear in Deliveries with Dropped set.
 // Google warns that a small percentage of messages get dropped (A.7).
 func (s *Server) DropNextNotifications(n int) {
 	s.pmu.Lock()
@@ -300,8 +347,9 @@ func (s *Server) DropNextNotifications(n int) {
 	s.dropN = max(n, 0)
 }
 
-// DuplicateNextNotifications delivers each of the next n notifications
-// twice, with the same message number.
+// DuplicateNextNotifications delivers every push of each of the next n
+// notifications twice, with the same message number; the second copy is
+// logged with Duplicate set.
 func (s *Server) DuplicateNextNotifications(n int) {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
@@ -317,8 +365,32 @@ func (s *Server) DelayNotifications(d time.Duration) {
 	s.delay = max(d, 0)
 }
 
+// PauseNotifications parks every push made from now on (and every push
+// released by ReorderNotifications) until ResumeNotifications; pushes
+// already queued still go out. WaitIdle does not wait for parked pushes:
+// they wait for ResumeNotifications, not for time. Tests use it to order a
+// push after another event deterministically, e.g. to stop a channel
+// between a change and the delivery of its push.
+func (s *Server) PauseNotifications() {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	s.paused = true
+}
+
+// ResumeNotifications ends PauseNotifications and queues the parked pushes
+// in the order they were made.
+func (s *Server) ResumeNotifications() {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	parked := s.parked
+	s.paused, s.parked = false, nil
+	for _, it := range parked {
+		s.enqueueLocked(it)
+	}
+}
+
 // ReorderNotifications holds the next k notifications and, once k are held,
-// delivers them in reverse order (a channel's later notification, with its
+// delivers their pushes in reverse order (a channel's later push, with its
 // higher message number, arrives first). It then stops reordering. k <= 0
 // stops reordering and releases the notifications held so far, in reverse
 // order.

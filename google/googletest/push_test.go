@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -179,7 +180,8 @@ func TestAllowHTTP(t *testing.T) {
 func TestNotificationHeaders(t *testing.T) {
 	clock := newClock()
 	rc := newReceiver(t)
-	srv, svc := newEnv(t, googletest.Config{Now: clock.Now, PushClient: rc.srv.Client()})
+	// Exact: the test counts one push per change and none after stop.
+	srv, svc := newEnv(t, googletest.Config{Now: clock.Now, PushClient: rc.srv.Client(), Exact: true})
 
 	ch := watch(t, svc, "4ba78bf0-6a47-11e2-bcfd-0800200c9a66", rc.srv.URL+"/notifications", "target=myApp")
 	plain := watch(t, svc, "no-token", rc.srv.URL+"/plain", "")
@@ -274,7 +276,8 @@ func TestNotificationHeaders(t *testing.T) {
 
 func TestNotificationRetries(t *testing.T) {
 	rc := newReceiver(t, 503, 500, 200, 400, 503, 503, 503, 503)
-	srv, svc := newEnv(t, googletest.Config{PushClient: rc.srv.Client(), PushBackoff: time.Millisecond})
+	// Exact: one push per change, so the answers line up with the pushes.
+	srv, svc := newEnv(t, googletest.Config{PushClient: rc.srv.Client(), PushBackoff: time.Millisecond, Exact: true})
 	watch(t, svc, "r", rc.srv.URL, "")
 	waitIdle(t, srv)
 	d := srv.Deliveries()
@@ -318,10 +321,12 @@ func numbers(t *testing.T, rc *receiver) []int64 {
 	return out
 }
 
+// The knobs act on notifications; Exact (one push per change) lets the
+// subtests count pushes.
 func TestNotificationKnobs(t *testing.T) {
 	t.Run("drop", func(t *testing.T) {
 		rc := newReceiver(t)
-		srv, svc := newEnv(t, googletest.Config{PushClient: rc.srv.Client()})
+		srv, svc := newEnv(t, googletest.Config{PushClient: rc.srv.Client(), Exact: true})
 		watch(t, svc, "c", rc.srv.URL, "")
 		waitIdle(t, srv)
 		srv.DropNextNotifications(2)
@@ -344,7 +349,7 @@ func TestNotificationKnobs(t *testing.T) {
 	})
 	t.Run("duplicate", func(t *testing.T) {
 		rc := newReceiver(t)
-		srv, svc := newEnv(t, googletest.Config{PushClient: rc.srv.Client()})
+		srv, svc := newEnv(t, googletest.Config{PushClient: rc.srv.Client(), Exact: true})
 		watch(t, svc, "c", rc.srv.URL, "")
 		waitIdle(t, srv)
 		srv.DuplicateNextNotifications(1)
@@ -361,7 +366,7 @@ func TestNotificationKnobs(t *testing.T) {
 	})
 	t.Run("reorder", func(t *testing.T) {
 		rc := newReceiver(t)
-		srv, svc := newEnv(t, googletest.Config{PushClient: rc.srv.Client()})
+		srv, svc := newEnv(t, googletest.Config{PushClient: rc.srv.Client(), Exact: true})
 		watch(t, svc, "c", rc.srv.URL, "")
 		waitIdle(t, srv)
 		srv.ReorderNotifications(3)
@@ -400,7 +405,7 @@ func TestNotificationKnobs(t *testing.T) {
 	})
 	t.Run("delay", func(t *testing.T) {
 		rc := newReceiver(t)
-		srv, svc := newEnv(t, googletest.Config{PushClient: rc.srv.Client()})
+		srv, svc := newEnv(t, googletest.Config{PushClient: rc.srv.Client(), Exact: true})
 		srv.DelayNotifications(30 * time.Millisecond)
 		start := time.Now()
 		watch(t, svc, "c", rc.srv.URL, "")
@@ -460,5 +465,114 @@ func TestNotificationRedirectIsAFailure(t *testing.T) {
 	}
 	if client.CheckRedirect != nil {
 		t.Fatal("the caller's PushClient was modified")
+	}
+}
+
+// pushesPerChange returns, for each "exists" notification a receiver got
+// on one channel, how many pushes it was: consecutive Push values 1..n.
+func pushesPerChange(t *testing.T, d []googletest.Delivery) []int {
+	t.Helper()
+	var out []int
+	last := int64(0)
+	for _, e := range d {
+		if e.ResourceState != "exists" || e.Attempt != 1 || e.Duplicate {
+			continue
+		}
+		if e.MessageNumber <= last+1 {
+			t.Fatalf("message number %d after %d: want strictly increasing, not consecutive", e.MessageNumber, last)
+		}
+		last = e.MessageNumber
+		if e.Push == 1 {
+			out = append(out, 0)
+		}
+		if len(out) == 0 || e.Push != out[len(out)-1]+1 {
+			t.Fatalf("push %d out of sequence in %+v", e.Push, d)
+		}
+		out[len(out)-1]++
+	}
+	return out
+}
+
+// By default one change sends 1 to 3 pushes to each channel, each with its
+// own message number; the choice follows Config.Seed.
+func TestPushMultiplicity(t *testing.T) {
+	const changes = 30
+	run := func(cfg googletest.Config) []int {
+		rc := newReceiver(t)
+		cfg.PushClient = rc.srv.Client()
+		srv, svc := newEnv(t, cfg)
+		watch(t, svc, "c", rc.srv.URL, "")
+		for i := range changes {
+			insert(t, svc, timedEvent("e", t0.Add(time.Duration(i)*time.Hour), time.Hour))
+		}
+		waitIdle(t, srv)
+		got := pushesPerChange(t, srv.Deliveries())
+		if len(got) != changes {
+			t.Fatalf("%d notifications for %d changes: %v", len(got), changes, got)
+		}
+		total := 0
+		for _, n := range got {
+			total += n
+		}
+		if r := len(rc.requests()); r != 1+total {
+			t.Fatalf("receiver got %d requests, log says sync + %d", r, total)
+		}
+		return got
+	}
+
+	def := run(googletest.Config{})
+	seen := map[int]int{}
+	for _, n := range def {
+		seen[n]++
+	}
+	if len(seen) != 3 || seen[0] != 0 || seen[4] != 0 {
+		t.Fatalf("pushes per change = %v, want every count from 1 to 3", def)
+	}
+	if again := run(googletest.Config{}); !slices.Equal(again, def) {
+		t.Fatalf("same seed, other pushes: %v then %v", def, again)
+	}
+	if other := run(googletest.Config{Seed: 42}); slices.Equal(other, def) {
+		t.Fatalf("Seed 42 made the same choices as the default seed: %v", other)
+	}
+	for _, cfg := range []googletest.Config{{MaxPushesPerChange: 1}, {Exact: true}} {
+		for _, n := range run(cfg) {
+			if n != 1 {
+				t.Fatalf("%+v: pushes per change = %d, want exactly 1", cfg, n)
+			}
+		}
+	}
+	wide := run(googletest.Config{MaxPushesPerChange: 5, Exact: true}) // explicit values win over Exact
+	if slices.Max(wide) < 4 || slices.Max(wide) > 5 {
+		t.Fatalf("MaxPushesPerChange 5: %v", wide)
+	}
+}
+
+// The notification knobs act on a change's pushes together.
+func TestNotificationKnobsWithMultiplicity(t *testing.T) {
+	rc := newReceiver(t)
+	srv, svc := newEnv(t, googletest.Config{PushClient: rc.srv.Client(), MaxPushesPerChange: 3, Seed: 7})
+	watch(t, svc, "c", rc.srv.URL, "")
+	waitIdle(t, srv)
+	srv.DropNextNotifications(1)
+	insert(t, svc, timedEvent("dropped", t0, time.Hour))
+	waitIdle(t, srv)
+	if n := len(rc.requests()); n != 1 {
+		t.Fatalf("a dropped change reached the receiver: %d requests", n)
+	}
+	srv.DuplicateNextNotifications(1)
+	insert(t, svc, timedEvent("duplicated", t0, time.Hour))
+	waitIdle(t, srv)
+	var pushes, dups int
+	for _, d := range srv.Deliveries() {
+		switch {
+		case d.Dropped || d.ResourceState != "exists":
+		case d.Duplicate:
+			dups++
+		default:
+			pushes++
+		}
+	}
+	if pushes == 0 || dups != pushes {
+		t.Fatalf("%d pushes and %d duplicates, want every push twice", pushes, dups)
 	}
 }

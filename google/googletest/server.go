@@ -32,7 +32,8 @@ type Server struct {
 	calendars map[string]*calendarState
 	order     []string // calendar ids in the order added
 	channels  map[string]*channel
-	rng       *mrand.Rand
+	rng       *mrand.Rand // event ids and message numbers
+	chaos     *mrand.Rand // the harsh defaults' choices, seeded by Config.Seed
 	faults    []*Fault
 	latency   time.Duration
 	revoked   map[string]bool
@@ -43,12 +44,17 @@ type Server struct {
 	queues     map[*channel]*pushQueue
 	pending    int
 	idle       chan struct{} // closed while pending == 0
-	held       []*pushItem
+	held       [][]*pushItem // by notification
+	paused     bool
+	parked     []*pushItem // queued while paused
 	dropN      int
 	dupN       int
 	reorderK   int
 	delay      time.Duration
 	deliveries []Delivery
+
+	rmu      sync.Mutex // request log
+	requests []Request
 
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -74,6 +80,7 @@ func NewServer(cfg Config) *Server {
 		channels:  map[string]*channel{},
 		// A fixed seed keeps event ids and message numbers reproducible.
 		rng:     mrand.New(mrand.NewPCG(0x676f6f676c65, 0x74657374)),
+		chaos:   mrand.New(mrand.NewPCG(cfg.Seed, 0x6861727368)),
 		revoked: map[string]bool{},
 		seen:    map[string]bool{},
 		queues:  map[*channel]*pushQueue{},
@@ -116,7 +123,7 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.pmu.Lock()
 		s.closed = true
-		s.held = nil
+		s.held, s.parked = nil, nil
 		s.pmu.Unlock()
 		s.cancel()
 		s.ts.Close()
@@ -155,9 +162,12 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-// api wraps an operation: latency, authentication, injected faults.
+// api wraps an operation: request log, latency, authentication, injected
+// faults, revoked calendar access.
 func (s *Server) api(op string, h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w := &loggingWriter{ResponseWriter: rw, s: s, entry: Request{Op: op, CalendarID: r.PathValue("calendarId"), Time: s.cfg.Now()}}
+		defer w.flush() // no answer: the client went away
 		s.mu.Lock()
 		latency := s.latency
 		s.mu.Unlock()
@@ -183,6 +193,13 @@ func (s *Server) api(op string, h http.HandlerFunc) http.Handler {
 			writeError(w, e)
 			return
 		}
+		s.mu.Lock()
+		e := s.deniedLocked(r.PathValue("calendarId"))
+		s.mu.Unlock()
+		if e != nil {
+			writeError(w, e)
+			return
+		}
 		h(w, r)
 	})
 }
@@ -205,10 +222,10 @@ func (s *Server) authenticate(r *http.Request) *apiError {
 }
 
 // calendar resolves a calendar id from a request; "primary" is the first
-// calendar added. The caller holds s.mu.
+// calendar added. A deleted calendar is nil. The caller holds s.mu.
 func (s *Server) calendar(id string) *calendarState {
 	if id == "primary" {
-		if c, ok := s.calendars[id]; ok {
+		if c, ok := s.calendars[id]; ok && !c.deleted {
 			return c
 		}
 		if len(s.order) == 0 {
@@ -216,7 +233,10 @@ func (s *Server) calendar(id string) *calendarState {
 		}
 		id = s.order[0]
 	}
-	return s.calendars[id]
+	if c := s.calendars[id]; c != nil && !c.deleted {
+		return c
+	}
+	return nil
 }
 
 // newEventID returns a fresh 26-character base32hex id. The caller holds s.mu.
@@ -233,13 +253,17 @@ func (s *Server) newEventID(c *calendarState) string {
 	}
 }
 
-// changedLocked sends "exists" to every live channel of c. The caller holds
-// s.mu.
+// changedLocked sends "exists" to every live channel of c, and to those
+// stopped within Config.StopGrace; nothing while access to c is revoked.
+// The caller holds s.mu.
 func (s *Server) changedLocked(c *calendarState) {
+	if c.denied != nil {
+		return // the account cannot see the calendar any more
+	}
 	now := s.cfg.Now()
 	ids := make([]string, 0, len(s.channels))
 	for id, ch := range s.channels {
-		if ch.CalendarID == c.id && ch.live(now) {
+		if ch.CalendarID == c.id && ch.notified(now, s.cfg.StopGrace) {
 			ids = append(ids, id)
 		}
 	}
@@ -266,7 +290,10 @@ func (s *Server) AddCalendar(id, timeZone string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.calendars[id]; ok {
+	if c, ok := s.calendars[id]; ok {
+		if c.deleted {
+			return fmt.Errorf("googletest: calendar %q was deleted", id)
+		}
 		return fmt.Errorf("googletest: calendar %q already exists", id)
 	}
 	s.calendars[id] = newCalendar(id, timeZone, loc, s.cfg.Now().UTC().Truncate(time.Millisecond))
@@ -334,15 +361,9 @@ func (s *Server) InsertEvent(calendarID string, ev *calendar.Event) (*calendar.E
 }
 
 // ExpireSyncTokens invalidates every sync token and page token issued so far
-// for calendarID: using one yields 410 fullSyncRequired with the envelope of
-// Google's error guide.
+// for calendarID: using a page token yields 410 fullSyncRequired with the
+// envelope of Google's error guide, using a sync token that 410 or 400
+// invalid "Invalid sync token value.", as Config.StaleSyncToken chooses.
 func (s *Server) ExpireSyncTokens(calendarID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.calendar(calendarID)
-	if c == nil {
-		return fmt.Errorf("%w: %q", ErrCalendarNotFound, calendarID)
-	}
-	c.epoch++
-	return nil
+	return s.withCalendar(calendarID, func(c *calendarState) { c.epoch++ })
 }

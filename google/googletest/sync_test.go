@@ -12,6 +12,7 @@ import (
 	"time"
 
 	calendar "google.golang.org/api/calendar/v3"
+	"google.golang.org/api/googleapi"
 
 	"github.com/calsync/calsync/google/googletest"
 )
@@ -240,8 +241,10 @@ const c4 = `{
  }
 }`
 
+// With StaleToken410 an expired token is answered with the 410 of C.4
+// (the default mixes 400 and 410: TestStaleSyncTokenAnswers).
 func TestExpireSyncTokens(t *testing.T) {
-	srv, svc := newEnv(t, googletest.Config{})
+	srv, svc := newEnv(t, googletest.Config{StaleSyncToken: googletest.StaleToken410})
 	for i := range 3 {
 		insert(t, svc, timedEvent("e", t0.Add(time.Duration(i)*time.Hour), time.Hour))
 	}
@@ -279,7 +282,7 @@ func TestExpireSyncTokens(t *testing.T) {
 	}
 
 	// A token from another server instance is expired, not garbage.
-	other := googletest.NewServer(googletest.Config{})
+	other := googletest.NewServer(googletest.Config{StaleSyncToken: googletest.StaleToken410})
 	defer other.Close()
 	if err := other.AddCalendar(calID, "UTC"); err != nil {
 		t.Fatal(err)
@@ -498,4 +501,93 @@ func TestInsertEventSeedsLargeCalendars(t *testing.T) {
 	if _, err := srv.InsertEvent("nobody", timedEvent("x", t0, time.Hour)); !errors.Is(err, googletest.ErrCalendarNotFound) {
 		t.Fatalf("unknown calendar: %v", err)
 	}
+}
+
+// Google answers a stale sync token with 410 fullSyncRequired or 400
+// invalid "Invalid sync token value."; the default
+// mixes both, reproducibly.
+func TestStaleSyncTokenAnswers(t *testing.T) {
+	const want400 = `{"error":{"errors":[{"domain":"global","reason":"invalid","message":"Invalid sync token value.","locationType":"parameter","location":"syncToken"}],"code":400,"message":"Invalid sync token value."}}`
+	// answers expires the tokens of a fresh server n times and returns the
+	// statuses of the stale incremental lists.
+	answers := func(t *testing.T, cfg googletest.Config, n int) []int {
+		srv, svc := newEnv(t, cfg)
+		insert(t, svc, timedEvent("e", t0, time.Hour))
+		var out []int
+		for range n {
+			_, tok := fullList(t, svc, false, 1)
+			if err := srv.ExpireSyncTokens(calID); err != nil {
+				t.Fatal(err)
+			}
+			_, err := svc.Events.List(calID).SyncToken(tok).Do()
+			var gerr *googleapi.Error
+			if !errors.As(err, &gerr) {
+				t.Fatalf("stale token: err = %v", err)
+			}
+			switch {
+			case gerr.Code == 400 && gerr.Body == want400:
+			case gerr.Code == 410 && len(gerr.Errors) == 1 && gerr.Errors[0].Reason == "fullSyncRequired":
+			default:
+				t.Fatalf("stale token: %d %s", gerr.Code, gerr.Body)
+			}
+			out = append(out, gerr.Code)
+		}
+		return out
+	}
+	all := func(codes []int, code int) bool {
+		for _, c := range codes {
+			if c != code {
+				return false
+			}
+		}
+		return true
+	}
+
+	mixed := answers(t, googletest.Config{}, 20)
+	if !slices.Contains(mixed, 400) || !slices.Contains(mixed, 410) {
+		t.Fatalf("default answers = %v, want both 400 and 410", mixed)
+	}
+	if again := answers(t, googletest.Config{StaleSyncToken: googletest.StaleTokenMixed}, 20); !slices.Equal(again, mixed) {
+		t.Fatalf("same seed, other answers: %v then %v", mixed, again)
+	}
+	if got := answers(t, googletest.Config{StaleSyncToken: googletest.StaleToken400}, 5); !all(got, 400) {
+		t.Fatalf("StaleToken400: %v", got)
+	}
+	for _, cfg := range []googletest.Config{{StaleSyncToken: googletest.StaleToken410}, {Exact: true}} {
+		if got := answers(t, cfg, 5); !all(got, 410) {
+			t.Fatalf("%+v: %v", cfg, got)
+		}
+	}
+	if got := answers(t, googletest.Config{Exact: true, StaleSyncToken: googletest.StaleToken400}, 3); !all(got, 400) {
+		t.Fatalf("explicit StaleToken400 with Exact: %v", got)
+	}
+
+	// A token of another server is stale too; an expired page token is
+	// always 410.
+	srv, svc := newEnv(t, googletest.Config{StaleSyncToken: googletest.StaleToken400})
+	for i := range 3 {
+		insert(t, svc, timedEvent("e", t0.Add(time.Duration(i)*time.Hour), time.Hour))
+	}
+	_, tok := fullList(t, svc, false, 250)
+	_, otherSvc := newEnv(t, googletest.Config{StaleSyncToken: googletest.StaleToken400})
+	_, err := otherSvc.Events.List(calID).SyncToken(tok).Do()
+	apiErr(t, err, 400, "invalid")
+	page1, err := svc.Events.List(calID).MaxResults(1).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.ExpireSyncTokens(calID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Events.List(calID).MaxResults(1).PageToken(page1.NextPageToken).Do()
+	apiErr(t, err, 410, "fullSyncRequired")
+
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("NewServer accepted StaleSyncToken 9")
+			}
+		}()
+		googletest.NewServer(googletest.Config{StaleSyncToken: 9}).Close()
+	}()
 }

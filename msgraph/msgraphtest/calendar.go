@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -161,6 +162,26 @@ func (s *Server) AddCalendar(user, calendarID string) {
 	s.addCalendarLocked(s.addUserLocked(user), calendarID)
 }
 
+// DeleteCalendar removes a secondary calendar with its events, as when its
+// owner deletes it or stops sharing it: later delta and event calls on it
+// answer 404 ErrorItemNotFound, a new subscription to it 404
+// ResourceNotFound, and subscriptions to it hear nothing more. The primary calendar cannot be deleted; an unknown
+// one is ErrNotFound.
+func (s *Server) DeleteCalendar(user, calendarID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb := s.users[user]
+	if mb == nil || mb.calendars[calendarID] == nil {
+		return fmt.Errorf("%w: calendar %q of user %q", ErrNotFound, calendarID, user)
+	}
+	if calendarID == mb.primary {
+		return fmt.Errorf("msgraphtest: the primary calendar of %q cannot be deleted", user)
+	}
+	delete(mb.calendars, calendarID)
+	mb.order = slices.DeleteFunc(mb.order, func(id string) bool { return id == calendarID })
+	return nil
+}
+
 // PrimaryCalendar returns the id of the user's primary calendar, or "" for
 // an unknown user.
 func (s *Server) PrimaryCalendar(user string) string {
@@ -213,7 +234,8 @@ func validateEvent(ev *Event) error {
 }
 
 // CreateEvent adds an event to the user's calendar ("" = primary) and
-// notifies subscriptions ("created"). ev.Recurrence makes it a series
+// notifies subscriptions ("created", and "updated" unless
+// Config.ExactNotifications). ev.Recurrence makes it a series
 // master whose occurrences calendarView expands.
 func (s *Server) CreateEvent(user, calendar string, ev Event) (Event, error) {
 	s.mu.Lock()
@@ -243,16 +265,16 @@ func (s *Server) createEventLocked(user, calendar string, ev Event) (Event, erro
 	c.events[ev.ID] = es
 	c.seq++
 	c.stamp(es, nil)
-	s.notifyLocked(c, "created", ev.ID)
+	s.notifyCreatedLocked(c, ev.ID)
 	return c.public(es.ev, c.evSeq[ev.ID]), nil
 }
 
 // UpdateEvent replaces the writable fields of an event and notifies
-// subscriptions ("updated"). id may be a single event, a series master
+// subscriptions ("updated", 1 to 3 times unless Config.ExactNotifications). id may be a single event, a series master
 // (changing its start or recurrence drops its exceptions, as Outlook does)
 // or an occurrence, which becomes an exception with its own fields
-// (Recurrence is ignored). The series master is notified for an
-// occurrence.
+// (Recurrence is ignored). For an occurrence the series master is notified
+// "updated", after the occurrence itself unless Config.ExactNotifications.
 func (s *Server) UpdateEvent(user, calendar, id string, ev Event) (Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -289,7 +311,7 @@ func (s *Server) updateEventLocked(user, calendar, id string, patch func(old Eve
 		es.ev = ev
 		c.seq++
 		c.stamp(es, before)
-		s.notifyLocked(c, "updated", ev.ID)
+		s.notifyUpdatedLocked(c, ev.ID)
 		return c.public(es.ev, c.evSeq[ev.ID]), nil
 	}
 	es, orig, err := c.occurrence(id)
@@ -312,12 +334,13 @@ func (s *Server) updateEventLocked(user, calendar, id string, patch func(old Eve
 	c.seq++
 	c.instSeq[id] = c.seq
 	c.evSeq[es.ev.ID] = c.seq
-	s.notifyLocked(c, "updated", es.ev.ID)
+	s.notifyOccurrenceLocked(c, changeUpdated, id, es.ev.ID)
 	return c.public(ev, c.seq), nil
 }
 
 // DeleteEvent deletes a single event or a whole series ("deleted"), or
-// cancels one occurrence of a series (the master is notified "updated"):
+// cancels one occurrence of a series (the master is notified "updated",
+// after the occurrence "deleted" unless Config.ExactNotifications):
 // the next calendarView delta round reports the removed instances with
 // @removed.
 func (s *Server) DeleteEvent(user, calendar, id string) error {
@@ -336,7 +359,7 @@ func (s *Server) deleteEventLocked(user, calendar, id string) error {
 		es.deleted = true
 		c.seq++
 		c.stamp(es, before)
-		s.notifyLocked(c, "deleted", id)
+		s.notifyLocked(c, changeDeleted, id)
 		return nil
 	}
 	es, orig, err := c.occurrence(id)
@@ -347,7 +370,7 @@ func (s *Server) deleteEventLocked(user, calendar, id string) error {
 	c.seq++
 	c.instSeq[id] = c.seq
 	c.evSeq[es.ev.ID] = c.seq
-	s.notifyLocked(c, "updated", es.ev.ID)
+	s.notifyOccurrenceLocked(c, changeDeleted, id, es.ev.ID)
 	return nil
 }
 

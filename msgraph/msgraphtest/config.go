@@ -83,6 +83,20 @@ const (
 	MaxOccurrences   = 1000
 	ExpansionHorizon = 2 * 365 * 24 * time.Hour
 
+	// DefaultMailboxConcurrency is how many API requests one mailbox may
+	// have in flight: Outlook allows 4 concurrent requests per app per
+	// mailbox (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits).
+	DefaultMailboxConcurrency = 4
+
+	// DefaultDeletedSubscriptionLinger is how long a deleted subscription
+	// may still receive change notifications. Notifications have been seen
+	// arriving for a subscription after it was deleted, for a while nobody
+	// documents; the emulator picks a short window.
+	DefaultDeletedSubscriptionLinger = 10 * time.Second
+
+	// DefaultSeed seeds the emulator's random choices when Config.Seed is 0.
+	DefaultSeed = 0x6b6e6f6273
+
 	// maxBodyBytes limits request bodies.
 	maxBodyBytes = 1 << 20
 )
@@ -147,6 +161,79 @@ type Config struct {
 	// DefaultApplicationID.
 	ApplicationID string
 
+	// Seed seeds the random choices of the harsh defaults (how many
+	// notifications a change causes, which throttling answers carry a
+	// Retry-After), so that a run repeats. Default: DefaultSeed.
+	Seed uint64
+
+	// Exact turns the harsh defaults that change what a test counts into
+	// exact ones, like googletest's Config.Exact: ExactNotifications, and
+	// a zero DeletedSubscriptionLinger means none. Fields set explicitly
+	// win. Default: false.
+	Exact bool
+
+	// ExactNotifications makes one change cause exactly one notification
+	// per subscription: "created" for a creation, one "updated" for an
+	// update, and for a change to an occurrence one "updated" of its
+	// series master. Tests that count notifications set it. Default
+	// false: Graph's multiplicity (microsoftgraph/microsoft-graph-docs#7598,
+	// microsoftgraph/microsoft-graph-docs-contrib#3072), a creation
+	// notifies "created" then "updated", an update 1 to 3 times "updated"
+	// (seeded random), and a change to an occurrence notifies the
+	// occurrence itself and, 1 to 3 times, its series master. Each
+	// notification is its own delivery, batched only within BatchWindow.
+	ExactNotifications bool
+
+	// ValidateOnCreateOnly performs the validation handshake only when a
+	// subscription is created. Default false: Graph validates the
+	// notificationUrl (and lifecycleNotificationUrl) again on PATCH
+	// /subscriptions/{id} and on reauthorize
+	// (microsoftgraph/msgraph-sdk-dotnet#2805), and
+	// either fails with 400 when the receiver does not answer.
+	ValidateOnCreateOnly bool
+
+	// MailboxConcurrency is how many API requests one mailbox may have in
+	// flight (from arrival, latency included, to the end of the answer);
+	// one more is answered 429 ApplicationThrottled "Application is over
+	// its MailboxConcurrency limit.", as live Graph does (calcom PR #343,
+	// magodo/terraform-provider-outlook#21, alcionai/corso#3695). The mailbox is
+	// the user a path names, or the user of the token for /subscriptions.
+	// 0 means DefaultMailboxConcurrency (4); negative disables the limit.
+	MailboxConcurrency int
+
+	// ConcurrencyPerApp counts MailboxConcurrency across all mailboxes of
+	// the app instead of per mailbox. One version of Microsoft's
+	// throttling-limits page says Outlook runs "up to 4 concurrent
+	// requests ... regardless of whether the requests all access the same
+	// mailbox, or access different mailboxes"
+	// (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits),
+	// another, like the live error's name, per mailbox. Default false: per
+	// mailbox.
+	ConcurrencyPerApp bool
+
+	// ThrottleRetryAfter chooses the Retry-After of those 429s. Default:
+	// RetryAfterMixed ("1" or none, at random).
+	ThrottleRetryAfter RetryAfterMode
+
+	// DeletedSubscriptionLinger is how long, by Now, a subscription
+	// deleted with DELETE /subscriptions/{id} still receives change
+	// notifications; it is gone for every API call at
+	// once. 0 means DefaultDeletedSubscriptionLinger (10 s), or none with
+	// Exact; negative means none.
+	DeletedSubscriptionLinger time.Duration
+
+	// AllowCalendarDeltaV1 serves calendarView delta of a named calendar
+	// (/me/calendars/{id}/calendarView/delta,
+	// /me/calendar/calendarView/delta and their /users/{id} forms) under
+	// /v1.0. Default false: v1.0 documents calendarView delta of the
+	// primary calendar only (/me/calendarView/delta,
+	// https://learn.microsoft.com/graph/api/event-delta?view=graph-rest-1.0),
+	// so those paths answer 400 BadRequest "Unsupported request: Change
+	// tracking is not supported against 'microsoft.graph.event'.", Graph's
+	// answer for delta where it does not track changes
+	// (microsoftgraph/msgraph-metadata#608); /beta serves them.
+	AllowCalendarDeltaV1 bool
+
 	// Logger receives debug logs about requests and deliveries. Bearer
 	// tokens, validation tokens and clientState values are never logged.
 	// Default: silent.
@@ -189,6 +276,24 @@ func (c Config) WithDefaults() Config {
 	if c.ApplicationID == "" {
 		c.ApplicationID = DefaultApplicationID
 	}
+	if c.Seed == 0 {
+		c.Seed = DefaultSeed
+	}
+	if c.MailboxConcurrency == 0 {
+		c.MailboxConcurrency = DefaultMailboxConcurrency
+	} else if c.MailboxConcurrency < 0 {
+		c.MailboxConcurrency = -1
+	}
+	if c.Exact {
+		c.ExactNotifications = true
+	}
+	if c.DeletedSubscriptionLinger == 0 && c.Exact {
+		c.DeletedSubscriptionLinger = -1
+	} else if c.DeletedSubscriptionLinger == 0 {
+		c.DeletedSubscriptionLinger = DefaultDeletedSubscriptionLinger
+	} else if c.DeletedSubscriptionLinger < 0 {
+		c.DeletedSubscriptionLinger = -1
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -206,6 +311,9 @@ func (c Config) validate() error {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s %v is negative", name, d))
 		}
+	}
+	if c.ThrottleRetryAfter < RetryAfterMixed || c.ThrottleRetryAfter > RetryAfterNone {
+		errs = append(errs, fmt.Errorf("ThrottleRetryAfter %d is not a RetryAfterMode", c.ThrottleRetryAfter))
 	}
 	return errors.Join(errs...)
 }

@@ -26,6 +26,10 @@ const (
 	CodeResyncRequired = "resyncRequired"
 )
 
+// msgUnsupportedEventDelta is Graph's message for delta on an event
+// collection it does not track (microsoftgraph/msgraph-metadata#608).
+const msgUnsupportedEventDelta = "Unsupported request: Change tracking is not supported against 'microsoft.graph.event'."
+
 const (
 	kindCalendarView = "cv"
 	kindEvents       = "ev"
@@ -175,11 +179,18 @@ type deltaPage struct {
 // (beta only, https://learn.microsoft.com/en-us/graph/api/event-delta?view=graph-rest-beta).
 func (s *Server) deltaHandler(t *target, kind string) handler {
 	return func(w http.ResponseWriter, r *http.Request, req *request) *apiError {
+		if kind == kindCalendarView && req.version == "v1.0" && t.calendar != "" && !s.cfg.AllowCalendarDeltaV1 {
+			// v1.0 documents calendarView delta of the primary calendar
+			// only (https://learn.microsoft.com/en-us/graph/api/event-delta?view=graph-rest-1.0);
+			// Graph answers delta it does not track with this 400
+			// (microsoftgraph/msgraph-metadata#608).
+			return newAPIError(http.StatusBadRequest, "BadRequest", msgUnsupportedEventDelta)
+		}
 		if kind == kindEvents && req.version == "v1.0" {
 			// events delta is "currently available only in the beta
-			// version" (event delta reference); the wording is the emulator's.
-			return newAPIError(http.StatusBadRequest, "BadRequest",
-				"Change tracking is not supported against 'microsoft.graph.event' collections in v1.0; use calendarView/delta.")
+			// version" (event delta reference); live v1.0 answers it with
+			// this 400 (microsoftgraph/msgraph-metadata#608).
+			return newAPIError(http.StatusBadRequest, "BadRequest", msgUnsupportedEventDelta)
 		}
 		q := r.URL.Query()
 		for _, opt := range []string{"$select", "$expand", "$filter", "$orderby", "$search"} {

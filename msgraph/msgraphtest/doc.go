@@ -39,11 +39,13 @@
 //   - GET {owner}/calendarView/delta, {owner}/calendar/calendarView/delta
 //     and {owner}/calendars/{id}/calendarView/delta, where {owner} is /me
 //     or /users/{id}; "delta()" as msgraph-sdk-go writes it works too.
-//     Microsoft's v1.0 reference documents only the /me and /users/{id}
-//     forms; the calendar forms are served because
-//     beta documents them and the SDK has builders for them.
+//     Microsoft's v1.0 reference documents only the {owner}/calendarView
+//     form, so under /v1.0 the calendar forms answer 400 BadRequest
+//     "Unsupported request: Change tracking is not supported against
+//     'microsoft.graph.event'." unless [Config.AllowCalendarDeltaV1]; /beta,
+//     which documents them, serves them.
 //   - GET {owner}/events/delta (and the calendar forms) only under /beta:
-//     events delta is beta-only, so v1.0 answers 400.
+//     events delta is beta-only, so v1.0 answers the same 400.
 //   - POST {owner}/events, GET, PATCH, DELETE {owner}/events/{id} (and the
 //     calendar forms), so that clients can write too.
 //
@@ -73,8 +75,13 @@
 // that must be answered with 200, Content-Type text/plain and the decoded
 // token as the whole body within [Config.ValidationTimeout]; otherwise the
 // create fails with 400 InvalidRequest "Subscription validation request
-// failed. ...". PATCH renews with the same ceiling; unknown or expired ids
-// are 404 ResourceNotFound.
+// failed. ..." (or "Subscription validation request timed out.", which
+// [Server.TimeOutNextValidations] injects). PATCH renews with the same
+// ceiling ([Server.SetMaxSubscriptionLifetime] lowers it); PATCH and
+// reauthorize validate the URLs again, as Graph does, unless
+// [Config.ValidateOnCreateOnly]. Unknown or expired ids are 404
+// ResourceNotFound. A deleted subscription still receives change
+// notifications for [Config.DeletedSubscriptionLinger].
 //
 // # Notifications
 //
@@ -89,8 +96,11 @@
 // A 2xx within [Config.DeliveryTimeout] (3 s) is success; anything else is
 // retried [Config.DeliveryRetries] times with exponential backoff (Graph
 // retries for up to 4 hours). Deliveries to one URL are sequential and in
-// order. Changes to an occurrence (exception, cancellation) notify the
-// series master as "updated". [Server.SendLifecycle] sends
+// order. As on Graph, one change may cause several notifications: a
+// creation "created" then "updated", an update 1 to 3 "updated", a change to
+// an occurrence (exception, cancellation) the occurrence and then the series
+// master "updated"; [Config.ExactNotifications] makes it one per change for
+// tests that count. [Server.SendLifecycle] sends
 // reauthorizationRequired, subscriptionRemoved or missed to the
 // lifecycleNotificationUrl.
 //
@@ -114,13 +124,28 @@
 //
 // # Faults
 //
-// [Server.Fail] and [Server.FailNext] (429 with a fractional Retry-After by
-// default, 5xx, any error), [Server.SetLatency], [Server.ExpireDeltaTokens],
-// [Server.RevokeToken], [Server.RevokeAll], and for notifications
-// [Server.DropNextNotifications], [Server.DuplicateNextNotifications] and
+// By default the emulator is at least as harsh as Graph: the notification
+// multiplicity and re-validation above, and at most
+// [Config.MailboxConcurrency] (4) requests in flight per mailbox, the next
+// answered 429 ApplicationThrottled "Application is over its
+// MailboxConcurrency limit." with "Retry-After: 1" or none
+// ([Config.ThrottleRetryAfter]; [Config.ConcurrencyPerApp] counts across
+// mailboxes, as one version of Microsoft's limits page words it). Each
+// harsh default has a Config knob that turns it off; [Config.Exact] turns
+// off, as in googletest, those that change what a test counts.
+//
+// On demand: [Server.Fail] and [Server.FailNext] (429 with a fractional
+// Retry-After by default, an HTTP date, or none; 5xx; any error),
+// [Server.SetLatency], [Server.ExpireDeltaTokens], [Server.RevokeToken],
+// [Server.RevokeAll], [Server.TimeOutNextValidations],
+// [Server.SetMaxSubscriptionLifetime], [Server.DeleteCalendar], and for
+// notifications [Server.DropNextNotifications],
+// [Server.DropAllNotifications], [Server.DuplicateNextNotifications] and
 // [Server.DelayNotifications]. [Server.WaitIdle] waits until every
-// notification has been delivered and [Server.Deliveries] logs every
-// attempt, so tests need no sleeps.
+// notification has been delivered, [Server.Deliveries] logs every
+// attempt, and [Server.Requests] every API request (operation, mailbox,
+// calendar, status), counted by [Server.RequestCount] and
+// [Server.RequestCountByStatus], so tests need no sleeps and no proxy.
 //
 // # Inspecting state
 //

@@ -101,6 +101,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, e *apiError)
 		"message":    e.message,
 		"innerError": inner,
 	}})
+	if sw, ok := w.(*statusWriter); ok {
+		sw.code = e.code
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("request-id", reqID)

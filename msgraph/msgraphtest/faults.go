@@ -24,6 +24,14 @@ type Fault struct {
 	// RetryAfter is sent as the Retry-After header, e.g. "2.128" or "3".
 	// Default: DefaultRetryAfter ("0.128") for 429, none otherwise.
 	RetryAfter string
+	// RetryAfterIn, if positive and RetryAfter is empty, sends Retry-After
+	// as an HTTP date this long after the moment the call fails (Config.Now
+	// then), rounded up to the whole second an HTTP date can say, so that a
+	// client must measure it against its own clock (as in googletest).
+	RetryAfterIn time.Duration
+	// OmitRetryAfter sends no Retry-After at all, not even the default of
+	// a 429 (live Graph throttles without one too).
+	OmitRetryAfter bool
 }
 
 // Fail queues f: the next f.Times API calls that match it fail with Graph's
@@ -36,7 +44,9 @@ func (s *Server) Fail(f Fault) {
 	if f.Status == 0 {
 		f.Status = http.StatusInternalServerError
 	}
-	if f.RetryAfter == "" && f.Status == http.StatusTooManyRequests {
+	if f.OmitRetryAfter {
+		f.RetryAfter, f.RetryAfterIn = "", 0
+	} else if f.RetryAfter == "" && f.RetryAfterIn <= 0 && f.Status == http.StatusTooManyRequests {
 		f.RetryAfter = DefaultRetryAfter
 	}
 	s.mu.Lock()
@@ -85,6 +95,13 @@ func (s *Server) takeFault(op string) *apiError {
 		}
 		e := newAPIError(f.Status, f.Code, f.Message)
 		e.retryAfter = f.RetryAfter
+		if e.retryAfter == "" && f.RetryAfterIn > 0 {
+			at := s.cfg.Now().Add(f.RetryAfterIn)
+			if at.Nanosecond() != 0 {
+				at = at.Truncate(time.Second).Add(time.Second)
+			}
+			e.retryAfter = at.UTC().Format(http.TimeFormat)
+		}
 		return e
 	}
 	return nil
@@ -115,4 +132,33 @@ func (s *Server) RevokeAll() {
 	for t := range s.seen {
 		s.revoked[t] = true
 	}
+}
+
+// TimeOutNextValidations makes the next n validation handshakes (of
+// create, renew or reauthorize) fail as if the receiver had not answered in
+// time: the API call answers 400 InvalidRequest "Subscription validation
+// request timed out." at once, and no validation request is sent (Graph
+// itself sometimes never sends it, microsoftgraph/nodejs-webhooks-sample#350).
+// The same call
+// made again succeeds once the n are used up. Each is logged in
+// [Server.Deliveries] as a validation with Dropped set.
+func (s *Server) TimeOutNextValidations(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.timeoutsN += max(n, 0)
+}
+
+// SetMaxSubscriptionLifetime changes [Config.MaxSubscriptionLifetime] for
+// later creates and renewals, as Graph's ceiling for Outlook resources has
+// moved over time (4,230 minutes in 2018, 10,070 live now, 10,080 in the
+// docs): beyond it, 400 ExtensionError
+// "Subscription expiration can only be N minutes in the future.", N in
+// whole minutes. d <= 0 restores the configured value.
+func (s *Server) SetMaxSubscriptionLifetime(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d <= 0 {
+		d = s.cfg.MaxSubscriptionLifetime
+	}
+	s.maxLifetime = d
 }

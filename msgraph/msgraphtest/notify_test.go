@@ -12,7 +12,8 @@ import (
 )
 
 func TestChangeNotificationShapeAndBatching(t *testing.T) {
-	srv, _ := newServer(t, msgraphtest.Config{BatchWindow: time.Hour}) // only Flush/WaitIdle end windows
+	// Exact: the test counts the items of one batch.
+	srv, _ := newServer(t, msgraphtest.Config{BatchWindow: time.Hour, ExactNotifications: true}) // only Flush/WaitIdle end windows
 	rc := newReceiver(t)
 	other := newReceiver(t)
 	a := createSub(t, srv, rc.ts.URL+"/n", nil)
@@ -69,7 +70,8 @@ func TestChangeNotificationShapeAndBatching(t *testing.T) {
 }
 
 func TestNotificationRetryAndKnobs(t *testing.T) {
-	srv, _ := newServer(t, msgraphtest.Config{BatchWindow: -1, DeliveryBackoff: time.Millisecond})
+	// Exact: the test counts POSTs per change.
+	srv, _ := newServer(t, msgraphtest.Config{BatchWindow: -1, DeliveryBackoff: time.Millisecond, ExactNotifications: true})
 	rc := newReceiver(t)
 	createSub(t, srv, rc.ts.URL, nil)
 	write := func() {
@@ -278,7 +280,8 @@ func TestFaultKnobs(t *testing.T) {
 }
 
 func TestRESTEventsAndMapToken(t *testing.T) {
-	srv, _ := newServer(t, msgraphtest.Config{})
+	// Exact: the test checks one notification per REST write.
+	srv, _ := newServer(t, msgraphtest.Config{ExactNotifications: true})
 	srv.AddUser("bob")
 	srv.AddCalendar("bob", "work")
 	srv.MapToken("token-1", "bob")

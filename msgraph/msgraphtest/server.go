@@ -27,22 +27,29 @@ type Server struct {
 	cancel context.CancelFunc
 	key    []byte // signs delta tokens; differs per Server
 
-	mu        sync.Mutex
-	users     map[string]*mailbox
-	userOrder []string
-	subs      map[string]*subscription
-	rng       *mrand.Rand
-	faults    []*Fault
-	latency   time.Duration
-	revoked   map[string]bool
-	seen      map[string]bool
-	tokenUser map[string]string
+	mu          sync.Mutex
+	users       map[string]*mailbox
+	userOrder   []string
+	subs        map[string]*subscription
+	deleted     map[string]*subscription // deleted, still delivering until lingerUntil
+	rng         *mrand.Rand              // ids: reproducible whatever the knobs
+	chaos       *mrand.Rand              // multiplicity and throttling choices, from Config.Seed
+	faults      []*Fault
+	latency     time.Duration
+	revoked     map[string]bool
+	seen        map[string]bool
+	tokenUser   map[string]string
+	maxLifetime time.Duration
+	timeoutsN   int            // validations left to time out
+	inflight    map[string]int // API requests in flight per mailbox
+	requests    []Request
 
 	dmu        sync.Mutex // delivery state; never held while taking mu
 	closed     bool
 	queues     map[string]*deliveryQueue
 	idle       chan struct{} // closed while no delivery queue is busy
 	dropN      int
+	dropAll    bool
 	dupN       int
 	delay      time.Duration
 	deliveries []Delivery
@@ -67,12 +74,16 @@ func NewServer(cfg Config) *Server {
 		users: map[string]*mailbox{},
 		subs:  map[string]*subscription{},
 		// A fixed seed keeps ids reproducible between runs.
-		rng:       mrand.New(mrand.NewPCG(0x6d7367726170, 0x68746573)),
-		revoked:   map[string]bool{},
-		seen:      map[string]bool{},
-		tokenUser: map[string]string{},
-		queues:    map[string]*deliveryQueue{},
-		idle:      make(chan struct{}),
+		rng:         mrand.New(mrand.NewPCG(0x6d7367726170, 0x68746573)),
+		chaos:       mrand.New(mrand.NewPCG(cfg.Seed, 0x63686173)),
+		deleted:     map[string]*subscription{},
+		revoked:     map[string]bool{},
+		seen:        map[string]bool{},
+		tokenUser:   map[string]string{},
+		maxLifetime: cfg.MaxSubscriptionLifetime,
+		inflight:    map[string]int{},
+		queues:      map[string]*deliveryQueue{},
+		idle:        make(chan struct{}),
 	}
 	close(s.idle)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -139,11 +150,16 @@ type request struct {
 	segs    []string // path after the version, "delta()" normalised to "delta"
 	token   string   // bearer
 	me      string   // user "me" stands for
+	log     *Request // what Requests reports; handlers may fill in User and Calendar
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.Trim(r.URL.Path, "/")
 	version, rest, _ := strings.Cut(path, "/")
+	rec := &statusWriter{ResponseWriter: w}
+	log := &Request{Method: r.Method, Version: version, Path: r.URL.Path, Time: s.cfg.Now()}
+	defer func() { s.logRequest(log, rec) }()
+	w = rec
 	if version != "v1.0" && version != "beta" {
 		s.writeError(w, r, newAPIError(http.StatusNotFound, "BadRequest", "Invalid version."))
 		return
@@ -157,18 +173,32 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			segs[i] = "delta"
 		}
 	}
-	req := &request{version: version, segs: segs}
-	op, h := s.route(r.Method, req)
+	req := &request{version: version, segs: segs, log: log}
+	op, t, h := s.route(r.Method, req)
+	log.Op = op
 	if h == nil {
 		s.writeError(w, r, newAPIError(http.StatusBadRequest, "BadRequest",
 			fmt.Sprintf("Resource not found for the segment '%s'.", lastSeg(segs))))
 		return
 	}
-	if !s.wait(r) {
-		return
-	}
 	if e := s.authenticate(r, req); e != nil {
 		s.writeError(w, r, e)
+		return
+	}
+	log.User = req.me
+	if t != nil {
+		if t.owner != "" {
+			log.User = t.owner
+		}
+		log.CalendarID = s.calendarName(log.User, t.calendar)
+	}
+	release, e := s.acquire(log.User)
+	if e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	defer release()
+	if !s.wait(r) {
 		return
 	}
 	if e := s.takeFault(op); e != nil {
@@ -190,54 +220,54 @@ func lastSeg(segs []string) string {
 
 type handler func(w http.ResponseWriter, r *http.Request, req *request) *apiError
 
-// route maps a method and path to an operation. Paths under /me and
-// /users/{id} are normalised to the owner plus the rest.
-func (s *Server) route(method string, req *request) (string, handler) {
+// route maps a method and path to an operation and, for paths under /me
+// and /users/{id}, the mailbox and calendar they name.
+func (s *Server) route(method string, req *request) (string, *target, handler) {
 	segs := req.segs
 	if len(segs) >= 1 && strings.EqualFold(segs[0], "subscriptions") {
 		switch {
 		case len(segs) == 1 && method == http.MethodGet:
-			return OpListSubscriptions, s.handleListSubscriptions
+			return OpListSubscriptions, nil, s.handleListSubscriptions
 		case len(segs) == 1 && method == http.MethodPost:
-			return OpCreateSubscription, s.handleCreateSubscription
+			return OpCreateSubscription, nil, s.handleCreateSubscription
 		case len(segs) == 2 && method == http.MethodGet:
-			return OpGetSubscription, s.handleGetSubscription
+			return OpGetSubscription, nil, s.handleGetSubscription
 		case len(segs) == 2 && method == http.MethodPatch:
-			return OpUpdateSubscription, s.handleUpdateSubscription
+			return OpUpdateSubscription, nil, s.handleUpdateSubscription
 		case len(segs) == 2 && method == http.MethodDelete:
-			return OpDeleteSubscription, s.handleDeleteSubscription
+			return OpDeleteSubscription, nil, s.handleDeleteSubscription
 		case len(segs) == 3 && method == http.MethodPost && strings.EqualFold(segs[2], "reauthorize"):
-			return OpReauthorizeSubscription, s.handleReauthorize
+			return OpReauthorizeSubscription, nil, s.handleReauthorize
 		}
-		return "", nil
+		return "", nil, nil
 	}
 	owner, rest, ok := splitOwner(segs)
 	if !ok {
-		return "", nil
+		return "", nil, nil
 	}
 	cal, rest, ok := splitCalendar(rest)
 	if !ok {
-		return "", nil
+		return "", nil, nil
 	}
 	t := &target{owner: owner, calendar: cal}
 	switch {
 	case len(rest) == 2 && eq(rest[0], "calendarView") && eq(rest[1], "delta") && method == http.MethodGet:
-		return OpDelta, s.deltaHandler(t, kindCalendarView)
+		return OpDelta, t, s.deltaHandler(t, kindCalendarView)
 	case len(rest) == 2 && eq(rest[0], "events") && eq(rest[1], "delta") && method == http.MethodGet:
-		return OpDelta, s.deltaHandler(t, kindEvents)
+		return OpDelta, t, s.deltaHandler(t, kindEvents)
 	case len(rest) == 1 && eq(rest[0], "events") && method == http.MethodPost:
-		return OpCreateEvent, s.eventHandler(t, "")
+		return OpCreateEvent, t, s.eventHandler(t, "")
 	case len(rest) == 2 && eq(rest[0], "events"):
 		switch method {
 		case http.MethodGet:
-			return OpGetEvent, s.eventHandler(t, rest[1])
+			return OpGetEvent, t, s.eventHandler(t, rest[1])
 		case http.MethodPatch:
-			return OpUpdateEvent, s.eventHandler(t, rest[1])
+			return OpUpdateEvent, t, s.eventHandler(t, rest[1])
 		case http.MethodDelete:
-			return OpDeleteEvent, s.eventHandler(t, rest[1])
+			return OpDeleteEvent, t, s.eventHandler(t, rest[1])
 		}
 	}
-	return "", nil
+	return "", nil, nil
 }
 
 func eq(a, b string) bool { return strings.EqualFold(a, b) }

@@ -39,6 +39,25 @@ type Subscription struct {
 type subscription struct {
 	Subscription
 	changeTypes []string
+	lingerUntil time.Time // set once deleted: notifications until then
+}
+
+// subscriptionURLs returns the URLs of a live subscription, naming it in
+// the request log; ok is false if there is none.
+func (s *Server) subscriptionURLs(req *request, id string) (notificationURL, lifecycleURL string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sub := s.liveSubLocked(id)
+	if sub == nil {
+		return "", "", false
+	}
+	req.about(sub)
+	return sub.NotificationURL, sub.LifecycleNotificationURL, true
+}
+
+// about names sub's mailbox and calendar in the request log.
+func (req *request) about(sub *subscription) {
+	req.log.User, req.log.CalendarID = sub.User, sub.Calendar
 }
 
 // wireSubscription is Graph's subscription resource
@@ -208,9 +227,12 @@ func (s *Server) checkExpiration(raw *string) (time.Time, *apiError) {
 		// The wording is the emulator's; no recorded answer is known.
 		return time.Time{}, invalidRequest("Subscription expiration can only be in the future.")
 	}
-	if t.Sub(now) > s.cfg.MaxSubscriptionLifetime {
+	s.mu.Lock()
+	ceiling := s.maxLifetime
+	s.mu.Unlock()
+	if t.Sub(now) > ceiling {
 		return time.Time{}, newAPIError(http.StatusBadRequest, "ExtensionError",
-			fmt.Sprintf("Subscription expiration can only be %d minutes in the future.", int(s.cfg.MaxSubscriptionLifetime/time.Minute)))
+			fmt.Sprintf("Subscription expiration can only be %d minutes in the future.", int(ceiling/time.Minute)))
 	}
 	return t.UTC(), nil
 }
@@ -283,21 +305,20 @@ func (s *Server) handleCreateSubscription(w http.ResponseWriter, r *http.Request
 		return invalidRequest(fmt.Sprintf("Resource '%s' is not supported by this emulator (events of a user or calendar).", *in.Resource))
 	}
 	s.mu.Lock()
-	_, err := s.calendarLocked(user, calendar)
+	c, err := s.calendarLocked(user, calendar)
 	s.mu.Unlock()
+	req.log.User = user
 	if err != nil {
 		return newAPIError(http.StatusNotFound, "ResourceNotFound", "Resource not found.")
+	}
+	if calendar != "" {
+		req.log.CalendarID = c.id
 	}
 
 	// Validation handshake, outside the lock: both URLs, as Graph validates
 	// notificationUrl and lifecycleNotificationUrl.
-	if e := s.validateURL(r.Context(), *in.NotificationURL); e != nil {
+	if e := s.validateURLs(r.Context(), *in.NotificationURL, lifecycleURL); e != nil {
 		return e
-	}
-	if lifecycleURL != "" {
-		if e := s.validateURL(r.Context(), lifecycleURL); e != nil {
-			return e
-		}
 	}
 
 	s.mu.Lock()
@@ -346,8 +367,45 @@ const (
 	validationTimeoutMessage  = "Subscription validation request timed out."
 )
 
+// validateURLs performs the handshake against the notificationUrl, then
+// the lifecycleNotificationUrl ("you must validate both",
+// https://learn.microsoft.com/graph/change-notifications-lifecycle-events);
+// an empty URL is skipped.
+func (s *Server) validateURLs(ctx context.Context, notificationURL, lifecycleURL string) *apiError {
+	for _, u := range []string{notificationURL, lifecycleURL} {
+		if u == "" {
+			continue
+		}
+		if e := s.validateURL(ctx, u); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// revalidate is the handshake of a renewal or a reauthorization: Graph
+// validates the URLs again (microsoftgraph/msgraph-sdk-dotnet#2805), unless
+// Config.ValidateOnCreateOnly.
+func (s *Server) revalidate(ctx context.Context, notificationURL, lifecycleURL string) *apiError {
+	if s.cfg.ValidateOnCreateOnly {
+		return nil
+	}
+	return s.validateURLs(ctx, notificationURL, lifecycleURL)
+}
+
 // validateURL performs the handshake against one URL.
 func (s *Server) validateURL(ctx context.Context, target string) *apiError {
+	s.mu.Lock()
+	skip := s.timeoutsN > 0
+	if skip {
+		s.timeoutsN--
+	}
+	s.mu.Unlock()
+	if skip {
+		s.logDelivery(Delivery{Kind: KindValidation, URL: target, Attempt: 1, Err: context.DeadlineExceeded, Dropped: true, Time: s.cfg.Now()})
+		s.cfg.Logger.Debug("msgraphtest: validation timed out (injected)")
+		return invalidRequest(validationTimeoutMessage)
+	}
 	token := "Validation: Testing client application reachability for subscription Request-Id: " + s.newGUID()
 	u := target
 	if strings.Contains(u, "?") {
@@ -422,6 +480,7 @@ func (s *Server) handleGetSubscription(w http.ResponseWriter, r *http.Request, r
 	var wire wireSubscription
 	if sub != nil {
 		wire = sub.wire()
+		req.about(sub)
 	}
 	s.mu.Unlock()
 	if sub == nil {
@@ -433,19 +492,17 @@ func (s *Server) handleGetSubscription(w http.ResponseWriter, r *http.Request, r
 
 // handleUpdateSubscription renews
 // (https://learn.microsoft.com/en-us/graph/api/subscription-update). Only
-// expirationDateTime (and notificationUrl) can change; whether Graph
-// re-validates on PATCH is unconfirmed, the emulator validates a changed
-// notificationUrl only.
+// expirationDateTime (and notificationUrl) can change. Graph validates the
+// URLs again on PATCH (microsoftgraph/msgraph-sdk-dotnet#2805), the new
+// notificationUrl if it changes.
 func (s *Server) handleUpdateSubscription(w http.ResponseWriter, r *http.Request, req *request) *apiError {
 	var in subscriptionInput
 	if e := readJSON(w, r, &in); e != nil {
 		return e
 	}
 	id := req.segs[1]
-	s.mu.Lock()
-	sub := s.liveSubLocked(id)
-	s.mu.Unlock()
-	if sub == nil {
+	notificationURL, lifecycleURL, ok := s.subscriptionURLs(req, id)
+	if !ok {
 		return errSubNotFound(id)
 	}
 	var exp time.Time
@@ -459,7 +516,7 @@ func (s *Server) handleUpdateSubscription(w http.ResponseWriter, r *http.Request
 		return invalidRequest("lifecycleNotificationUrl cannot be updated; create a new subscription.")
 	}
 	newURL := ""
-	if in.NotificationURL != nil && *in.NotificationURL != sub.NotificationURL {
+	if in.NotificationURL != nil && *in.NotificationURL != notificationURL {
 		if e := s.checkURL("notificationUrl", *in.NotificationURL); e != nil {
 			return e
 		}
@@ -467,9 +524,13 @@ func (s *Server) handleUpdateSubscription(w http.ResponseWriter, r *http.Request
 			return e
 		}
 		newURL = *in.NotificationURL
+		notificationURL = ""
+	}
+	if e := s.revalidate(r.Context(), notificationURL, lifecycleURL); e != nil {
+		return e
 	}
 	s.mu.Lock()
-	sub = s.liveSubLocked(id)
+	sub := s.liveSubLocked(id)
 	if sub == nil {
 		s.mu.Unlock()
 		return errSubNotFound(id)
@@ -487,12 +548,20 @@ func (s *Server) handleUpdateSubscription(w http.ResponseWriter, r *http.Request
 	return nil
 }
 
+// handleDeleteSubscription deletes a subscription for every API call at
+// once; it may still receive change notifications for
+// Config.DeletedSubscriptionLinger.
 func (s *Server) handleDeleteSubscription(w http.ResponseWriter, r *http.Request, req *request) *apiError {
 	id := req.segs[1]
 	s.mu.Lock()
 	sub := s.liveSubLocked(id)
 	if sub != nil {
+		req.about(sub)
 		delete(s.subs, id)
+		if linger := s.cfg.DeletedSubscriptionLinger; linger > 0 {
+			sub.lingerUntil = s.cfg.Now().Add(linger)
+			s.deleted[id] = sub
+		}
 	}
 	s.mu.Unlock()
 	if sub == nil {
@@ -503,9 +572,18 @@ func (s *Server) handleDeleteSubscription(w http.ResponseWriter, r *http.Request
 }
 
 // handleReauthorize answers 204 No Content
-// (https://learn.microsoft.com/en-us/graph/api/subscription-reauthorize).
+// (https://learn.microsoft.com/en-us/graph/api/subscription-reauthorize)
+// after validating the URLs again, as Graph does
+// (microsoftgraph/msgraph-sdk-dotnet#2805).
 func (s *Server) handleReauthorize(w http.ResponseWriter, r *http.Request, req *request) *apiError {
 	id := req.segs[1]
+	notificationURL, lifecycleURL, ok := s.subscriptionURLs(req, id)
+	if !ok {
+		return errSubNotFound(id)
+	}
+	if e := s.revalidate(r.Context(), notificationURL, lifecycleURL); e != nil {
+		return e
+	}
 	s.mu.Lock()
 	sub := s.liveSubLocked(id)
 	if sub != nil {

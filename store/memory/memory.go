@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/store/internal/plan"
 	"github.com/calsync/calsync/vault"
 )
 
@@ -268,6 +269,19 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 			}
 			res.Applied = append(res.Applied, out)
 		}
+	}
+	if series := plan.DeletedSeries(res.Applied); len(series) > 0 {
+		var gone []string
+		for id, e := range c.events {
+			if e.ev.RecurringEventID != "" && slices.Contains(series, e.ev.RecurringEventID) {
+				gone = append(gone, id)
+			}
+		}
+		for _, id := range gone {
+			delete(c.events, id)
+			c.sorted = false
+		}
+		res.Applied = append(res.Applied, plan.SeriesDeletes(calendarID, gone)...)
 	}
 	if b.Sweep {
 		var swept []string

@@ -78,8 +78,8 @@ func (s *Store) DeleteCalendar(ctx context.Context, id string) error {
 // SyncState returns the calendar's sync state.
 func (s *Store) SyncState(ctx context.Context, calendarID string) (calsync.SyncState, error) {
 	var st calsync.SyncState
-	err := s.pool.QueryRow(ctx, `SELECT cursor, page_token, generation, last_sync FROM calendars WHERE id = $1`, calendarID).
-		Scan(&st.Cursor, &st.PageToken, &st.Generation, &st.LastSync)
+	err := s.pool.QueryRow(ctx, `SELECT cursor, page_token, generation, last_sync, unavailable FROM calendars WHERE id = $1`, calendarID).
+		Scan(&st.Cursor, &st.PageToken, &st.Generation, &st.LastSync, &st.Unavailable)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return calsync.SyncState{}, notFound("calendar", calendarID)
 	}
@@ -145,10 +145,10 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 		if b.Expect != nil {
 			exp = *b.Expect
 		}
-		tag, err := tx.Exec(ctx, `UPDATE calendars SET cursor = $1, page_token = $2, generation = $3, last_sync = $4
+		tag, err := tx.Exec(ctx, `UPDATE calendars SET cursor = $1, page_token = $2, generation = $3, last_sync = $4, unavailable = $10
 			WHERE id = $5 AND (NOT $6::boolean OR (cursor = $7 AND page_token = $8 AND generation = $9))`,
 			b.State.Cursor, b.State.PageToken, b.State.Generation, b.State.LastSync, calendarID,
-			b.Expect != nil, exp.Cursor, exp.PageToken, exp.Generation)
+			b.Expect != nil, exp.Cursor, exp.PageToken, exp.Generation, b.State.Unavailable)
 		if err != nil {
 			return wrap("Apply", err)
 		}
@@ -212,6 +212,10 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 			batch.Queue(upsertSQL, eventArgs(calendarID, w)...)
 		}
 	}
+	series := plan.DeletedSeries(p.Result.Applied)
+	if len(series) > 0 {
+		batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND recurring_event_id = ANY($2) RETURNING id`, calendarID, series)
+	}
 	if b.Sweep {
 		batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND generation <> $2 RETURNING id`, calendarID, b.Generation)
 	}
@@ -246,6 +250,14 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 				return nil, fmt.Errorf("postgres: Apply: event %q: %w", w.ID, err)
 			}
 		}
+	}
+	if len(series) > 0 {
+		rows, _ := br.Query()
+		gone, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, wrap("Apply: delete series exceptions", err)
+		}
+		p.Result.Applied = append(p.Result.Applied, plan.SeriesDeletes(calendarID, gone)...)
 	}
 	if b.Sweep {
 		rows, _ := br.Query()

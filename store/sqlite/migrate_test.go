@@ -41,14 +41,22 @@ func TestMigrateFromOlderVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := &calsync.Event{ID: "e", Status: "confirmed", Updated: time.Unix(1, 2)}
-	if _, err := old.Apply(ctx, "c", &calsync.Batch{Changes: []calsync.Change{{Op: calsync.Upsert, EventID: "e", Event: ev}}, State: calsync.SyncState{Cursor: "x"}}); err != nil {
-		t.Fatal(err)
-	}
 	// Version 1 has no ledger table.
 	if _, err := old.BeginNotification(ctx, "k", time.Now()); err == nil {
 		t.Fatal("BeginNotification on a version 1 schema succeeded")
 	}
 	old.Close()
+	// An event and a cursor as the version 1 code wrote them (today's
+	// Apply writes columns version 1 lacks).
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO events VALUES ('c', 'e', 'confirmed', '', '', 0, '', '', 0, '', '', NULL, NULL, NULL, NULL, '', '', ?, 1, 0, NULL);
+		UPDATE calendars SET cursor = 'x' WHERE id = 'c'`, ev.Updated.UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	if v := schemaVersion(t, path); v != 1 {
 		t.Fatalf("schema version after OpenAt(1) = %d", v)
 	}

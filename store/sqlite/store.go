@@ -79,8 +79,8 @@ func (s *Store) DeleteCalendar(ctx context.Context, id string) error {
 func (s *Store) SyncState(ctx context.Context, calendarID string) (calsync.SyncState, error) {
 	var st calsync.SyncState
 	var last int64
-	err := s.r.QueryRowContext(ctx, `SELECT cursor, page_token, generation, last_sync FROM calendars WHERE id = ?`, calendarID).
-		Scan(&st.Cursor, &st.PageToken, &st.Generation, &last)
+	err := s.r.QueryRowContext(ctx, `SELECT cursor, page_token, generation, last_sync, unavailable FROM calendars WHERE id = ?`, calendarID).
+		Scan(&st.Cursor, &st.PageToken, &st.Generation, &last, &st.Unavailable)
 	if errors.Is(err, sql.ErrNoRows) {
 		return calsync.SyncState{}, notFound("calendar", calendarID)
 	}
@@ -125,8 +125,8 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 				return plan.Conflict("sqlite", calendarID)
 			}
 		}
-		r, err := tx.ExecContext(ctx, `UPDATE calendars SET cursor = ?, page_token = ?, generation = ?, last_sync = ? WHERE id = ?`,
-			b.State.Cursor, b.State.PageToken, b.State.Generation, last, calendarID)
+		r, err := tx.ExecContext(ctx, `UPDATE calendars SET cursor = ?, page_token = ?, generation = ?, last_sync = ?, unavailable = ? WHERE id = ?`,
+			b.State.Cursor, b.State.PageToken, b.State.Generation, last, b.State.Unavailable, calendarID)
 		if err != nil {
 			return wrap("Apply", err)
 		}
@@ -222,6 +222,26 @@ func applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync
 				return nil, fmt.Errorf("sqlite: Apply: upsert %q: %w", w.ID, err)
 			}
 		}
+	}
+	for _, series := range plan.DeletedSeries(p.Result.Applied) {
+		rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE calendar_id = ? AND recurring_event_id = ? RETURNING id`, calendarID, series)
+		if err != nil {
+			return nil, wrap("Apply: delete series exceptions", err)
+		}
+		var gone []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, wrap("Apply: delete series exceptions", err)
+			}
+			gone = append(gone, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, wrap("Apply: delete series exceptions", err)
+		}
+		p.Result.Applied = append(p.Result.Applied, plan.SeriesDeletes(calendarID, gone)...)
 	}
 	if b.Sweep {
 		rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE calendar_id = ? AND generation <> ? RETURNING id`, calendarID, b.Generation)

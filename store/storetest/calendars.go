@@ -180,9 +180,16 @@ func testSyncState(h *harness) {
 	h.checkState("SyncState after the last page", h.state(cal), done)
 
 	// Every field round-trips.
-	full := calsync.SyncState{Cursor: "https://graph.microsoft.com/v1.0/me/events/delta?$deltatoken=abc%3D%3D", PageToken: "tok-π", Generation: 1 << 62, LastSync: h.at(12345)}
+	full := calsync.SyncState{Cursor: "https://graph.microsoft.com/v1.0/me/events/delta?$deltatoken=abc%3D%3D", PageToken: "tok-π", Generation: 1 << 62, LastSync: h.at(12345),
+		Unavailable: "google events.list: 404 notFound"}
 	h.apply(cal, &calsync.Batch{State: full})
 	h.checkState("SyncState round trip", h.state(cal), full)
+	// Unavailable is not compared by Expect, and a state without it
+	// clears it.
+	exp := full
+	exp.Unavailable = ""
+	h.apply(cal, &calsync.Batch{State: done, Expect: &exp})
+	h.checkState("SyncState after clearing Unavailable", h.state(cal), done)
 }
 
 func testApplyUnknownCalendar(h *harness) {

@@ -93,6 +93,7 @@ var cases = []struct {
 	{"CalendarsAreSeparate", testCalendarsAreSeparate},
 	{"ApplyAtomic", testApplyAtomic},
 	{"GenerationSweep", testGenerationSweep},
+	{"SeriesDeleteCascades", testSeriesDeleteCascades},
 	{"SweepAcrossPages", testSweepAcrossPages},
 	{"ListEvents", testListEvents},
 	{"Subscriptions", testSubscriptions},
@@ -384,7 +385,7 @@ func (h *harness) checkStale(what string, res *calsync.ApplyResult, want int) {
 // checkState compares sync states (LastSync with Equal).
 func (h *harness) checkState(what string, got, want calsync.SyncState) {
 	h.Helper()
-	if got.Cursor != want.Cursor || got.PageToken != want.PageToken || got.Generation != want.Generation || !got.LastSync.Equal(want.LastSync) {
+	if got.Cursor != want.Cursor || got.PageToken != want.PageToken || got.Generation != want.Generation || !got.LastSync.Equal(want.LastSync) || got.Unavailable != want.Unavailable {
 		h.Errorf("%s: SyncState = %+v, want %+v", what, got, want)
 	}
 }

@@ -10,6 +10,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/calsync/calsync"
@@ -212,4 +213,37 @@ func Make(calendarID string, b *calsync.Batch, cur map[string]Current) *Plan {
 		p.Writes = append(p.Writes, w)
 	}
 	return p
+}
+
+// DeletedSeries returns the ids whose last change among applied is a
+// Delete, in order: the series whose exceptions (events whose
+// RecurringEventID is one of them) Apply deletes too, by the rules of
+// [calsync.Batch].
+func DeletedSeries(applied []calsync.Change) []string {
+	last := make(map[string]calsync.ChangeOp, len(applied))
+	var order []string
+	for _, c := range applied {
+		if _, seen := last[c.EventID]; !seen {
+			order = append(order, c.EventID)
+		}
+		last[c.EventID] = c.Op
+	}
+	var ids []string
+	for _, id := range order {
+		if last[id] == calsync.Delete {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// SeriesDeletes returns the Delete changes reporting the exceptions ids
+// that Apply removed with their series, sorted by id.
+func SeriesDeletes(calendarID string, ids []string) []calsync.Change {
+	slices.Sort(ids)
+	out := make([]calsync.Change, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, calsync.Change{Op: calsync.Delete, EventID: id, Event: &calsync.Event{ID: id, CalendarID: calendarID}})
+	}
+	return out
 }

@@ -1,0 +1,8 @@
+-- calsync store/sqlite schema, version 4: SyncState.Unavailable (why the
+-- provider refused a calendar for good), and the index that finds the
+-- exceptions of a deleted series.
+
+ALTER TABLE calendars ADD COLUMN unavailable TEXT NOT NULL DEFAULT '';
+
+-- The exceptions of a series, which Apply deletes with it.
+CREATE INDEX events_series ON events (calendar_id, recurring_event_id) WHERE recurring_event_id <> '';
