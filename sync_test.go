@@ -267,10 +267,10 @@ func TestConnectFullSyncThenIncremental(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sub.Secret) != 64 || sub.ID == "" || len(sub.ID) > 64 {
-		t.Errorf("subscription id %q secret length %d", sub.ID, len(sub.Secret))
+	if sub.SecretHash == ([32]byte{}) || sub.Secret != "" || sub.ID == "" || len(sub.ID) > 64 {
+		t.Errorf("subscription id %q: has SecretHash %v, has Secret %v", sub.ID, sub.SecretHash != [32]byte{}, sub.Secret != "")
 	}
-	if got, _ := st.Subscription(ctx, sub.ID); got.Secret != sub.Secret || got.ResourceID != "res-cal-1" {
+	if got, _ := st.Subscription(ctx, sub.ID); got.SecretHash != sub.SecretHash || got.ResourceID != "res-cal-1" {
 		t.Errorf("stored subscription = %v", got)
 	}
 	if !slices.Equal(storedIDs(t, st, fakeCal.ID), p.ids()) || rec.count(calsync.Upsert) != 10 {
