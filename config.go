@@ -15,6 +15,9 @@ const (
 	// DefaultWorkers is the number of goroutines Run uses to process
 	// notifications.
 	DefaultWorkers = 4
+	// DefaultDebounce is how long the default queue holds a calendar's
+	// sync for more notifications of the same burst.
+	DefaultDebounce = 250 * time.Millisecond
 	// DefaultRenewBefore is how long before expiry a subscription is renewed.
 	DefaultRenewBefore = 24 * time.Hour
 	// DefaultRenewInterval is how often Run looks for subscriptions to renew.
@@ -53,8 +56,18 @@ type Config struct {
 	// Providers serve the calendars, keyed by their Name.
 	Providers []Provider
 	// Queue carries notifications from the webhook handlers to the workers.
-	// Default: NewMemoryQueue(DefaultQueueCapacity).
+	// Default: a MemoryQueue of DefaultQueueCapacity with Debounce and
+	// MaxDebounce below.
 	Queue Queue
+	// Debounce, for the default queue, holds a calendar's sync until no
+	// notification for it has arrived for this long (see
+	// MemoryQueueConfig.Debounce): a burst of notifications costs one or
+	// two syncs instead of one each, at the price of this much latency.
+	// Default: DefaultDebounce; negative: none.
+	Debounce time.Duration
+	// MaxDebounce bounds that wait for a calendar whose notifications keep
+	// coming. Default: 10 × Debounce.
+	MaxDebounce time.Duration
 	// OnChange receives the changes the Store committed (Upserts carry the
 	// stored Event, Version set). Default: none.
 	//
@@ -178,8 +191,11 @@ type Config struct {
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
 func (c Config) WithDefaults() Config {
+	if c.Debounce == 0 {
+		c.Debounce = DefaultDebounce
+	}
 	if c.Queue == nil {
-		c.Queue = NewMemoryQueue(DefaultQueueCapacity)
+		c.Queue = NewMemoryQueueWith(MemoryQueueConfig{Capacity: DefaultQueueCapacity, Debounce: c.Debounce, MaxDebounce: c.MaxDebounce})
 	}
 	if c.Workers <= 0 {
 		c.Workers = DefaultWorkers

@@ -78,11 +78,18 @@ type DeadLetters interface {
 }
 
 // recordFailure counts a failed attempt and schedules the next one after
-// 2^attempts × RetryUnit, or moves the notification to the dead letters
-// after MaxAttempts.
-func (e *Engine) recordFailure(ctx context.Context, dl DeadLetters, n Notification, cause error, now time.Time) {
+// 2^attempts × RetryUnit (less jitter), or moves the notification to the
+// dead letters after MaxAttempts. A failure of a notification whose work
+// already has a retry scheduled (another notification of the same
+// calendar failed earlier) is not counted: that retry covers it; only the
+// retry's own outcome (retrying) moves the schedule on.
+func (e *Engine) recordFailure(ctx context.Context, dl DeadLetters, n Notification, cause error, now time.Time, retrying bool) {
 	id := n.workID()
 	prev, err := dl.Attempt(ctx, id)
+	if err == nil && !retrying && prev.NextAttempt.After(now) {
+		e.log.DebugContext(ctx, "calsync: failed notification covered by the retry already scheduled", "calendar", n.CalendarID, "next", prev.NextAttempt)
+		return
+	}
 	attempts := 1
 	if err == nil {
 		attempts = prev.Attempts + 1

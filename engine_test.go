@@ -34,7 +34,7 @@ func TestSubscriptionKnownDuringWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if seenDuringWatch.ID != sub.ID || seenDuringWatch.Secret != sub.Secret || seenDuringWatch.CalendarID != fakeCal.ID {
+	if seenDuringWatch.ID != sub.ID || seenDuringWatch.SecretHash != sub.SecretHash || sub.SecretHash == ([32]byte{}) || seenDuringWatch.CalendarID != fakeCal.ID {
 		t.Errorf("during watch the store had %v", seenDuringWatch)
 	}
 
@@ -82,8 +82,10 @@ func TestRenewCreatesNewBeforeStoppingOld(t *testing.T) {
 	if !slices.Equal(p.stopped, []string{old.ID}) {
 		t.Errorf("stopped = %v, want the old channel", p.stopped)
 	}
-	if last := p.watches[len(p.watches)-1]; last.TTL != 3*time.Hour || last.Secret == old.Secret {
-		t.Errorf("renewal watch = TTL %v, secret reused %v", last.TTL, last.Secret == old.Secret)
+	// The new channel has a secret of its own: its hash is not the old
+	// channel's, and the old channel's token does not authenticate it.
+	if last := p.watches[len(p.watches)-1]; last.TTL != 3*time.Hour || last.Secret == "" || provider.HashSecret(last.Secret) == old.SecretHash {
+		t.Errorf("renewal watch = TTL %v, secret set %v, reused %v", last.TTL, last.Secret != "", provider.HashSecret(last.Secret) == old.SecretHash)
 	}
 }
 

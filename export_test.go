@@ -1,8 +1,18 @@
 package calsync
 
+import "time"
+
 // WaitIdleForTest exposes the coalescing group's wait to external tests.
 func WaitIdleForTest(e *Engine, calendarID string) <-chan struct{} { return e.syncs.Wait(calendarID) }
 
 // SubscriptionsLeaseForTest names the lease under which a calendar's
 // subscriptions change.
 func SubscriptionsLeaseForTest(calendarID string) string { return subscriptionsLease(calendarID) }
+
+// SetQueueClockForTest makes q tell time with now, and TakeForTest pops
+// what is ready at that time without waiting.
+func SetQueueClockForTest(q *MemoryQueue, now func() time.Time) { q.now = now }
+
+// TakeForTest pops the first ready notification, or reports how long until
+// one is ready.
+func TakeForTest(q *MemoryQueue) (Notification, time.Duration, bool) { return q.take(q.now()) }

@@ -54,7 +54,7 @@ func (e *Engine) track(ctx context.Context, n Notification, retry bool) error {
 			}
 		} else if ctx.Err() == nil && !errors.Is(err, ErrCalendarUnavailable) {
 			// A calendar refused for good is parked, not retried.
-			e.recordFailure(ctx, dl, n, err, now)
+			e.recordFailure(ctx, dl, n, err, now, retry)
 		}
 	}
 	e.obs.notificationDone(ctx, n, ran, err, now)
@@ -112,9 +112,14 @@ func (n Notification) dedupKey() string {
 }
 
 // workID identifies a notification in the attempts and dead-letter stores.
+// Every notification that asks for a sync of a calendar shares one: a
+// retry syncs the calendar, which fetches whatever any of them announced,
+// so a calendar that fails in an outage has one retry schedule and at most
+// one dead letter however many notifications it received (Google sends up
+// to three per change).
 func (n Notification) workID() string {
-	if k := n.dedupKey(); k != "" {
-		return k
+	if key := n.SyncKey(); key != "" {
+		return key + "|sync"
 	}
 	return fmt.Sprintf("%s|%s|%s", n.Provider, n.CalendarID, n.Kind)
 }

@@ -3,6 +3,7 @@ package calsync_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -75,7 +76,7 @@ func TestDeadLetterAfterFiveAttempts(t *testing.T) {
 		if k, _ := e.RunSweep(ctx, calsync.SweepRetry); k != 0 {
 			t.Fatalf("attempt %d retried before it was due", attempt)
 		}
-		a, err := st.Attempt(ctx, "fake|ch/7")
+		a, err := st.Attempt(ctx, "fake|cal-1|sync")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +100,7 @@ func TestDeadLetterAfterFiveAttempts(t *testing.T) {
 	if err != nil || len(dls) != 1 {
 		t.Fatalf("DeadLetters = %v, %v", dls, err)
 	}
-	if _, err := st.Attempt(ctx, "fake|ch/7"); !errors.Is(err, calsync.ErrNotFound) {
+	if _, err := st.Attempt(ctx, "fake|cal-1|sync"); !errors.Is(err, calsync.ErrNotFound) {
 		t.Errorf("attempt record kept after dead-lettering: %v", err)
 	}
 	clock.Advance(time.Hour)
@@ -349,7 +350,39 @@ func TestRetryNotSkippedByStaleLedgerEntry(t *testing.T) {
 	if _, err := st.Event(ctx, fakeCal.ID, "late"); err != nil {
 		t.Fatalf("the retry did not sync: %v", err)
 	}
-	if _, err := st.Attempt(ctx, "fake|ch/9"); !errors.Is(err, calsync.ErrNotFound) {
+	if _, err := st.Attempt(ctx, "fake|cal-1|sync"); !errors.Is(err, calsync.ErrNotFound) {
 		t.Errorf("attempt record left behind: %v", err)
+	}
+}
+
+// Several notifications of one calendar failing in one outage (Google
+// sends up to three per change) share one retry schedule: one attempt
+// record, counted by the retries only, and at most one dead letter.
+func TestFailuresOfOneCalendarShareOneRetry(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	p := newFakeProvider(10)
+	st := memory.New()
+	var dead []calsync.DeadLetter
+	e, _ := newTestEngine(t, p, st, calsync.Config{Now: clock.Now, OnDeadLetter: func(_ context.Context, d calsync.DeadLetter) { dead = append(dead, d) }})
+	connectFake(t, e)
+	fault := errors.New("provider down")
+	p.beforeFetch = func(int, provider.Position) error { return fault }
+	for i := range 3 {
+		n := calsync.Notification{Kind: calsync.Changed, Provider: "fake", CalendarID: fakeCal.ID, MessageID: fmt.Sprint("ch/", i)}
+		if err := e.Process(ctx, n); !errors.Is(err, fault) {
+			t.Fatalf("Process = %v", err)
+		}
+	}
+	a, err := st.Attempt(ctx, "fake|cal-1|sync")
+	if err != nil || a.Attempts != 1 {
+		t.Fatalf("attempt record = %+v, %v; want one attempt for the three notifications", a, err)
+	}
+	for range 10 {
+		clock.Advance(time.Hour)
+		e.RunSweep(ctx, calsync.SweepRetry)
+	}
+	if len(dead) != 1 {
+		t.Errorf("dead letters = %d, want 1", len(dead))
 	}
 }

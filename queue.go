@@ -1,8 +1,10 @@
 package calsync
 
 import (
+	"container/heap"
 	"context"
 	"sync"
+	"time"
 )
 
 // Queue carries notifications from webhook handlers to Engine workers.
@@ -25,31 +27,89 @@ type Queue interface {
 // given a capacity of zero or less.
 const DefaultQueueCapacity = 10000
 
-// MemoryQueue is the in-process Queue: a bounded buffer. It is the Engine's
+// MemoryQueueConfig configures a MemoryQueue.
+type MemoryQueueConfig struct {
+	// Capacity is how many notifications the queue holds; a full queue
+	// refuses more with ErrQueueFull. Default: DefaultQueueCapacity.
+	Capacity int
+	// Debounce holds a waiting sync of a calendar until no notification
+	// for it has arrived for this long, so that a burst (Google sends one
+	// to three pushes per change, Graph created + updated, a batch of a
+	// thousand changes trickles in over a second or two) costs one sync
+	// rather than one per notification reaching an idle worker. Zero or
+	// negative: no wait. Lifecycle notifications never wait.
+	Debounce time.Duration
+	// MaxDebounce bounds the wait of a sync whose calendar keeps receiving
+	// notifications, counted from the first. Default: 10 × Debounce.
+	MaxDebounce time.Duration
+}
+
+// MemoryQueue is the in-process Queue: a bounded buffer, the Engine's
 // default. Notifications in it are lost if the process dies; that is safe
 // because the providers redeliver unacknowledged ones and the Engine's
 // catch-up sync recovers the rest.
 //
 // It keeps at most one waiting sync per calendar: a notification whose
-// SyncKey is already waiting is refused with ErrAlreadyQueued. Once a
-// worker has taken it, the next one queues again (and is folded into the
-// running sync, which then runs once more).
+// SyncKey is already waiting is refused with ErrAlreadyQueued (and, with
+// a Debounce, pushes the waiting one's time back). Once a worker has taken
+// it, the next one queues again (and is folded into the running sync,
+// which then runs once more).
 type MemoryQueue struct {
-	ch chan Notification
+	cfg    MemoryQueueConfig
+	now    func() time.Time // time.Now; tests replace it
+	wake   chan struct{}    // a notification became available, or may have
+	mu     sync.Mutex
+	seq    uint64
+	ready  readyHeap              // every queued item, by when it may go
+	byKey  map[string]*queuedItem // waiting syncs, by SyncKey
+	length int
+}
 
-	mu      sync.Mutex
-	waiting map[string]bool // SyncKeys in ch
+type queuedItem struct {
+	n           Notification
+	key         string
+	seq         uint64 // arrival order, to keep FIFO among ready items
+	first, last time.Time
+	readyAt     time.Time
+	index       int
 }
 
 var _ Queue = (*MemoryQueue)(nil)
 
 // NewMemoryQueue returns a MemoryQueue holding up to capacity notifications
-// (DefaultQueueCapacity if capacity <= 0).
+// (DefaultQueueCapacity if capacity <= 0), without debounce.
 func NewMemoryQueue(capacity int) *MemoryQueue {
-	if capacity <= 0 {
-		capacity = DefaultQueueCapacity
+	return NewMemoryQueueWith(MemoryQueueConfig{Capacity: capacity})
+}
+
+// NewMemoryQueueWith returns a MemoryQueue configured by cfg.
+func NewMemoryQueueWith(cfg MemoryQueueConfig) *MemoryQueue {
+	if cfg.Capacity <= 0 {
+		cfg.Capacity = DefaultQueueCapacity
 	}
-	return &MemoryQueue{ch: make(chan Notification, capacity), waiting: make(map[string]bool)}
+	if cfg.Debounce < 0 {
+		cfg.Debounce = 0
+	}
+	if cfg.MaxDebounce <= 0 {
+		cfg.MaxDebounce = 10 * cfg.Debounce
+	}
+	return &MemoryQueue{cfg: cfg, now: time.Now, wake: make(chan struct{}, 1), byKey: make(map[string]*queuedItem)}
+}
+
+// readyAt is when it may be dequeued: quiet for Debounce, or MaxDebounce
+// after the first notification.
+func (q *MemoryQueue) readyAt(it *queuedItem) time.Time {
+	if it.key == "" || q.cfg.Debounce == 0 {
+		return it.first
+	}
+	return minTime(it.last.Add(q.cfg.Debounce), it.first.Add(q.cfg.MaxDebounce))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // Enqueue adds n, or returns ErrAlreadyQueued if a sync of its calendar is
@@ -58,37 +118,129 @@ func (q *MemoryQueue) Enqueue(ctx context.Context, n Notification) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	now := q.now()
 	key := n.SyncKey()
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if key != "" && q.waiting[key] {
+	if it := q.byKey[key]; key != "" && it != nil {
+		// Its place in the heap is fixed up when it comes to the top.
+		it.last = now
 		return ErrAlreadyQueued
 	}
-	select {
-	case q.ch <- n:
-		if key != "" {
-			q.waiting[key] = true
-		}
-		return nil
-	default:
+	if q.length >= q.cfg.Capacity {
 		return ErrQueueFull
+	}
+	q.seq++
+	it := &queuedItem{n: n, key: key, seq: q.seq, first: now, last: now}
+	it.readyAt = q.readyAt(it)
+	heap.Push(&q.ready, it)
+	if key != "" {
+		q.byKey[key] = it
+	}
+	q.length++
+	q.signal()
+	return nil
+}
+
+// signal wakes a waiting Dequeue; q.mu is held.
+func (q *MemoryQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
 	}
 }
 
-// Dequeue removes the oldest notification, waiting for one until ctx is done.
+// Dequeue removes the oldest notification that is ready (see
+// MemoryQueueConfig.Debounce), waiting for one until ctx is done.
 func (q *MemoryQueue) Dequeue(ctx context.Context) (Notification, error) {
-	select {
-	case n := <-q.ch:
-		if key := n.SyncKey(); key != "" {
-			q.mu.Lock()
-			delete(q.waiting, key)
-			q.mu.Unlock()
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
 		}
-		return n, nil
-	case <-ctx.Done():
-		return Notification{}, ctx.Err()
+	}()
+	for {
+		n, wait, ok := q.take(q.now())
+		if ok {
+			return n, nil
+		}
+		var tc <-chan time.Time
+		if wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			tc = timer.C
+		}
+		select {
+		case <-q.wake:
+		case <-tc:
+		case <-ctx.Done():
+			return Notification{}, ctx.Err()
+		}
 	}
+}
+
+// take pops the first ready notification; otherwise it reports how long
+// until the next one is ready (0: none queued).
+func (q *MemoryQueue) take(now time.Time) (Notification, time.Duration, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.ready.Len() > 0 {
+		it := q.ready[0]
+		if at := q.readyAt(it); at.After(it.readyAt) {
+			// Notifications arrived meanwhile: it waits longer.
+			it.readyAt = at
+			heap.Fix(&q.ready, 0)
+			continue
+		}
+		if it.readyAt.After(now) {
+			return Notification{}, it.readyAt.Sub(now), false
+		}
+		heap.Pop(&q.ready)
+		if it.key != "" {
+			delete(q.byKey, it.key)
+		}
+		q.length--
+		if q.length > 0 {
+			q.signal() // let another worker look
+		}
+		return it.n, 0, true
+	}
+	return Notification{}, 0, false
 }
 
 // Len returns the number of queued notifications.
-func (q *MemoryQueue) Len() int { return len(q.ch) }
+func (q *MemoryQueue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.length
+}
+
+// readyHeap orders queued items by readiness, then arrival.
+type readyHeap []*queuedItem
+
+func (h readyHeap) Len() int { return len(h) }
+func (h readyHeap) Less(i, j int) bool {
+	if !h[i].readyAt.Equal(h[j].readyAt) {
+		return h[i].readyAt.Before(h[j].readyAt)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h readyHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *readyHeap) Push(x any) {
+	it := x.(*queuedItem)
+	it.index = len(*h)
+	*h = append(*h, it)
+}
+func (h *readyHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return it
+}

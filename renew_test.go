@@ -121,7 +121,7 @@ func TestRenewInPlace(t *testing.T) {
 		t.Errorf("calls = %v", got)
 	}
 	subs := f.subs(t)
-	if len(subs) != 1 || subs[0].ID != f.sub.ID || subs[0].Secret != f.sub.Secret || subs[0].LifecycleAddress != "https://example.com/life" ||
+	if len(subs) != 1 || subs[0].ID != f.sub.ID || subs[0].SecretHash != f.sub.SecretHash || f.sub.SecretHash == ([32]byte{}) || subs[0].LifecycleAddress != "https://example.com/life" ||
 		!subs[0].Expiration.Equal(f.now.Add(3*time.Hour)) || !subs[0].Created.Equal(*f.now) {
 		t.Fatalf("subscriptions after renewal = %+v", subs)
 	}

@@ -19,6 +19,10 @@ import (
 // caller holds the calendar's subscription lease, so that no renewal sweep
 // (here or in another instance) mistakes the placeholder for one a crash
 // left behind and replaces it while the provider is creating it.
+//
+// The secret is drawn here and given in clear to the provider's Watch
+// only: what is stored, and returned, is its SHA-256 (SecretHash), which
+// is all the webhook handlers need to authenticate a notification.
 func (e *Engine) subscribe(ctx context.Context, cal Calendar, req provider.WatchRequest) (Subscription, error) {
 	p, err := e.provider(cal.Provider)
 	if err != nil {
@@ -30,9 +34,10 @@ func (e *Engine) subscribe(ctx context.Context, cal Calendar, req provider.Watch
 	}
 	req.ID = uuid.NewString()
 	req.Secret = secret
+	hash := provider.HashSecret(secret)
 	now := e.cfg.Now()
 	pending := Subscription{
-		ID: req.ID, CalendarID: cal.ID, Provider: cal.Provider, Secret: secret,
+		ID: req.ID, CalendarID: cal.ID, Provider: cal.Provider, SecretHash: hash,
 		Address: req.Address, LifecycleAddress: req.LifecycleAddress,
 		Created: now, Expiration: now.Add(time.Hour),
 	}
@@ -48,7 +53,7 @@ func (e *Engine) subscribe(ctx context.Context, cal Calendar, req provider.Watch
 		return Subscription{}, fmt.Errorf("watch: %w", err)
 	}
 	s := *sub
-	s.CalendarID, s.Provider, s.Secret = cal.ID, cal.Provider, secret
+	s.CalendarID, s.Provider, s.Secret, s.SecretHash = cal.ID, cal.Provider, "", hash
 	s.Address, s.LifecycleAddress = req.Address, req.LifecycleAddress
 	if s.Created.IsZero() {
 		s.Created = now

@@ -60,6 +60,31 @@ func (e *Engine) Sync(ctx context.Context, calendarID string) (SyncResult, error
 	}
 }
 
+// Resync runs a full sync of the calendar now, whatever its cursor: every
+// event is listed again, what the provider no longer has is deleted, and
+// events that did not change are not reported to OnChange. Use it when the
+// local copy is in doubt (a restored backup, a bug fixed in the host).
+// Like Sync it waits for a sync under way; a sync of another instance
+// that is under way continues as this full sync (it gets ErrConflict on
+// its next page). A parked calendar (see CalendarHealth.Unavailable) is
+// not synced: connect it again.
+func (e *Engine) Resync(ctx context.Context, calendarID string) (SyncResult, error) {
+	cal, err := e.cfg.Store.Calendar(ctx, calendarID)
+	if err != nil {
+		return SyncResult{}, fmt.Errorf("calsync: Resync %s: %w", calendarID, err)
+	}
+	if parked, err := e.parked(ctx, cal); err != nil || parked {
+		if err == nil {
+			err = errParked
+		}
+		return SyncResult{}, fmt.Errorf("calsync: Resync %s: %w", calendarID, err)
+	}
+	if err := e.requireFullSync(ctx, cal); err != nil {
+		return SyncResult{}, fmt.Errorf("calsync: Resync %s: %w", calendarID, err)
+	}
+	return e.Sync(ctx, calendarID)
+}
+
 // retryFolded schedules a retry (a Resync of cal) for the notifications
 // that were folded into a sync whose last run failed with err (they were
 // counted as done when they were folded), or for a resync that a renewal
@@ -69,7 +94,7 @@ func (e *Engine) retryFolded(ctx context.Context, cal Calendar, err error) {
 	if !ok || ctx.Err() != nil || errors.Is(err, ErrCalendarUnavailable) {
 		return
 	}
-	e.recordFailure(ctx, dl, Notification{Kind: Resync, Provider: cal.Provider, CalendarID: cal.ID}, err, e.cfg.Now())
+	e.recordFailure(ctx, dl, Notification{Kind: Resync, Provider: cal.Provider, CalendarID: cal.ID}, err, e.cfg.Now(), false)
 }
 
 // maxConflicts is how many times one sync continues from a sync state
@@ -201,6 +226,6 @@ func (e *Engine) requireFullSync(ctx context.Context, cal Calendar) error {
 	if st.FullSync() {
 		return nil
 	}
-	_, err = e.cfg.Store.Apply(ctx, cal.ID, &Batch{State: SyncState{Generation: e.newGeneration(st), LastSync: st.LastSync}})
+	_, err = e.cfg.Store.Apply(ctx, cal.ID, &Batch{State: SyncState{Generation: e.newGeneration(st), LastSync: st.LastSync, Unavailable: st.Unavailable}})
 	return err
 }

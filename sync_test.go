@@ -267,10 +267,10 @@ func TestConnectFullSyncThenIncremental(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sub.Secret) != 64 || sub.ID == "" || len(sub.ID) > 64 {
-		t.Errorf("subscription id %q secret length %d", sub.ID, len(sub.Secret))
+	if sub.SecretHash == ([32]byte{}) || sub.Secret != "" || sub.ID == "" || len(sub.ID) > 64 {
+		t.Errorf("subscription id %q: has SecretHash %v, has Secret %v", sub.ID, sub.SecretHash != [32]byte{}, sub.Secret != "")
 	}
-	if got, _ := st.Subscription(ctx, sub.ID); got.Secret != sub.Secret || got.ResourceID != "res-cal-1" {
+	if got, _ := st.Subscription(ctx, sub.ID); got.SecretHash != sub.SecretHash || got.ResourceID != "res-cal-1" {
 		t.Errorf("stored subscription = %v", got)
 	}
 	if !slices.Equal(storedIDs(t, st, fakeCal.ID), p.ids()) || rec.count(calsync.Upsert) != 10 {
@@ -502,5 +502,38 @@ func TestQueuedBurstOneSync(t *testing.T) {
 	h, _ := e.Health(fakeCal.ID)
 	if h.Syncs != 2 || h.ProviderCalls != 3 { // Connect: watch + fetch; the burst: fetch
 		t.Errorf("health = %+v; want 2 syncs and 3 provider calls", h)
+	}
+}
+
+// Resync lists the calendar whole although its cursor works: what the
+// provider deleted without a trace (no tombstone) goes, and events that
+// did not change are not reported again.
+func TestResync(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProvider(2)
+	p.put("a", "b", "c")
+	st := memory.New()
+	e, rec := newTestEngine(t, p, st, calsync.Config{})
+	connectFake(t, e)
+	upserts := rec.count(calsync.Upsert)
+	p.delSilently("b")
+	if res, err := e.Sync(ctx, fakeCal.ID); err != nil || res.Full {
+		t.Fatalf("Sync = %+v, %v", res, err)
+	}
+	if got := storedIDs(t, st, fakeCal.ID); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("an incremental sync saw the silent deletion: %v", got)
+	}
+	res, err := e.Resync(ctx, fakeCal.ID)
+	if err != nil || !res.Full {
+		t.Fatalf("Resync = %+v, %v; want a full sync", res, err)
+	}
+	if got := storedIDs(t, st, fakeCal.ID); !slices.Equal(got, []string{"a", "c"}) {
+		t.Errorf("after Resync: %v, want a c", got)
+	}
+	if rec.count(calsync.Upsert) != upserts || rec.count(calsync.Delete) != 1 {
+		t.Errorf("Resync reported %d upserts and %d deletes, want 0 and 1", rec.count(calsync.Upsert)-upserts, rec.count(calsync.Delete))
+	}
+	if _, err := e.Resync(ctx, "nope"); !errors.Is(err, calsync.ErrNotFound) {
+		t.Errorf("Resync of an unknown calendar = %v", err)
 	}
 }

@@ -20,29 +20,53 @@ import (
 // returns, replayed as they are (they are opaque and encode the query and
 // window), behind a prefix naming the mode they were made with. A token made
 // in the other mode, by another provider, or pointing at another host
-// starts a full sync.
+// starts a full sync. In calendarView mode the prefix also carries when
+// the round's window was set (Unix seconds), so that the window can be
+// moved forward (Window.Slide): "mg2v:<unix>:<link>". Tokens of the first
+// format, "mg1v:<link>", are still read (their window is not moved).
 const (
-	prefixCalendarView = "mg1v:"
-	prefixEvents       = "mg1e:"
+	prefixCalendarView   = "mg1v:"
+	prefixCalendarViewV2 = "mg2v:"
+	prefixEvents         = "mg1e:"
 )
 
-func (p *Provider) prefix() string {
-	if p.cfg.UseEventsDelta {
+// prefix is what precedes the link in the tokens of a round whose window
+// was set at windowSet (zero outside calendarView mode, or unknown).
+func (p *Provider) prefix(windowSet time.Time) string {
+	switch {
+	case p.cfg.UseEventsDelta:
 		return prefixEvents
+	case windowSet.IsZero():
+		return prefixCalendarView
 	}
-	return prefixCalendarView
+	return prefixCalendarViewV2 + strconv.FormatInt(windowSet.Unix(), 10) + ":"
 }
 
-// decodeLink returns the URL inside a cursor or page token.
-func (p *Provider) decodeLink(what, s string) (string, error) {
-	link, ok := strings.CutPrefix(s, p.prefix())
+// decodeLink returns the URL inside a cursor or page token, and when the
+// round's window was set (zero if the token does not say).
+func (p *Provider) decodeLink(what, s string) (string, time.Time, error) {
+	var (
+		link      string
+		windowSet time.Time
+		ok        bool
+	)
+	if rest, v2 := strings.CutPrefix(s, prefixCalendarViewV2); v2 && !p.cfg.UseEventsDelta {
+		var unix string
+		if unix, link, ok = strings.Cut(rest, ":"); ok {
+			n, err := strconv.ParseInt(unix, 10, 64)
+			ok = err == nil
+			windowSet = time.Unix(n, 0)
+		}
+	} else {
+		link, ok = strings.CutPrefix(s, p.prefix(time.Time{}))
+	}
 	if !ok || link == "" {
-		return "", fmt.Errorf("msgraph: %s was made with other settings (UseEventsDelta changed?) or by another provider: %w", what, provider.ErrFullSyncRequired)
+		return "", time.Time{}, fmt.Errorf("msgraph: %s was made with other settings (UseEventsDelta changed?) or by another provider: %w", what, provider.ErrFullSyncRequired)
 	}
 	if !p.sameOrigin(link) {
-		return "", fmt.Errorf("msgraph: %s is not a link of %s: %w", what, p.base.Host, provider.ErrFullSyncRequired)
+		return "", time.Time{}, fmt.Errorf("msgraph: %s is not a link of %s: %w", what, p.base.Host, provider.ErrFullSyncRequired)
 	}
-	return link, nil
+	return link, windowSet, nil
 }
 
 // Fetch returns one page of the calendar's delta.
@@ -65,6 +89,14 @@ func (p *Provider) decodeLink(what, s string) (string, error) {
 // beta round are beta URLs, replayed as they are, so incremental syncs stay
 // there too.
 //
+// The window of a calendarView round is set when its first page is asked
+// for, and Graph keeps it for the round's delta links. Once a cursor's
+// window is Config.Window.Slide old, Fetch answers
+// provider.ErrFullSyncRequired instead of replaying it: the Engine then
+// runs a full sync over a new window (its generation sweep removes what
+// fell out of the window; events that did not change are not reported),
+// so that a calendar connected today still sees next year's events.
+//
 // Items with @removed, and cancelled events, are deletions; everything else
 // an upsert. A 410, or an error code syncStateNotFound / resyncRequired (in
 // any case), maps to provider.ErrFullSyncRequired. A calendar Graph no
@@ -72,17 +104,27 @@ func (p *Provider) decodeLink(what, s string) (string, error) {
 // an error wrapping provider.ErrCalendarUnavailable.
 func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provider.Position) (*provider.Page, error) {
 	link := ""
-	var err error
+	var (
+		windowSet time.Time
+		err       error
+	)
 	switch {
 	case pos.PageToken != "":
-		link, err = p.decodeLink("page token", pos.PageToken)
+		link, windowSet, err = p.decodeLink("page token", pos.PageToken)
 	case pos.Cursor != "":
-		link, err = p.decodeLink("cursor", pos.Cursor)
+		link, windowSet, err = p.decodeLink("cursor", pos.Cursor)
 	}
 	if err != nil {
 		return nil, err
 	}
 	now := p.cfg.Now()
+	if pos.PageToken == "" && pos.Cursor != "" && !windowSet.IsZero() && now.Sub(windowSet) >= p.cfg.Window.Slide {
+		return nil, fmt.Errorf("msgraph: calendarView window set %s is %s old: moving it: %w",
+			windowSet.UTC().Format(time.RFC3339), p.cfg.Window.Slide, provider.ErrFullSyncRequired)
+	}
+	if link == "" && !p.cfg.UseEventsDelta {
+		windowSet = now.Truncate(time.Second)
+	}
 	ctx = withAccount(ctx, cal.AccountID)
 	beta := link == "" && p.onBeta(cal)
 	body, err := p.sendDelta(ctx, cal, link, beta, now)
@@ -94,11 +136,11 @@ func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provide
 	if err != nil {
 		return nil, err
 	}
-	page, err := p.parsePage(cal.ID, body)
+	page, err := p.parsePage(cal.ID, body, p.prefix(windowSet))
 	if err != nil {
 		return nil, err
 	}
-	if link != "" && page.NextPageToken == p.prefix()+link {
+	if link != "" && page.NextPageToken == p.prefix(windowSet)+link {
 		// Graph has been seen answering a nextLink with itself
 		// (https://github.com/microsoftgraph/msgraph-sdk-dotnet/issues/3070);
 		// following it would never end.
@@ -239,7 +281,7 @@ type deltaPage struct {
 }
 
 // parsePage converts one delta response body.
-func (p *Provider) parsePage(calendarID string, body []byte) (*provider.Page, error) {
+func (p *Provider) parsePage(calendarID string, body []byte, prefix string) (*provider.Page, error) {
 	if len(body) == 0 {
 		return nil, errors.New("msgraph: delta returned an empty body")
 	}
@@ -260,12 +302,12 @@ func (p *Provider) parsePage(calendarID string, body []byte) (*provider.Page, er
 		if !p.sameOrigin(dp.NextLink) {
 			return nil, fmt.Errorf("msgraph: delta returned a nextLink outside %s", p.base.Host)
 		}
-		page.NextPageToken = p.prefix() + dp.NextLink
+		page.NextPageToken = prefix + dp.NextLink
 	case dp.DeltaLink != "":
 		if !p.sameOrigin(dp.DeltaLink) {
 			return nil, fmt.Errorf("msgraph: delta returned a deltaLink outside %s", p.base.Host)
 		}
-		page.NextCursor = p.prefix() + dp.DeltaLink
+		page.NextCursor = prefix + dp.DeltaLink
 	default:
 		return nil, errors.New("msgraph: delta returned neither @odata.nextLink nor @odata.deltaLink")
 	}

@@ -271,7 +271,7 @@ func TestEndToEnd(t *testing.T) {
 		h.connect()
 		h.assertInSync("connect")
 		live := h.liveSubs()
-		if len(live) != 1 || live[0].ID != h.sub.ID || live[0].ChangeType != msgraph.ChangeTypes || live[0].ClientState != h.sub.Secret ||
+		if len(live) != 1 || live[0].ID != h.sub.ID || live[0].ChangeType != msgraph.ChangeTypes || !h.sub.VerifySecret(live[0].ClientState) ||
 			live[0].LifecycleNotificationURL != h.recv.URL+"/hooks/graph-lifecycle" {
 			t.Fatalf("emulator subscriptions %+v, engine %v", live, h.sub)
 		}
@@ -494,7 +494,7 @@ func (h *harness) expectOneNewSubscription(step string) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if len(live) != 1 || len(stored) != 1 || live[0].ID == h.sub.ID || stored[0].ID != live[0].ID || stored[0].Secret != live[0].ClientState {
+	if len(live) != 1 || len(stored) != 1 || live[0].ID == h.sub.ID || stored[0].ID != live[0].ID || !stored[0].VerifySecret(live[0].ClientState) {
 		h.t.Fatalf("%s: emulator %+v, store %v (old %s)", step, live, stored, h.sub.ID)
 	}
 	h.sub = stored[0]

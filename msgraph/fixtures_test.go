@@ -136,7 +136,7 @@ func TestFetchRecordedDeltaRound(t *testing.T) {
 	if got := r.Header.Get("Authorization"); got != "Bearer "+testToken {
 		t.Errorf("Authorization = %q", got)
 	}
-	if page.Last() || page.NextPageToken != prefixCalendarView+f.root+"/me/calendarView/delta?$skiptoken=R0usmcCM996atia_s" {
+	if page.Last() || page.NextPageToken != p.prefix(p.cfg.Now())+f.root+"/me/calendarView/delta?$skiptoken=R0usmcCM996atia_s" {
 		t.Fatalf("first page token %q", page.NextPageToken)
 	}
 	if len(page.Changes) != 1 {
@@ -162,7 +162,7 @@ func TestFetchRecordedDeltaRound(t *testing.T) {
 	if got := f.reqs[1].URL.RequestURI(); got != "/v1.0/me/calendarView/delta?$skiptoken=R0usmcCM996atia_s" {
 		t.Errorf("nextLink request %q, want it verbatim", got)
 	}
-	if !page.Last() || page.NextCursor != prefixCalendarView+f.root+"/me/calendarView/delta?$deltatoken=R0usmcMDNGg0J1E" || len(page.Changes) != 0 {
+	if !page.Last() || page.NextCursor != p.prefix(p.cfg.Now())+f.root+"/me/calendarView/delta?$deltatoken=R0usmcMDNGg0J1E" || len(page.Changes) != 0 {
 		t.Fatalf("last page = %+v", page)
 	}
 
@@ -173,7 +173,7 @@ func TestFetchRecordedDeltaRound(t *testing.T) {
 	if got := f.reqs[2].URL.RequestURI(); got != "/v1.0/me/calendarView/delta?$deltatoken=R0usmcMDNGg0J1E" {
 		t.Errorf("deltaLink request %q", got)
 	}
-	if len(page.Changes) != 2 || page.NextCursor != prefixCalendarView+f.root+"/me/calendarView/delta?$deltatoken=R0usmcFuQtZdtpk4" {
+	if len(page.Changes) != 2 || page.NextCursor != p.prefix(p.cfg.Now())+f.root+"/me/calendarView/delta?$deltatoken=R0usmcFuQtZdtpk4" {
 		t.Fatalf("next round = %+v", page)
 	}
 	if d := page.Changes[0]; d.Op != provider.Delete || d.EventID != "AAMkADk0MGFkODE3LWE4MmYtNDRhOS04OGQLkRkXbBznTvAADb6ytyAAA=" {
@@ -211,7 +211,7 @@ func TestFetchPaths(t *testing.T) {
 		if got := strings.TrimSuffix(f.reqs[0].URL.Path, "()"); got != tc.want {
 			t.Errorf("events %v remote %q: path %q, want %q", tc.events, tc.remote, got, tc.want)
 		}
-		if wantPrefix := map[bool]string{false: prefixCalendarView, true: prefixEvents}[tc.events]; !strings.HasPrefix(page.NextCursor, wantPrefix) {
+		if wantPrefix := map[bool]string{false: prefixCalendarViewV2, true: prefixEvents}[tc.events]; !strings.HasPrefix(page.NextCursor, wantPrefix) {
 			t.Errorf("cursor %q", page.NextCursor)
 		}
 	}
@@ -496,7 +496,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	c := p.cfg
 	if c.BaseURL != DefaultBaseURL || c.MaxPageSize != DefaultMaxPageSize || c.SubscriptionTTL != 10010*time.Minute ||
-		c.Window != (Window{DefaultWindowBefore, DefaultWindowAfter}) || c.HTTPClient == nil || c.HTTPClient == http.DefaultClient {
+		c.Window != (Window{DefaultWindowBefore, DefaultWindowAfter, DefaultWindowSlide}) || c.HTTPClient == nil || c.HTTPClient == http.DefaultClient {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -550,5 +550,20 @@ func TestDefaultClientRetries(t *testing.T) {
 	}
 	if len(f.reqs) != 2 {
 		t.Errorf("%d requests, want the 429 and its retry", len(f.reqs))
+	}
+}
+
+// Cursors of the first format (no window time) are still read, and keep
+// that format; they are never re-windowed.
+func TestFetchOldCursorFormat(t *testing.T) {
+	f := &fixtureServer{replies: []reply{{status: 200, body: []byte(`{"value":[],"@odata.deltaLink":"ROOT/me/calendarView/delta?$deltatoken=next"}`)}}}
+	p := newFixtureProvider(t, f, Config{})
+	f.replies[0].body = []byte(strings.ReplaceAll(string(f.replies[0].body), "ROOT", f.root))
+	page, err := p.Fetch(context.Background(), testCal, provider.Position{Cursor: prefixCalendarView + f.root + "/me/calendarView/delta?$deltatoken=old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := prefixCalendarView + f.root + "/me/calendarView/delta?$deltatoken=next"; page.NextCursor != want {
+		t.Errorf("cursor %q, want %q", page.NextCursor, want)
 	}
 }

@@ -33,6 +33,10 @@ const (
 	// after.
 	DefaultWindowBefore = 30 * 24 * time.Hour
 	DefaultWindowAfter  = 365 * 24 * time.Hour
+	// DefaultWindowSlide is how long a calendarView window is used before
+	// a full resync moves it forward: 30 days, so the window always reaches
+	// at least 335 days ahead.
+	DefaultWindowSlide = 30 * 24 * time.Hour
 	// DefaultMaxPageSize is the odata.maxpagesize asked for. Graph does not
 	// document its own default for delta (one project reports 10) and does
 	// not strictly honour the preference when a recurring series expands
@@ -86,6 +90,12 @@ type Window struct {
 	Before time.Duration
 	// After is how far ahead it reaches. Default: DefaultWindowAfter.
 	After time.Duration
+	// Slide is how long a window is used: a calendar whose window was set
+	// this long ago is fully resynced over a new one (Fetch answers
+	// provider.ErrFullSyncRequired), so that the window moves with time
+	// and its end stays at least After − Slide ahead. Default:
+	// DefaultWindowSlide.
+	Slide time.Duration
 }
 
 // Config configures a Provider. TokenSource is required.
@@ -177,6 +187,9 @@ func (c Config) WithDefaults() Config {
 	if c.Window.After == 0 {
 		c.Window.After = DefaultWindowAfter
 	}
+	if c.Window.Slide == 0 {
+		c.Window.Slide = DefaultWindowSlide
+	}
 	if c.MaxPageSize == 0 {
 		c.MaxPageSize = DefaultMaxPageSize
 	}
@@ -203,8 +216,8 @@ func (c Config) validate() error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
 		return fmt.Errorf("msgraph: Config.BaseURL %q is not an absolute http(s) URL", c.BaseURL)
 	}
-	if c.Window.Before < 0 || c.Window.After <= 0 {
-		return fmt.Errorf("msgraph: Config.Window %+v: Before must be >= 0 and After > 0", c.Window)
+	if c.Window.Before < 0 || c.Window.After <= 0 || c.Window.Slide < 0 || c.Window.Slide >= c.Window.After {
+		return fmt.Errorf("msgraph: Config.Window %+v: Before must be >= 0, After > 0, and Slide between 0 and After", c.Window)
 	}
 	if c.MaxPageSize < 1 || c.MaxPageSize > LimitMaxPageSize {
 		return fmt.Errorf("msgraph: Config.MaxPageSize %d out of range 1..%d", c.MaxPageSize, LimitMaxPageSize)

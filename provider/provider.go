@@ -2,10 +2,14 @@ package provider
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -83,9 +87,27 @@ type WatchRequest struct {
 // Subscription is a push subscription: a Google channel or a Graph
 // subscription.
 //
-// Secret is the shared secret (Google channel token, Graph clientState) that
-// authenticates notifications. It must never be logged; String and LogValue
-// leave it out.
+// # Secrets
+//
+// A subscription is authenticated by a shared secret (Google channel
+// token, Graph clientState) that the provider presents on every
+// notification. Its plaintext is needed only once: the calsync Engine
+// draws it, hands it to the provider's Watch in [WatchRequest].Secret,
+// and from then on keeps only its SHA-256, SecretHash. That is what a
+// Store persists and what the webhook handlers check a presented token
+// against ([Subscription.VerifySecret], in constant time). So a
+// Subscription read from a Store, or returned by the Engine, has an empty
+// Secret; someone who reads the database cannot forge notifications.
+// (The secrets are 256 random bits, so a plain SHA-256 cannot be reversed
+// by guessing; a salt or a slow hash would only cost time on every
+// notification.)
+//
+// Secret, where a provider's Watch sets it, must never be logged or shown:
+// however a Subscription is printed (fmt, any verb, %#v included), logged
+// (log/slog, any handler, alone or in a slice) or encoded (encoding/json),
+// it appears as "[redacted]"; the field itself keeps its value for the
+// code that needs it. SecretHash is shown only by %#v and encoding/json,
+// so that a Store that keeps subscriptions as JSON keeps it.
 type Subscription struct {
 	// ID is the channel id (Google) or subscription id (Graph). It is what
 	// notifications carry and what the webhook handlers look up.
@@ -104,18 +126,61 @@ type Subscription struct {
 	// LifecycleAddress is the URL lifecycle notifications are delivered to
 	// (Graph only).
 	LifecycleAddress string
-	// Secret authenticates notifications (Google channel token, Graph
-	// clientState).
+	// Secret is the plaintext shared secret (Google channel token, Graph
+	// clientState), set only on the Subscription a provider's Watch
+	// returns. Stores do not keep it.
 	Secret string
+	// SecretHash is the SHA-256 of the secret ([HashSecret]): what Stores
+	// keep and notifications are checked against. The zero value matches
+	// no token.
+	SecretHash [sha256.Size]byte
 	// Expiration is when the provider stops delivering.
 	Expiration time.Time
 	// Created is when the subscription was created.
 	Created time.Time
 }
 
+// redacted stands for a secret wherever a Subscription is shown.
+const redacted = "[redacted]"
+
 // String describes the subscription without its secret.
 func (s Subscription) String() string {
 	return fmt.Sprintf("subscription %s (%s, calendar %s, expires %s)", s.ID, s.Provider, s.CalendarID, s.Expiration.UTC().Format(time.RFC3339))
+}
+
+// subscriptionFields has Subscription's fields and none of its methods:
+// what fmt and encoding/json show of it once its secret is redacted.
+type subscriptionFields Subscription
+
+// redact returns s's fields with the secret replaced by "[redacted]" (an
+// empty one stays empty).
+func (s Subscription) redact() subscriptionFields {
+	if s.Secret != "" {
+		s.Secret = redacted
+	}
+	return subscriptionFields(s)
+}
+
+// GoString returns the %#v form, the secret redacted.
+func (s Subscription) GoString() string {
+	return "provider.Subscription" + strings.TrimPrefix(fmt.Sprintf("%#v", s.redact()), "provider.subscriptionFields")
+}
+
+// Format implements [fmt.Formatter]: %#v prints GoString, every other verb
+// formats String as a string (%q quotes it). Without it, verbs that fmt
+// applies field by field (%d, %t …) would print the secret.
+func (s Subscription) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, s.GoString())
+		return
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), s.String())
+}
+
+// MarshalJSON implements [json.Marshaler]: the fields under their Go
+// names, as encoding/json would give them, but the secret "[redacted]".
+func (s Subscription) MarshalJSON() ([]byte, error) {
+	return json.Marshal(s.redact())
 }
 
 // LogValue implements [slog.LogValuer]; it leaves out the secret.
@@ -126,6 +191,25 @@ func (s Subscription) LogValue() slog.Value {
 		slog.String("calendar", s.CalendarID),
 		slog.Time("expiration", s.Expiration),
 	)
+}
+
+// HashSecret returns the SHA-256 of a subscription's secret: the form in
+// which it is stored as [Subscription].SecretHash.
+func HashSecret(secret string) [sha256.Size]byte {
+	return sha256.Sum256([]byte(secret))
+}
+
+// VerifySecret reports whether token, as presented by a notification, is
+// the secret whose hash s holds. It hashes token and compares the digests
+// in constant time, so that neither how much of a guess matched nor the
+// secret's length shows in the time it takes. An empty token never
+// matches, nor does any token when s has no SecretHash.
+func (s *Subscription) VerifySecret(token string) bool {
+	if token == "" || s.SecretHash == [sha256.Size]byte{} {
+		return false
+	}
+	h := HashSecret(token)
+	return subtle.ConstantTimeCompare(h[:], s.SecretHash[:]) == 1
 }
 
 // Expired reports whether the subscription has expired at now.

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -25,18 +26,38 @@ var (
 	ErrDecrypt = errors.New("vault: cannot decrypt: wrong key or modified record")
 )
 
-// Key is a 32-byte AES-256 key. It formats and logs as "[redacted]", so that
-// printing a Config does not leak it.
+// Key is a 32-byte AES-256 key. However a host shows it — fmt with any
+// verb (%v, %+v, %#v, %s, %x, %d …), encoding/json, any encoder that uses
+// encoding.TextMarshaler, log/slog with any handler, alone, in a Config or
+// in a slice — it appears as "[redacted]", so that printing, logging or
+// dumping a Config as JSON does not leak it. Encoding is one way: a
+// redacted Key does not decode back (read keys with [ParseKey]). The
+// bytes themselves are unchanged; code that needs them uses the slice.
 type Key []byte
 
-// String returns "[redacted]".
-func (Key) String() string { return "[redacted]" }
+// redacted is how a Key shows.
+const redacted = "[redacted]"
 
-// GoString returns "[redacted]".
-func (Key) GoString() string { return "[redacted]" }
+// String returns "[redacted]".
+func (Key) String() string { return redacted }
+
+// GoString returns "[redacted]", for %#v.
+func (Key) GoString() string { return redacted }
+
+// Format implements fmt.Formatter: every verb prints "[redacted]". Without
+// it %d, %o and %x would print the bytes, which fmt formats before looking
+// for String.
+func (Key) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
 
 // LogValue implements slog.LogValuer.
-func (Key) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+func (Key) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalText implements encoding.TextMarshaler: it returns "[redacted]".
+func (Key) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// MarshalJSON implements json.Marshaler: it returns the JSON string
+// "[redacted]", where encoding/json would give a []byte's base64.
+func (Key) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
 // ParseKey decodes a key from standard or URL-safe base64 (with or without
 // padding), the form it takes in an environment variable or secret store.

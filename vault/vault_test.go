@@ -3,8 +3,10 @@ package vault_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -143,12 +145,57 @@ func checkNoSecrets(t *testing.T, err error) {
 	}
 }
 
-func TestKeyRedacted(t *testing.T) {
-	cfg := vault.Config{Keys: map[string]vault.Key{"k1": key(0x41)}, Current: "k1"}
-	for _, s := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg)} {
-		if strings.Contains(s, "AAAA") || strings.Contains(s, "65 65") {
-			t.Errorf("formatted Config %q shows key material", s)
+// keyLeaks reports whether s shows any of key(0x41)'s bytes in a form fmt,
+// encoding/json or log/slog could give them: raw, base64, hex, decimal or
+// octal.
+func keyLeaks(s string) bool {
+	for _, form := range []string{"AAAA", "QUFB", "4141", "65 65", "65,65", "101 101", "0x41"} {
+		if strings.Contains(s, form) {
+			return true
 		}
+	}
+	return false
+}
+
+// A host that prints, logs or JSON-encodes a key, a Config or a slice of
+// them, by any verb or encoder, writes "[redacted]", not the key.
+func TestKeyRedacted(t *testing.T) {
+	k := key(0x41)
+	cfg := vault.Config{Keys: map[string]vault.Key{"k1": k}, Current: "k1"}
+	values := map[string]any{
+		"Key": k, "*Key": &k, "Config": cfg, "*Config": &cfg,
+		"[]Config": []vault.Config{cfg}, "[]Key": []vault.Key{k}, "map": cfg.Keys,
+	}
+	for name, v := range values {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%o", "%T %[1]v"} {
+			if s := fmt.Sprintf(verb, v); keyLeaks(s) {
+				t.Errorf("fmt %s of %s = %q shows key material", verb, name, s)
+			}
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Errorf("json.Marshal(%s): %v", name, err)
+		}
+		if keyLeaks(string(b)) || !strings.Contains(string(b), "[redacted]") {
+			t.Errorf("json.Marshal(%s) = %s", name, b)
+		}
+		for hname, h := range map[string]func(*bytes.Buffer) slog.Handler{
+			"json": func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+			"text": func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+		} {
+			var buf bytes.Buffer
+			slog.New(h(&buf)).Info("config", "value", v)
+			if keyLeaks(buf.String()) || !strings.Contains(buf.String(), "redacted") {
+				t.Errorf("slog %s of %s = %s", hname, name, buf.String())
+			}
+		}
+	}
+	if b, err := k.MarshalText(); err != nil || string(b) != "[redacted]" {
+		t.Errorf("MarshalText = %q, %v", b, err)
+	}
+	// The key itself is intact: redaction is only how it is shown.
+	if len(k) != vault.KeySize || k[0] != 0x41 {
+		t.Errorf("key changed: %d bytes", len(k))
 	}
 }
 

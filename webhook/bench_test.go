@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/provider"
 	"github.com/calsync/calsync/webhook"
 )
 
@@ -42,7 +43,7 @@ func ackHandler(b *testing.B) (http.Handler, *calsync.MemoryQueue) {
 	q := calsync.NewMemoryQueue(0)
 	sink := &queueSink{
 		subs: map[string]calsync.Subscription{"chan-1": {
-			ID: "chan-1", CalendarID: "cal-1", Provider: "google", Secret: secret,
+			ID: "chan-1", CalendarID: "cal-1", Provider: "google", SecretHash: provider.HashSecret(secret),
 			ResourceID: "res-1", Expiration: time.Now().Add(time.Hour),
 		}},
 		queue: q,

@@ -11,8 +11,8 @@
 // [Google] (made by [NewGoogle] from a [GoogleConfig]) receives Google
 // Calendar push notifications: the address given to events.watch. Google
 // sends an empty POST whose X-Goog-* headers name the channel; the handler
-// looks the channel up, compares X-Goog-Channel-Token with the
-// subscription's secret in constant time and checks X-Goog-Resource-Id and
+// looks the channel up, checks X-Goog-Channel-Token against the
+// subscription's SecretHash in constant time and checks X-Goog-Resource-Id and
 // the expiry. See [Google] for every status it answers. The status codes
 // matter to Google: it redelivers only after 500, 502, 503 or 504, so the
 // handler answers 503 when the Store or the Queue is unavailable and 4xx
@@ -27,8 +27,8 @@
 // (changeType or lifecycleEvent). It answers Graph's validation handshake
 // (?validationToken=…: 200 text/plain with the decoded token), then checks
 // every item of the {"value":[…]} batch on its own: it looks the
-// subscription up, compares clientState with the subscription's secret in
-// constant time, and queues a [calsync.Changed] notification for a change,
+// subscription up, checks clientState against the subscription's
+// SecretHash in constant time, and queues a [calsync.Changed] notification for a change,
 // [calsync.ReauthorizationRequired], [calsync.SubscriptionRemoved] or
 // [calsync.Resync] for the lifecycle events reauthorizationRequired,
 // subscriptionRemoved and missed. The answer is 202 at once.
@@ -86,11 +86,20 @@
 // # Security
 //
 // Bodies are capped ([DefaultMaxBodyBytes] for Google and
-// [DefaultGraphMaxBodyBytes] for Graph batches, unless configured); Graph's
+// [DefaultGraphMaxBodyBytes] for Graph batches, unless configured) and must
+// arrive within ReadTimeout ([DefaultReadTimeout] unless configured; 408
+// otherwise), so a sender that announces more than it sends cannot hold a
+// handler. The http.Server still needs its own ReadHeaderTimeout,
+// ReadTimeout and IdleTimeout (as above) for what happens before and
+// between requests. Graph's
 // validationToken is echoed only as text/plain with
 // X-Content-Type-Options: nosniff and at most [MaxValidationTokenLength]
 // bytes. Google notifications on unknown channels get 404, forged ones
-// 403, expired ones 410 (Graph: see above). Logs carry channel,
-// subscription and calendar ids only, never a channel token or a secret,
-// and error answers never echo request values.
+// 403, expired ones 410 (Graph: see above). Ids and secrets longer than
+// [MaxIDLength] are refused with 400 before they are looked up. Logs carry
+// channel, subscription and calendar ids only, never a channel token or a
+// secret, and of an id that matched no subscription (the sender's choice)
+// only a short prefix; a Graph batch logs its first few dropped or forged
+// items and then only counts them. Error answers never echo request
+// values.
 package webhook

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/provider"
 	"github.com/calsync/calsync/webhook"
 )
 
@@ -33,7 +34,7 @@ func ExampleNewGoogle() {
 	sink := exampleSink{
 		sub: calsync.Subscription{
 			ID: "4ba78bf0-6a47-11e2-bcfd-0800200c9a66", CalendarID: "alice-work", Provider: "google",
-			Secret: "398348u3tu83ut8uu38", ResourceID: "ret08u3rv24htgh289g",
+			SecretHash: provider.HashSecret("398348u3tu83ut8uu38"), ResourceID: "ret08u3rv24htgh289g",
 			Expiration: time.Now().Add(24 * time.Hour),
 		},
 		queue: calsync.NewMemoryQueue(0),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/provider"
 	"github.com/calsync/calsync/webhook"
 )
 
@@ -16,7 +17,7 @@ func ExampleNewGraph() {
 	sink := exampleSink{
 		sub: calsync.Subscription{
 			ID: "c6126aa3-0ed8-412f-a988-71e6cee627c4", CalendarID: "alice-outlook", Provider: "msgraph",
-			Secret: "9f86d081884c7d65", Expiration: time.Now().Add(24 * time.Hour),
+			SecretHash: provider.HashSecret("9f86d081884c7d65"), Expiration: time.Now().Add(24 * time.Hour),
 		},
 		queue: calsync.NewMemoryQueue(0),
 	}

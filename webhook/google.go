@@ -1,8 +1,6 @@
 package webhook
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -38,6 +36,17 @@ type GoogleConfig struct {
 	// Google sends no body. Default: DefaultMaxBodyBytes. Negative is an
 	// error.
 	MaxBodyBytes int64
+	// ReadTimeout bounds the time the handler spends reading a request
+	// body, from when it starts reading: a body shorter than its
+	// Content-Length, or one that trickles in, is answered 408 Request
+	// Timeout when it expires instead of holding the handler until the
+	// sender hangs up. The handler sets it with
+	// http.ResponseController.SetReadDeadline (under a server or
+	// ResponseWriter that cannot, only the http.Server's own timeouts
+	// apply), so for the body it takes the place of the http.Server's
+	// ReadTimeout: keep it no longer than that. Default:
+	// DefaultReadTimeout. Negative is an error.
+	ReadTimeout time.Duration
 	// Now returns the current time, used for expiry and Notification.Received.
 	// Default: time.Now.
 	Now func() time.Time
@@ -51,6 +60,9 @@ type GoogleConfig struct {
 func (c GoogleConfig) WithDefaults() GoogleConfig {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -68,6 +80,9 @@ func (c GoogleConfig) validate() error {
 	if c.MaxBodyBytes < 0 {
 		return errors.New("webhook: GoogleConfig.MaxBodyBytes is negative")
 	}
+	if c.ReadTimeout < 0 {
+		return errors.New("webhook: GoogleConfig.ReadTimeout is negative")
+	}
 	return nil
 }
 
@@ -79,13 +94,17 @@ func (c GoogleConfig) validate() error {
 //
 //   - a method other than POST: 405 with Allow: POST;
 //   - a body larger than MaxBodyBytes: 413;
+//   - a body that has not arrived ReadTimeout after the handler started
+//     reading it (shorter than its Content-Length, or trickling): 408;
 //   - a missing or invalid X-Goog-Channel-Id, X-Goog-Resource-State (sync,
 //     exists or not_exists), X-Goog-Message-Number (a positive integer) or
-//     X-Goog-Resource-Id: 400;
+//     X-Goog-Resource-Id, or a channel id, resource id or channel token
+//     longer than MaxIDLength: 400, before any lookup;
 //   - an unknown channel, or one whose subscription is not Google's: 404;
 //   - a failed lookup (the Store is down): 503, so that Google redelivers;
 //   - an X-Goog-Channel-Token that does not match the subscription's secret
-//     (compared in constant time) or is missing: 403;
+//     (its SHA-256 compared in constant time with the stored SecretHash:
+//     calsync.Subscription.VerifySecret) or is missing: 403;
 //   - an X-Goog-Resource-Id other than the subscription's (when known): 403;
 //   - an expired subscription: 410;
 //   - a sync message: 200, nothing queued;
@@ -95,10 +114,11 @@ func (c GoogleConfig) validate() error {
 // The handler never calls Google. Error answers are short text/plain
 // messages that never echo the token.
 type Google struct {
-	sink  Sink
-	limit int64
-	now   func() time.Time
-	log   *slog.Logger
+	sink        Sink
+	limit       int64
+	readTimeout time.Duration
+	now         func() time.Time
+	log         *slog.Logger
 }
 
 var _ http.Handler = (*Google)(nil)
@@ -109,7 +129,7 @@ func NewGoogle(cfg GoogleConfig) (*Google, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	return &Google{sink: cfg.Sink, limit: cfg.MaxBodyBytes, now: cfg.Now, log: cfg.Logger}, nil
+	return &Google{sink: cfg.Sink, limit: cfg.MaxBodyBytes, readTimeout: cfg.ReadTimeout, now: cfg.Now, log: cfg.Logger}, nil
 }
 
 // ServeHTTP handles one push notification.
@@ -118,14 +138,18 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, http.MethodPost)
 		return
 	}
-	if _, ok := readBody(w, r, g.limit, false); !ok {
+	if _, ok := readBody(w, r, g.limit, g.readTimeout, false); !ok {
 		return
 	}
 
 	h := r.Header
 	channelID := header(h, headerChannelID)
-	if channelID == "" {
+	switch {
+	case channelID == "":
 		plain(w, http.StatusBadRequest, "webhook: missing X-Goog-Channel-Id header")
+		return
+	case len(channelID) > MaxIDLength:
+		plain(w, http.StatusBadRequest, "webhook: X-Goog-Channel-Id header too long")
 		return
 	}
 	state := header(h, headerResourceState)
@@ -144,8 +168,17 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resourceID := header(h, headerResourceID)
-	if resourceID == "" {
+	switch {
+	case resourceID == "":
 		plain(w, http.StatusBadRequest, "webhook: missing X-Goog-Resource-Id header")
+		return
+	case len(resourceID) > MaxIDLength:
+		plain(w, http.StatusBadRequest, "webhook: X-Goog-Resource-Id header too long")
+		return
+	}
+	token := header(h, headerChannelToken)
+	if len(token) > MaxIDLength {
+		plain(w, http.StatusBadRequest, "webhook: X-Goog-Channel-Token header too long")
 		return
 	}
 
@@ -153,21 +186,21 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sub, err := g.sink.Subscription(ctx, channelID)
 	switch {
 	case errors.Is(err, calsync.ErrNotFound):
-		g.log.InfoContext(ctx, "webhook: google notification for unknown channel", "channel", channelID)
+		g.log.InfoContext(ctx, "webhook: google notification for unknown channel", "channel", clip(channelID))
 		plain(w, http.StatusNotFound, "webhook: unknown channel")
 		return
 	case err != nil:
-		g.log.WarnContext(ctx, "webhook: google channel lookup failed", "channel", channelID, "err", err)
+		g.log.WarnContext(ctx, "webhook: google channel lookup failed", "channel", clip(channelID), "err", err)
 		unavailable(w, "webhook: cannot look up channel, retry later")
 		return
 	case sub.Provider != googleProvider:
 		// Answered like an unknown channel: a Graph subscription id must
 		// not be usable as a Google channel id.
-		g.log.InfoContext(ctx, "webhook: google notification for a non-google subscription", "channel", channelID, "provider", sub.Provider)
+		g.log.InfoContext(ctx, "webhook: google notification for a non-google subscription", "channel", clip(channelID), "provider", sub.Provider)
 		plain(w, http.StatusNotFound, "webhook: unknown channel")
 		return
 	}
-	if !secretEqual(header(h, headerChannelToken), sub.Secret) {
+	if !sub.VerifySecret(token) {
 		g.log.WarnContext(ctx, "webhook: google notification with a wrong channel token", "channel", channelID, "calendar", sub.CalendarID)
 		plain(w, http.StatusForbidden, "webhook: channel token does not match")
 		return
@@ -209,10 +242,17 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	acknowledge(w)
 }
 
+// maxMessageNumberLength is the length of the largest uint64: an
+// X-Goog-Message-Number longer than that is refused before it is parsed.
+const maxMessageNumberLength = len("18446744073709551615")
+
 // messageNumber validates an X-Goog-Message-Number value and returns it in
 // canonical form (no leading zeros), so that a redelivery always yields the
 // same Notification.MessageID.
 func messageNumber(s string) (string, bool) {
+	if len(s) > maxMessageNumberLength {
+		return "", false
+	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || n == 0 {
 		return "", false
@@ -221,18 +261,4 @@ func messageNumber(s string) (string, bool) {
 		return strconv.FormatUint(n, 10), true
 	}
 	return s, true
-}
-
-// secretEqual reports whether the presented token equals the stored secret
-// without leaking, through timing, how much of it matched or how long the
-// secret is: both are hashed to a fixed length and the digests compared in
-// constant time. An empty secret or token never matches, so a subscription
-// stored without a secret cannot be used by anyone.
-func secretEqual(token, secret string) bool {
-	if token == "" || secret == "" {
-		return false
-	}
-	a := sha256.Sum256([]byte(token))
-	b := sha256.Sum256([]byte(secret))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }

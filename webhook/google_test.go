@@ -42,6 +42,8 @@ func newSink() *fakeSink {
 	g := func(id, cal, secret, resource string, exp time.Time) calsync.Subscription {
 		return calsync.Subscription{ID: id, CalendarID: cal, Provider: "google", Secret: secret, ResourceID: resource, Expiration: exp}
 	}
+	// Secret here is the plaintext the sender presents; the sink keeps
+	// only its hash.
 	subs := []calsync.Subscription{
 		g("chan-1", "cal-1", secret, "res-1", exp),
 		g("chan-pending", "cal-2", pendingSecret, "", exp), // stored before the watch call answered
@@ -53,9 +55,9 @@ func newSink() *fakeSink {
 		g(pocChannel, "cal-poc", pocToken, pocResource, exp),
 		g(guideChannel, "cal-guide", guideToken, guideResource, exp),
 	}
-	s := &fakeSink{subs: make(map[string]calsync.Subscription)}
+	s := &fakeSink{subs: make(map[string]calsync.Subscription), plaintext: make(map[string]string)}
 	for _, sub := range subs {
-		s.subs[sub.ID] = sub
+		s.subs[sub.ID], s.plaintext[sub.ID] = hashed(sub, sub.Secret), sub.Secret
 	}
 	return s
 }
@@ -456,8 +458,11 @@ func TestNewGoogleConfig(t *testing.T) {
 	if _, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: newSink(), MaxBodyBytes: -1}); err == nil {
 		t.Error("negative MaxBodyBytes accepted")
 	}
+	if _, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: newSink(), ReadTimeout: -1}); err == nil {
+		t.Error("negative ReadTimeout accepted")
+	}
 	c := webhook.GoogleConfig{Sink: newSink()}.WithDefaults()
-	if c.MaxBodyBytes != webhook.DefaultMaxBodyBytes || c.Now == nil || c.Logger == nil {
+	if c.MaxBodyBytes != webhook.DefaultMaxBodyBytes || c.ReadTimeout != webhook.DefaultReadTimeout || c.Now == nil || c.Logger == nil {
 		t.Errorf("WithDefaults = %+v", c)
 	}
 	c = webhook.GoogleConfig{MaxBodyBytes: 10}.WithDefaults()

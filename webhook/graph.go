@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -47,6 +48,17 @@ type GraphConfig struct {
 	// MaxBodyBytes caps the request body; a larger one is answered 413.
 	// Default: DefaultGraphMaxBodyBytes. Negative is an error.
 	MaxBodyBytes int64
+	// ReadTimeout bounds the time the handler spends reading a request
+	// body, from when it starts reading: a body shorter than its
+	// Content-Length, or one that trickles in, is answered 408 Request
+	// Timeout when it expires instead of holding the handler until the
+	// sender hangs up. The handler sets it with
+	// http.ResponseController.SetReadDeadline (under a server or
+	// ResponseWriter that cannot, only the http.Server's own timeouts
+	// apply), so for the body it takes the place of the http.Server's
+	// ReadTimeout: keep it no longer than that. Default:
+	// DefaultReadTimeout. Negative is an error.
+	ReadTimeout time.Duration
 	// Now returns the current time, used for expiry and Notification.Received.
 	// Default: time.Now.
 	Now func() time.Time
@@ -60,6 +72,9 @@ type GraphConfig struct {
 func (c GraphConfig) WithDefaults() GraphConfig {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultGraphMaxBodyBytes
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -76,6 +91,9 @@ func (c GraphConfig) validate() error {
 	}
 	if c.MaxBodyBytes < 0 {
 		return errors.New("webhook: GraphConfig.MaxBodyBytes is negative")
+	}
+	if c.ReadTimeout < 0 {
+		return errors.New("webhook: GraphConfig.ReadTimeout is negative")
 	}
 	return nil
 }
@@ -94,11 +112,16 @@ func (c GraphConfig) validate() error {
 //     than MaxValidationTokenLength; POST or GET only;
 //   - any other method than POST: 405 with Allow: POST;
 //   - a body larger than MaxBodyBytes: 413;
-//   - a body that is not a JSON object with a "value" array: 400;
+//   - a body (of a notification or of a validation request) that has not
+//     arrived ReadTimeout after the handler started reading it: 408;
+//   - a body that is not a JSON object with a "value" array, or one with
+//     an item whose subscriptionId or clientState is longer than
+//     MaxIDLength: 400, before any lookup;
 //   - otherwise each item of value is checked on its own. It is dropped if
 //     its subscription is unknown or not Graph's, if it lacks changeType and
 //     lifecycleEvent, if its clientState does not match the subscription's
-//     secret (compared in constant time: forged), or if it is a change
+//     secret (calsync.Subscription.VerifySecret: its SHA-256 compared in
+//     constant time with the stored SecretHash; forged), or if it is a change
 //     notification and the subscription has expired. The others are queued:
 //     a change as [calsync.Changed]; lifecycle events reauthorizationRequired
 //     as [calsync.ReauthorizationRequired], subscriptionRemoved as
@@ -112,10 +135,11 @@ func (c GraphConfig) validate() error {
 // The handler never calls Graph. Error answers are short text/plain
 // messages that never echo a clientState.
 type Graph struct {
-	sink  Sink
-	limit int64
-	now   func() time.Time
-	log   *slog.Logger
+	sink        Sink
+	limit       int64
+	readTimeout time.Duration
+	now         func() time.Time
+	log         *slog.Logger
 }
 
 var _ http.Handler = (*Graph)(nil)
@@ -126,7 +150,7 @@ func NewGraph(cfg GraphConfig) (*Graph, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	return &Graph{sink: cfg.Sink, limit: cfg.MaxBodyBytes, now: cfg.Now, log: cfg.Logger}, nil
+	return &Graph{sink: cfg.Sink, limit: cfg.MaxBodyBytes, readTimeout: cfg.ReadTimeout, now: cfg.Now, log: cfg.Logger}, nil
 }
 
 // graphCollection is a changeNotificationCollection.
@@ -161,7 +185,7 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, http.MethodPost)
 		return
 	}
-	body, ok := readBody(w, r, g.limit, true)
+	body, ok := readBody(w, r, g.limit, g.readTimeout, true)
 	if !ok {
 		return
 	}
@@ -171,10 +195,21 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Graph's ids are GUIDs and its clientStates at most 255 characters:
+	// a batch with a longer one is not Graph's, and is refused whole
+	// before any of its values is looked up or logged.
+	for i := range batch.Value {
+		if n := &batch.Value[i]; len(n.SubscriptionID) > MaxIDLength || len(n.ClientState) > MaxIDLength {
+			plain(w, http.StatusBadRequest, "webhook: subscriptionId or clientState too long")
+			return
+		}
+	}
+
 	ctx := r.Context()
 	now := g.now()
 	var queued, forged, dropped int
 	retry := false
+	items := itemLog{logger: g.log}
 	// Graph batches several changes of one subscription in one POST: look
 	// each subscription up once per request, not once per item.
 	type lookup struct {
@@ -186,7 +221,7 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n := &batch.Value[i]
 		kind, ok := graphKind(n)
 		if !ok || n.SubscriptionID == "" {
-			g.log.InfoContext(ctx, "webhook: graph notification without subscription, changeType or known lifecycleEvent", "subscription", n.SubscriptionID)
+			items.log(ctx, slog.LevelInfo, "webhook: graph notification without subscription, changeType or known lifecycleEvent", "subscription", clip(n.SubscriptionID))
 			dropped++
 			continue
 		}
@@ -198,27 +233,27 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sub, err := l.sub, l.err
 		switch {
 		case errors.Is(err, calsync.ErrNotFound):
-			g.log.InfoContext(ctx, "webhook: graph notification for unknown subscription", "subscription", n.SubscriptionID)
+			items.log(ctx, slog.LevelInfo, "webhook: graph notification for unknown subscription", "subscription", clip(n.SubscriptionID))
 			dropped++
 			continue
 		case err != nil:
-			g.log.WarnContext(ctx, "webhook: graph subscription lookup failed", "subscription", n.SubscriptionID, "err", err)
+			items.log(ctx, slog.LevelWarn, "webhook: graph subscription lookup failed", "subscription", clip(n.SubscriptionID), "err", err)
 			retry = true
 			continue
 		case sub.Provider != graphProvider:
-			g.log.InfoContext(ctx, "webhook: graph notification for a non-graph subscription", "subscription", n.SubscriptionID, "provider", sub.Provider)
+			items.log(ctx, slog.LevelInfo, "webhook: graph notification for a non-graph subscription", "subscription", clip(n.SubscriptionID), "provider", sub.Provider)
 			dropped++
 			continue
 		}
-		if !secretEqual(n.ClientState, sub.Secret) {
-			g.log.WarnContext(ctx, "webhook: graph notification with a wrong clientState", "subscription", n.SubscriptionID, "calendar", sub.CalendarID)
+		if !sub.VerifySecret(n.ClientState) {
+			items.log(ctx, slog.LevelWarn, "webhook: graph notification with a wrong clientState", "subscription", n.SubscriptionID, "calendar", sub.CalendarID)
 			forged++
 			continue
 		}
 		// Lifecycle events are about the subscription's life: a
 		// subscriptionRemoved may well come after the expiry we stored.
 		if kind == calsync.Changed && sub.Expired(now) {
-			g.log.InfoContext(ctx, "webhook: graph notification on an expired subscription", "subscription", n.SubscriptionID, "calendar", sub.CalendarID)
+			items.log(ctx, slog.LevelInfo, "webhook: graph notification on an expired subscription", "subscription", n.SubscriptionID, "calendar", sub.CalendarID)
 			dropped++
 			continue
 		}
@@ -231,7 +266,7 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Received:       now,
 		}
 		if err := g.sink.Enqueue(ctx, note); err != nil {
-			g.log.WarnContext(ctx, "webhook: cannot queue graph notification", "subscription", n.SubscriptionID, "calendar", sub.CalendarID, "kind", kind, "err", err)
+			items.log(ctx, slog.LevelWarn, "webhook: cannot queue graph notification", "subscription", n.SubscriptionID, "calendar", sub.CalendarID, "kind", kind, "err", err)
 			retry = true
 			continue
 		}
@@ -239,6 +274,10 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if g.log.Enabled(ctx, slog.LevelDebug) {
 			g.log.DebugContext(ctx, "webhook: graph notification queued", "subscription", n.SubscriptionID, "calendar", sub.CalendarID, "kind", kind)
 		}
+	}
+	if items.skipped > 0 {
+		g.log.InfoContext(ctx, "webhook: graph batch had more items to report than were logged",
+			"not_logged", items.skipped, "queued", queued, "dropped", dropped, "forged", forged)
 	}
 	switch {
 	case retry:
@@ -248,6 +287,29 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(http.StatusAccepted)
 	}
+}
+
+// maxItemLogs is how many records one batch may log about its items; a
+// batch holds up to MaxBodyBytes of items whose content the sender chose.
+const maxItemLogs = 8
+
+// itemLog logs what happens to the items of one batch: the first
+// maxItemLogs records one by one, then it only counts, so that a batch of
+// thousands of unknown, forged or unqueueable items costs a few log lines,
+// not several times its own size.
+type itemLog struct {
+	logger  *slog.Logger
+	logged  int
+	skipped int
+}
+
+func (l *itemLog) log(ctx context.Context, level slog.Level, msg string, args ...any) {
+	if l.logged >= maxItemLogs {
+		l.skipped++
+		return
+	}
+	l.logged++
+	l.logger.Log(ctx, level, msg, args...)
 }
 
 // validate answers Graph's validation handshake with the decoded token.
@@ -260,7 +322,7 @@ func (g *Graph) validate(w http.ResponseWriter, r *http.Request, token []string)
 		plain(w, http.StatusBadRequest, "webhook: validationToken must be one value of 1..1024 bytes")
 		return
 	}
-	if _, ok := readBody(w, r, g.limit, false); !ok {
+	if _, ok := readBody(w, r, g.limit, g.readTimeout, false); !ok {
 		return
 	}
 	h := w.Header()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/provider"
 	"github.com/calsync/calsync/webhook"
 )
 
@@ -31,7 +32,7 @@ func graphAckHandler(b *testing.B) (http.Handler, *calsync.MemoryQueue) {
 	q := calsync.NewMemoryQueue(0)
 	sink := &queueSink{
 		subs: map[string]calsync.Subscription{"sub-1": {
-			ID: "sub-1", CalendarID: "cal-1", Provider: "msgraph", Secret: secret, Expiration: time.Now().Add(time.Hour),
+			ID: "sub-1", CalendarID: "cal-1", Provider: "msgraph", SecretHash: provider.HashSecret(secret), Expiration: time.Now().Add(time.Hour),
 		}},
 		queue: q,
 	}

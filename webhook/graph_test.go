@@ -42,9 +42,9 @@ func newGraphSink() *fakeSink {
 		m(c8SubID, "cal-c8", c8State, exp),
 		m(b5SubID, "cal-b5", b5State, exp),
 	}
-	s := &fakeSink{subs: make(map[string]calsync.Subscription)}
+	s := &fakeSink{subs: make(map[string]calsync.Subscription), plaintext: make(map[string]string)}
 	for _, sub := range subs {
-		s.subs[sub.ID] = sub
+		s.subs[sub.ID], s.plaintext[sub.ID] = hashed(sub, sub.Secret), sub.Secret
 	}
 	return s
 }
@@ -249,12 +249,13 @@ func TestGraphLifecycleEvents(t *testing.T) {
 	}
 }
 
-// The recorded payloads: Microsoft's Outlook notification sample
-// (https://learn.microsoft.com/en-us/graph/outlook-change-notifications-overview,
-// published as a fragment, wrapped here), a third party's event analogue,
-// and the lifecycle sample.
-func TestGraphRecordedPayloads(t *testing.T) {
-	const c8 = `"value": [
+// The recorded payloads of PROTOCOLS.md §C.8 and §B.5, used by
+// TestGraphRecordedPayloads and as fuzz seeds.
+
+// c8 is Microsoft's Outlook notification sample
+// (https://learn.microsoft.com/en-us/graph/outlook-change-notifications-overview),
+// published as a fragment: {"value": […]} without the braces.
+const c8 = `"value": [
  {
    "subscriptionId": "c6126aa3-0ed8-412f-a988-71e6cee627c4",
    "subscriptionExpirationDateTime": "2022-01-02T03:12:18.2257768+05:30",
@@ -270,10 +271,16 @@ func TestGraphRecordedPayloads(t *testing.T) {
    "tenantId": "<<--TenantForWhichNotificationWasSent-->>"
  }
 ]`
-	const thirdParty = `{"value":[{"changeType":"updated","clientState":"<<--SpecifiedClientState-->>","resource":"/users/u1/calendars/cal-999/events/e1",
+
+// c8EventAnalogue is a third party's event analogue of c8.
+const c8EventAnalogue = `{"value":[{"changeType":"updated","clientState":"<<--SpecifiedClientState-->>","resource":"/users/u1/calendars/cal-999/events/e1",
  "resourceData":{"@odata.type":"#Microsoft.Graph.Event","id":"event-1"},
  "subscriptionExpirationDateTime":"2026-08-19T00:00:00.000Z","subscriptionId":"c6126aa3-0ed8-412f-a988-71e6cee627c4","tenantId":"tenant-1"}]}`
-	const b5 = `{
+
+// b5Lifecycle is the lifecycle notification sample
+// (https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events);
+// EVENT stands for its lifecycleEvent.
+const b5Lifecycle = `{
   "value": [
     {
       "subscriptionId":"<subscription_guid>",
@@ -284,6 +291,11 @@ func TestGraphRecordedPayloads(t *testing.T) {
     }
   ]
 }`
+
+// The recorded payloads: Microsoft's Outlook notification sample
+// (wrapped, as published it is a fragment), a third party's event
+// analogue, and the lifecycle sample.
+func TestGraphRecordedPayloads(t *testing.T) {
 	sink := newGraphSink()
 	h := newGraph(t, sink, nil)
 	if w := serveGraph(h, "POST", "/hooks/graph", c8); w.Code != 400 {
@@ -292,11 +304,11 @@ func TestGraphRecordedPayloads(t *testing.T) {
 	if w := serveGraph(h, "POST", "/hooks/graph", "{"+c8+"}"); w.Code != 202 {
 		t.Fatalf("C.8: %d %q", w.Code, w.Body)
 	}
-	if w := serveGraph(h, "POST", "/hooks/graph", thirdParty); w.Code != 202 {
+	if w := serveGraph(h, "POST", "/hooks/graph", c8EventAnalogue); w.Code != 202 {
 		t.Fatalf("event analogue: %d %q", w.Code, w.Body)
 	}
 	for _, ev := range []string{"subscriptionRemoved", "missed", "reauthorizationRequired"} {
-		if w := serveGraph(h, "POST", "/hooks/graph-lifecycle", strings.Replace(b5, "EVENT", ev, 1)); w.Code != 202 {
+		if w := serveGraph(h, "POST", "/hooks/graph-lifecycle", strings.Replace(b5Lifecycle, "EVENT", ev, 1)); w.Code != 202 {
 			t.Fatalf("B.5 %s: %d %q", ev, w.Code, w.Body)
 		}
 	}
@@ -354,6 +366,12 @@ func TestNewGraphValidates(t *testing.T) {
 	}
 	if _, err := webhook.NewGraph(webhook.GraphConfig{Sink: newGraphSink(), MaxBodyBytes: -1}); err == nil {
 		t.Error("negative MaxBodyBytes accepted")
+	}
+	if _, err := webhook.NewGraph(webhook.GraphConfig{Sink: newGraphSink(), ReadTimeout: -1}); err == nil {
+		t.Error("negative ReadTimeout accepted")
+	}
+	if c := (webhook.GraphConfig{}).WithDefaults(); c.ReadTimeout != webhook.DefaultReadTimeout {
+		t.Errorf("default ReadTimeout = %v", c.ReadTimeout)
 	}
 	h, err := webhook.NewGraph(webhook.GraphConfig{Sink: newGraphSink(), MaxBodyBytes: 64})
 	if err != nil {

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"time"
+	"unicode/utf8"
 
 	"github.com/calsync/calsync"
 )
@@ -20,8 +23,32 @@ const DefaultMaxBodyBytes int64 = 4 << 10
 // hint for proxies and other senders.
 const DefaultRetryAfter = "1"
 
+// MaxIDLength caps, in bytes, each id and secret a notification presents
+// before it is authenticated: Google's X-Goog-Channel-Id,
+// X-Goog-Channel-Token and X-Goog-Resource-Id, Graph's subscriptionId and
+// clientState. A longer one is answered 400 before it is looked up or
+// logged. The documented maxima are below it: a channel id is at most 64
+// characters and a channel token at most 256
+// (https://developers.google.com/workspace/calendar/api/guides/push); a
+// clientState at most 128 characters when the subscription is created and
+// 255 in a notification, and a subscriptionId is a GUID
+// (https://learn.microsoft.com/en-us/graph/api/resources/subscription,
+// .../changenotification).
+const MaxIDLength = 256
+
+// DefaultReadTimeout is the default time a handler allows for reading a
+// request body. Google sends none and a Graph batch of a thousand
+// notifications is well under a megabyte, so a sender that has not
+// delivered its body by then never will: it is answered 408 instead of
+// holding the handler (and a connection) until it hangs up.
+const DefaultReadTimeout = 10 * time.Second
+
 // Sink is where the handlers look up subscriptions and queue authenticated
 // notifications. [*calsync.Engine] implements it.
+//
+// A notification is authenticated against the looked-up subscription's
+// SecretHash ([calsync.Subscription.VerifySecret]); its Secret, which
+// Stores do not keep, is not used.
 //
 // Implementations must be safe for concurrent use. Subscription returns an
 // error wrapping [calsync.ErrNotFound] for an unknown id; any other error is
@@ -37,13 +64,25 @@ var _ Sink = (*calsync.Engine)(nil)
 
 // readBody reads r's body through http.MaxBytesReader and returns it, or,
 // unless keep is set, throws it away and returns nil. It answers the
-// request itself and returns false if the body is larger than limit (413)
-// or cannot be read (400). A server request without a body
-// (Content-Length: 0, as Google sends) has http.NoBody: nothing to read.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, keep bool) ([]byte, bool) {
+// request itself and returns false if the body is larger than limit (413),
+// has not arrived timeout after the handler started reading it (408), or
+// cannot be read (400). A server request without a body (Content-Length: 0,
+// as Google sends) has http.NoBody: nothing to read, no deadline to set.
+//
+// The deadline is set on the connection (http.ResponseController), so it
+// also ends a read blocked inside the server, and measured with the real
+// clock, not the handler's Now: it is about the network. It need not be
+// cleared: net/http clears it when the body has been read to its end
+// (before its background read, which a passed deadline would fail), and
+// the connection is not reused after a body that was not.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration, keep bool) ([]byte, bool) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, true
 	}
+	rc := http.NewResponseController(w)
+	// Without support (an http.ResponseWriter that cannot reach its
+	// connection) only the http.Server's own timeouts bound the read.
+	_ = rc.SetReadDeadline(time.Now().Add(timeout))
 	body := http.MaxBytesReader(w, r.Body, limit)
 	defer body.Close()
 	var b []byte
@@ -58,10 +97,32 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, keep bool) ([
 			plain(w, http.StatusRequestEntityTooLarge, "webhook: request body too large")
 			return nil, false
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			plain(w, http.StatusRequestTimeout, "webhook: request body not received in time")
+			return nil, false
+		}
 		plain(w, http.StatusBadRequest, "webhook: cannot read request body")
 		return nil, false
 	}
 	return b, true
+}
+
+// maxLoggedIDLength is how much of an unauthenticated id (one that
+// matched no subscription, so the sender chose it) a log record holds.
+const maxLoggedIDLength = 64
+
+// clip returns id for a log record: whole if it is at most
+// maxLoggedIDLength bytes, else its first bytes up to a rune boundary and
+// "…", so that a sender cannot fill the logs.
+func clip(id string) string {
+	if len(id) <= maxLoggedIDLength {
+		return id
+	}
+	i := maxLoggedIDLength
+	for i > 0 && !utf8.RuneStart(id[i]) {
+		i--
+	}
+	return id[:i] + "…"
 }
 
 // header returns the first value of the header whose canonical name is key,

@@ -280,6 +280,9 @@ func (s *MapStore) ListEvents(ctx context.Context, calendarID, afterID string, l
 	return out, nil
 }
 
+// PutSubscription keeps the subscription's SecretHash, never its plaintext
+// Secret (storetest checks it): whoever can read a Store must not be able
+// to forge notifications.
 func (s *MapStore) PutSubscription(ctx context.Context, sub calsync.Subscription) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -287,6 +290,7 @@ func (s *MapStore) PutSubscription(ctx context.Context, sub calsync.Subscription
 	if sub.ID == "" {
 		return errors.New("mapstore: empty subscription id")
 	}
+	sub.Secret = ""
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.subs[sub.ID] = sub

@@ -152,13 +152,17 @@ func (g *googleSide) compare(ctx context.Context, st calsync.Store) (bool, error
 		if err != nil {
 			return false, err
 		}
-		remote, err := g.emu.Events(id, false)
-		if err != nil {
-			return false, err
-		}
+		// What a full events.list returns: in series mode that includes
+		// the cancelled exceptions of live series, which the local copy
+		// keeps too.
 		var want []string
-		for _, e := range remote {
-			want = append(want, e.Id+" "+e.Etag)
+		if err := g.api.Events.List(id).MaxResults(2500).Pages(ctx, func(p *calendar.Events) error {
+			for _, e := range p.Items {
+				want = append(want, e.Id+" "+e.Etag)
+			}
+			return nil
+		}); err != nil {
+			return false, err
 		}
 		slices.Sort(local)
 		slices.Sort(want)

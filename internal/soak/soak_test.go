@@ -273,7 +273,7 @@ func (w *world) startInstance(in *instance) {
 	}
 	e, err := calsync.NewEngine(calsync.Config{
 		Store: w.store, Providers: []calsync.Provider{prov, mprov},
-		Workers: 2, ManualSweeps: true, Now: w.clock.Now,
+		Workers: 2, ManualSweeps: true, Now: w.clock.Now, Debounce: 20 * time.Millisecond,
 		OnChange: func(_ context.Context, cal calsync.Calendar, cs []calsync.Change) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
@@ -489,7 +489,7 @@ func (w *world) check() {
 	for _, cal := range w.cals {
 		// The local copy equals a full listing (series mode: cancelled
 		// exceptions of live series included).
-		var want, got []string
+		var want []string
 		if err := w.gapi.Events.List(cal).MaxResults(2500).Pages(ctx, func(p *gcal.Events) error {
 			for _, e := range p.Items {
 				want = append(want, e.Id+" "+e.Etag)
@@ -498,24 +498,7 @@ func (w *world) check() {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		for after := ""; ; {
-			evs, err := w.store.ListEvents(ctx, cal, after, 500)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(evs) == 0 {
-				break
-			}
-			for _, e := range evs {
-				got = append(got, e.ID+" "+e.ETag)
-			}
-			after = evs[len(evs)-1].ID
-		}
-		slices.Sort(want)
-		slices.Sort(got)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: local copy differs from the emulator:\n local    %v\n emulator %v", cal, got, want)
-		}
+		w.compare(cal, want, func(e calsync.Event) string { return e.ID + " " + e.ETag })
 		// One live subscription, the same at the provider and in the
 		// Store; no orphan channel.
 		subs, err := w.store.ListSubscriptions(ctx, cal)
@@ -678,28 +661,11 @@ func (w *world) checkOutlook() int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want, got []string
+		var want []string
 		for _, e := range remote {
 			want = append(want, e.ID+" "+e.Subject)
 		}
-		for after := ""; ; {
-			evs, err := w.store.ListEvents(ctx, o.id, after, 500)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(evs) == 0 {
-				break
-			}
-			for _, e := range evs {
-				got = append(got, e.ID+" "+e.Summary)
-			}
-			after = evs[len(evs)-1].ID
-		}
-		slices.Sort(want)
-		slices.Sort(got)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: local copy differs from the emulator:\n local    %v\n emulator %v", o.id, got, want)
-		}
+		w.compare(o.id, want, func(e calsync.Event) string { return e.ID + " " + e.Summary })
 		subs, err := w.store.ListSubscriptions(ctx, o.id)
 		if err != nil {
 			t.Fatal(err)
@@ -719,4 +685,28 @@ func (w *world) checkOutlook() int {
 		}
 	}
 	return calls
+}
+
+// compare checks the local copy of cal, each event described by describe,
+// against want, the emulator's events described the same way.
+func (w *world) compare(cal string, want []string, describe func(calsync.Event) string) {
+	var got []string
+	for after := ""; ; {
+		evs, err := w.store.ListEvents(context.Background(), cal, after, 500)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for _, e := range evs {
+			got = append(got, describe(e))
+		}
+		after = evs[len(evs)-1].ID
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		w.t.Errorf("%s: local copy differs from the emulator:\n local    %v\n emulator %v", cal, got, want)
+	}
 }

@@ -379,7 +379,8 @@ func (s *Store) ListEvents(ctx context.Context, calendarID, afterID string, limi
 	return out, nil
 }
 
-// PutSubscription creates or replaces a subscription.
+// PutSubscription creates or replaces a subscription. It keeps SecretHash
+// and drops the plaintext Secret, as the durable stores do.
 func (s *Store) PutSubscription(ctx context.Context, sub calsync.Subscription) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -387,6 +388,7 @@ func (s *Store) PutSubscription(ctx context.Context, sub calsync.Subscription) e
 	if sub.ID == "" {
 		return errors.New("memory: PutSubscription: empty subscription ID")
 	}
+	sub.Secret = ""
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.subs[sub.ID] = sub

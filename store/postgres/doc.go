@@ -51,6 +51,11 @@
 //     necessarily the same bytes (whitespace and key order are
 //     normalised). jsonb refuses the \u0000 escape: an event whose Raw
 //     contains one is kept byte for byte in a bytea column instead.
+//   - Subscriptions keep their secret's SHA-256 (SecretHash), never the
+//     secret itself. Migration 6 hashes the secrets older versions kept in
+//     clear (with sha256(), PostgreSQL 11 or later); their old row
+//     versions stay on disk until VACUUM reclaims them, so run VACUUM FULL
+//     subscriptions after that upgrade.
 //   - Ids use the "C" collation, so [Store.ListEvents] pages in byte order.
 //   - Indexes serve the lookups the Engine makes: events by (calendar,
 //     id), subscriptions by id, by (calendar, id) and by expiration, the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/store/internal/fixture"
 	"github.com/calsync/calsync/store/postgres"
 	"github.com/calsync/calsync/store/storetest"
 	"github.com/jackc/pgx/v5"
@@ -107,6 +108,35 @@ func TestMigrateFromOlderVersion(t *testing.T) {
 	}
 	if seen, err := s.BeginNotification(ctx, "k", time.Now()); err != nil || seen {
 		t.Fatalf("BeginNotification after migration = %v, %v", seen, err)
+	}
+}
+
+// secretHashVersion is the first schema version that keeps subscription
+// secrets as hashes; the one before it kept them in clear.
+const secretHashVersion = 6
+
+// The migration to secretHashVersion replaces each subscription's
+// plaintext secret with its SHA-256; the old secrets still authenticate.
+func TestMigrateHashesSecrets(t *testing.T) {
+	ctx := t.Context()
+	pool := testPool(t)
+	if err := postgres.MigrateTo(ctx, pool, secretHashVersion-1); err != nil {
+		t.Fatal(err)
+	}
+	for id, secret := range fixture.LegacySecrets {
+		if _, err := pool.Exec(ctx, `INSERT INTO subscriptions (id, calendar_id, provider, resource_id, resource_uri, address, lifecycle_address, secret, expiration, created)
+			VALUES ($1, 'cal', 'google', 'res', '', 'https://example.com/hook', '', $2, now(), now())`, id, secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := postgres.New(ctx, pool, nil)
+	if err != nil {
+		t.Fatalf("New on a version %d schema: %v", secretHashVersion-1, err)
+	}
+	fixture.CheckLegacySecretsHashed(t, ctx, s)
+	var plaintext int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'subscriptions' AND column_name = 'secret'`).Scan(&plaintext); err != nil || plaintext != 0 {
+		t.Errorf("subscriptions still has a secret column (%d, %v)", plaintext, err)
 	}
 }
 

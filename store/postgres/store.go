@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -411,9 +412,10 @@ func (s *Store) ListEvents(ctx context.Context, calendarID, afterID string, limi
 	return out, nil
 }
 
-const subColumns = `id, calendar_id, provider, resource_id, resource_uri, address, lifecycle_address, secret, expiration, created`
+const subColumns = `id, calendar_id, provider, resource_id, resource_uri, address, lifecycle_address, secret_hash, expiration, created`
 
-// PutSubscription creates or replaces a subscription.
+// PutSubscription creates or replaces a subscription. It keeps SecretHash,
+// never the plaintext Secret.
 func (s *Store) PutSubscription(ctx context.Context, sub calsync.Subscription) error {
 	if sub.ID == "" {
 		return errors.New("postgres: PutSubscription: empty subscription ID")
@@ -421,17 +423,34 @@ func (s *Store) PutSubscription(ctx context.Context, sub calsync.Subscription) e
 	_, err := s.pool.Exec(ctx, `INSERT INTO subscriptions (`+subColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (id) DO UPDATE SET calendar_id = excluded.calendar_id, provider = excluded.provider,
 			resource_id = excluded.resource_id, resource_uri = excluded.resource_uri, address = excluded.address,
-			lifecycle_address = excluded.lifecycle_address, secret = excluded.secret,
+			lifecycle_address = excluded.lifecycle_address, secret_hash = excluded.secret_hash,
 			expiration = excluded.expiration, created = excluded.created`,
-		sub.ID, sub.CalendarID, sub.Provider, sub.ResourceID, sub.ResourceURI, sub.Address, sub.LifecycleAddress, sub.Secret, sub.Expiration, sub.Created)
+		sub.ID, sub.CalendarID, sub.Provider, sub.ResourceID, sub.ResourceURI, sub.Address, sub.LifecycleAddress, secretHash(sub.SecretHash), sub.Expiration, sub.Created)
 	return wrap("PutSubscription", err)
 }
 
 func scanSub(row pgx.Row) (calsync.Subscription, error) {
 	var sub calsync.Subscription
-	err := row.Scan(&sub.ID, &sub.CalendarID, &sub.Provider, &sub.ResourceID, &sub.ResourceURI, &sub.Address, &sub.LifecycleAddress, &sub.Secret, &sub.Expiration, &sub.Created)
+	var hash []byte
+	err := row.Scan(&sub.ID, &sub.CalendarID, &sub.Provider, &sub.ResourceID, &sub.ResourceURI, &sub.Address, &sub.LifecycleAddress, &hash, &sub.Expiration, &sub.Created)
+	if err != nil {
+		return sub, err
+	}
+	if len(hash) != 0 && len(hash) != len(sub.SecretHash) {
+		return sub, fmt.Errorf("postgres: subscription %q: secret_hash is %d bytes, want %d", sub.ID, len(hash), len(sub.SecretHash))
+	}
+	copy(sub.SecretHash[:], hash)
 	sub.Expiration, sub.Created = utc(sub.Expiration), utc(sub.Created)
-	return sub, err
+	return sub, nil
+}
+
+// secretHash is the column value of a SecretHash: its 32 bytes, or none for
+// the zero hash (a subscription without a secret).
+func secretHash(h [sha256.Size]byte) []byte {
+	if h == ([sha256.Size]byte{}) {
+		return []byte{}
+	}
+	return h[:]
 }
 
 // Subscription returns the subscription with the given id.

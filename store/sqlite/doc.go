@@ -16,7 +16,9 @@
 // [calsync.ChangeFeed].
 //
 //   - The database runs in WAL mode (readers never wait for the writer) with
-//     a busy timeout ([Config].BusyTimeout) and foreign keys on.
+//     a busy timeout ([Config].BusyTimeout), foreign keys and secure_delete
+//     on: the bytes of deleted rows (subscriptions, account tokens) are
+//     overwritten rather than left in the file's free space.
 //   - Every write transaction starts with BEGIN IMMEDIATE, so two writers
 //     never deadlock upgrading a read lock; within one process writes go
 //     through one connection and queue in Go rather than in SQLite's busy
@@ -36,6 +38,9 @@
 //   - Times are stored as integer nanoseconds: every time.Time in the
 //     years 1678–2262 round-trips exactly (the time zone is not kept; times
 //     come back in UTC). Event.Raw is stored and returned byte for byte.
+//   - Subscriptions keep their secret's SHA-256 (SecretHash), never the
+//     secret itself. Migration 5 hashes the secrets older versions kept in
+//     clear, and secure_delete wipes their old bytes from the file.
 //   - Event ids are compared as bytes (SQLite's BINARY collation), so
 //     [Store.ListEvents] pages in the byte order the contract asks for.
 //

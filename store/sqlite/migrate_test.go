@@ -1,13 +1,17 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/store/internal/fixture"
 	"github.com/calsync/calsync/store/sqlite"
 )
 
@@ -133,5 +137,96 @@ func TestSecondOpenerSharesFile(t *testing.T) {
 	}
 	if _, err := b.Calendar(ctx, "c"); err != nil {
 		t.Fatalf("second Store does not see the first one's calendar: %v", err)
+	}
+}
+
+// secretHashVersion is the first schema version that keeps subscription
+// secrets as hashes; the one before it kept them in clear.
+const secretHashVersion = 5
+
+// A database written before secretHashVersion held each subscription's
+// secret in clear. The migration replaces it with its SHA-256, and
+// secure_delete makes SQLite overwrite what it frees, so the plaintext is
+// gone from the file, not only from the table.
+func TestMigrateHashesSecrets(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "secrets.db")
+	old, err := sqlite.OpenAt(ctx, path, nil, secretHashVersion-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	// What an older calsync wrote: the secret in its own column.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, secret := range fixture.LegacySecrets {
+		if _, err := db.ExecContext(ctx, `INSERT INTO subscriptions (id, calendar_id, provider, resource_id, resource_uri, address, lifecycle_address, secret, expiration, created)
+			VALUES (?, 'cal', 'google', 'res', '', 'https://example.com/hook', '', ?, 0, 0)`, id, secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatalf("Open of a version %d database: %v", secretHashVersion-1, err)
+	}
+	fixture.CheckLegacySecretsHashed(t, ctx, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(path + "*") // the database and any -wal or -shm left
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, secret := range fixture.LegacySecrets {
+			if secret != "" && bytes.Contains(b, []byte(secret)) {
+				t.Errorf("%s still holds the plaintext secret of %s", filepath.Base(f), id)
+			}
+		}
+	}
+}
+
+// secure_delete is on for every connection of the Store: what a deleted
+// subscription or account token occupied is overwritten, not left in a
+// free page.
+func TestSecureDelete(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "deleted.db")
+	s, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "https://example.com/hook/c0ffee-d3l3t3d-subscr1pt10n"
+	for i := range 50 {
+		sub := calsync.Subscription{ID: fmt.Sprintf("sub-%02d", i), CalendarID: "cal", Provider: "google", Address: marker, Expiration: time.Unix(1, 0)}
+		if err := s.PutSubscription(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 50 {
+		if err := s.DeleteSubscription(ctx, fmt.Sprintf("sub-%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(path + "*")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(marker)) {
+			t.Errorf("%s still holds a deleted subscription's bytes", filepath.Base(f))
+		}
 	}
 }

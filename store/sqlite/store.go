@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -426,9 +427,10 @@ func (s *Store) ListEvents(ctx context.Context, calendarID, afterID string, limi
 	return out, nil
 }
 
-const subColumns = `id, calendar_id, provider, resource_id, resource_uri, address, lifecycle_address, secret, expiration, created`
+const subColumns = `id, calendar_id, provider, resource_id, resource_uri, address, lifecycle_address, secret_hash, expiration, created`
 
-// PutSubscription creates or replaces a subscription.
+// PutSubscription creates or replaces a subscription. It keeps SecretHash,
+// never the plaintext Secret.
 func (s *Store) PutSubscription(ctx context.Context, sub calsync.Subscription) error {
 	if sub.ID == "" {
 		return errors.New("sqlite: PutSubscription: empty subscription ID")
@@ -442,16 +444,33 @@ func (s *Store) PutSubscription(ctx context.Context, sub calsync.Subscription) e
 		return err
 	}
 	_, err = s.w.ExecContext(ctx, `INSERT OR REPLACE INTO subscriptions (`+subColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sub.ID, sub.CalendarID, sub.Provider, sub.ResourceID, sub.ResourceURI, sub.Address, sub.LifecycleAddress, sub.Secret, exp, created)
+		sub.ID, sub.CalendarID, sub.Provider, sub.ResourceID, sub.ResourceURI, sub.Address, sub.LifecycleAddress, secretHash(sub.SecretHash), exp, created)
 	return wrap("PutSubscription", err)
 }
 
 func scanSub(sc scanner) (calsync.Subscription, error) {
 	var sub calsync.Subscription
 	var exp, created int64
-	err := sc.Scan(&sub.ID, &sub.CalendarID, &sub.Provider, &sub.ResourceID, &sub.ResourceURI, &sub.Address, &sub.LifecycleAddress, &sub.Secret, &exp, &created)
+	var hash []byte
+	err := sc.Scan(&sub.ID, &sub.CalendarID, &sub.Provider, &sub.ResourceID, &sub.ResourceURI, &sub.Address, &sub.LifecycleAddress, &hash, &exp, &created)
+	if err != nil {
+		return sub, err
+	}
+	if len(hash) != 0 && len(hash) != len(sub.SecretHash) {
+		return sub, fmt.Errorf("sqlite: subscription %q: secret_hash is %d bytes, want %d", sub.ID, len(hash), len(sub.SecretHash))
+	}
+	copy(sub.SecretHash[:], hash)
 	sub.Expiration, sub.Created = dec(exp), dec(created)
-	return sub, err
+	return sub, nil
+}
+
+// secretHash is the column value of a SecretHash: its 32 bytes, or none for
+// the zero hash (a subscription without a secret).
+func secretHash(h [sha256.Size]byte) []byte {
+	if h == ([sha256.Size]byte{}) {
+		return []byte{}
+	}
+	return h[:]
 }
 
 // Subscription returns the subscription with the given id.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/provider"
 )
 
 func testCalendars(h *harness) {
@@ -76,7 +77,7 @@ func testDeleteCalendar(h *harness) {
 			State:   calsync.SyncState{Cursor: "cursor-" + cal, LastSync: h.at(10)},
 		})
 		for _, s := range []string{"s1", "s2"} {
-			sub := calsync.Subscription{ID: cal + "-" + s, CalendarID: cal, Provider: "google", Secret: "secret", Expiration: h.at(100)}
+			sub := calsync.Subscription{ID: cal + "-" + s, CalendarID: cal, Provider: "google", SecretHash: provider.HashSecret("secret"), Expiration: h.at(100)}
 			if err := h.s.PutSubscription(h.ctx, sub); err != nil {
 				h.Fatalf("PutSubscription(%q): %v", sub.ID, err)
 			}

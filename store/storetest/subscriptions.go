@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/provider"
 )
 
 func (h *harness) sub(cal, name string, exp time.Time) calsync.Subscription {
@@ -18,14 +19,22 @@ func (h *harness) sub(cal, name string, exp time.Time) calsync.Subscription {
 		Address:          "https://example.com/hook/" + name,
 		LifecycleAddress: "https://example.com/lifecycle/" + name,
 		Secret:           "s3cr3t-" + name + "-" + strings.Repeat("x", 64),
+		SecretHash:       provider.HashSecret("s3cr3t-" + name + "-" + strings.Repeat("x", 64)),
 		Expiration:       exp,
 		Created:          exp.Add(-72 * time.Hour).In(time.FixedZone("UTC+2", 7200)),
 	}
 }
 
+// checkSub compares a subscription read back with the one put. The Store
+// keeps SecretHash and never the plaintext Secret (the Engine does not
+// pass one; a Store given one must drop it), so got has an empty Secret.
 func (h *harness) checkSub(what string, got, want calsync.Subscription) {
 	h.Helper()
+	if got.Secret != "" {
+		h.Errorf("%s: the Store kept the plaintext Secret; it must keep only SecretHash", what)
+	}
 	g, w := got, want
+	g.Secret, w.Secret = "", ""
 	g.Expiration, g.Created, w.Expiration, w.Created = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	if g != w || !got.Expiration.Equal(want.Expiration) || !got.Created.Equal(want.Created) {
 		h.Errorf("%s = %#v, want %#v", what, got, want)
@@ -67,7 +76,7 @@ func testSubscriptions(h *harness) {
 	// Replace: every field changes.
 	r := h.sub(cal, "s1", h.at(9000))
 	r.ID = s1.ID
-	r.Provider, r.ResourceID, r.Secret, r.Address = "google", "res-renewed", "new-secret", "https://example.com/new"
+	r.Provider, r.ResourceID, r.Secret, r.SecretHash, r.Address = "google", "res-renewed", "new-secret", provider.HashSecret("new-secret"), "https://example.com/new"
 	h.putSub(r)
 	got, err := h.s.Subscription(h.ctx, s1.ID)
 	if err != nil {

@@ -1,0 +1,105 @@
+package msgraph_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/msgraph"
+	"github.com/calsync/calsync/msgraph/msgraphtest"
+	"github.com/calsync/calsync/store/memory"
+)
+
+// The calendarView window moves with time: once a cursor's window is
+// Window.Slide old, the next sync is a full one over a new window, so an
+// event beyond the original horizon arrives, and events that did not
+// change are not reported again.
+func TestWindowSlides(t *testing.T) {
+	ctx := context.Background()
+	var (
+		mu  sync.Mutex
+		now = time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC)
+	)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+
+	// A notification endpoint that only answers the validation handshake:
+	// this test syncs by hand.
+	hook := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok := r.URL.Query().Get("validationToken"); tok != "" {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Write([]byte(tok))
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(hook.Close)
+	srv := msgraphtest.NewServer(msgraphtest.Config{Now: clock, Exact: true, NotificationClient: hook.Client()})
+	t.Cleanup(srv.Close)
+	srv.AddUser("alice")
+	p, err := msgraph.New(msgraph.Config{
+		BaseURL: srv.URL() + "/v1.0",
+		TokenSource: func(context.Context, string) (oauth2.TokenSource, error) {
+			return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), nil
+		},
+		HTTPClient: &http.Client{Transport: srv.Client().Transport},
+		Window:     msgraph.Window{After: 20 * 24 * time.Hour, Slide: 7 * 24 * time.Hour},
+		Now:        clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reported []calsync.Change
+	e, err := calsync.NewEngine(calsync.Config{
+		Store: memory.New(), Providers: []calsync.Provider{p}, Now: clock,
+		OnChange: func(_ context.Context, _ calsync.Calendar, cs []calsync.Change) { reported = append(reported, cs...) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	near, err := srv.CreateEvent("alice", "", msgraphtest.Event{Subject: "near", Start: now.Add(48 * time.Hour), End: now.Add(49 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 25 days ahead: beyond the 20-day window of the first full sync.
+	far, err := srv.CreateEvent("alice", "", msgraphtest.Event{Subject: "far", Start: now.Add(25 * 24 * time.Hour), End: now.Add(25*24*time.Hour + time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := calsync.Calendar{ID: "alice", Provider: msgraph.Name, AccountID: "alice"}
+	if _, err := e.Connect(ctx, cal, calsync.ConnectRequest{Address: hook.URL}); err != nil {
+		t.Fatal(err)
+	}
+	ids := func() []string {
+		var out []string
+		for _, c := range reported {
+			out = append(out, c.Op.String()+" "+c.EventID)
+		}
+		return out
+	}
+	if got := ids(); !slices.Equal(got, []string{"upsert " + near.ID}) {
+		t.Fatalf("after the first full sync: %v, want only the near event", got)
+	}
+	// Within Slide: incremental, the far event stays beyond the horizon.
+	advance(6 * 24 * time.Hour)
+	if res, err := e.Sync(ctx, cal.ID); err != nil || res.Full {
+		t.Fatalf("sync within the slide = %+v, %v; want an incremental one", res, err)
+	}
+	// Past Slide: a full sync over a new window brings the far event, and
+	// the near one, unchanged, is not reported again.
+	advance(2 * 24 * time.Hour)
+	res, err := e.Sync(ctx, cal.ID)
+	if err != nil || !res.Full {
+		t.Fatalf("sync past the slide = %+v, %v; want a full one", res, err)
+	}
+	if got := ids(); !slices.Equal(got, []string{"upsert " + near.ID, "upsert " + far.ID}) {
+		t.Errorf("after the window moved: %v, want the far event added and nothing else", got)
+	}
+}
