@@ -108,26 +108,32 @@ func (d *delivery) run(ctx context.Context) {
 	defer tick.Stop()
 	var pause time.Duration // after consecutive failures
 	for {
-		var retry *time.Timer
+		var (
+			timer *time.Timer
+			retry <-chan time.Time // nil: no retry pending
+		)
 		if err := d.step(ctx, true); err != nil && ctx.Err() == nil {
 			// A failing Store must not make the consumer spin: wait 100 ms,
 			// doubling up to 30 s (a commit still wakes it).
 			pause = min(max(2*pause, 100*time.Millisecond), 30*time.Second)
 			d.e.log.ErrorContext(ctx, "calsync: change feed delivery", "consumer", d.name, "err", err, "retry_in", pause)
-			retry = time.NewTimer(pause)
+			timer = time.NewTimer(pause)
+			retry = timer.C
 		} else {
 			pause = 0
-			retry = time.NewTimer(time.Duration(1<<63 - 1)) // never
 		}
 		select {
 		case <-ctx.Done():
-			retry.Stop()
-			return
 		case <-d.wake:
 		case <-tick.C:
-		case <-retry.C:
+		case <-retry:
 		}
-		retry.Stop()
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
 	}
 }
 
