@@ -44,6 +44,7 @@ func cloneChange(ch calsync.Change) calsync.Change {
 	return ch
 }
 
+// ChangesSince implements calsync.ChangeFeed.
 func (s *MapStore) ChangesSince(ctx context.Context, after int64, limit int) ([]calsync.FeedEntry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -62,6 +63,8 @@ func (s *MapStore) ChangesSince(ctx context.Context, after int64, limit int) ([]
 	return out, nil
 }
 
+// ConsumerPosition implements calsync.ChangeFeed: 0 for a consumer never
+// heard of.
 func (s *MapStore) ConsumerPosition(ctx context.Context, consumer string) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -71,6 +74,7 @@ func (s *MapStore) ConsumerPosition(ctx context.Context, consumer string) (int64
 	return s.feed.consumers[consumer], nil
 }
 
+// ConsumerPositions implements calsync.ChangeFeed.
 func (s *MapStore) ConsumerPositions(ctx context.Context) (map[string]int64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -99,6 +103,8 @@ func (s *MapStore) AckPosition(ctx context.Context, consumer string, pos int64) 
 	return nil
 }
 
+// PruneFeed implements calsync.ChangeFeed; its clock is time.Now, as
+// Committed's.
 func (s *MapStore) PruneFeed(ctx context.Context, olderThan time.Duration, upTo int64) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err

@@ -43,16 +43,20 @@ const (
 // committed.
 type feedProvider struct{}
 
+// Name implements provider.Provider.
 func (feedProvider) Name() string { return "crash" }
 
+// Watch implements provider.Provider: the child never subscribes.
 func (feedProvider) Watch(context.Context, provider.Calendar, provider.WatchRequest) (*provider.Subscription, error) {
 	return nil, errors.New("crashtest: no subscriptions")
 }
 
+// Stop implements provider.Provider.
 func (feedProvider) Stop(context.Context, provider.Calendar, *provider.Subscription) error {
 	return nil
 }
 
+// Fetch implements provider.Provider: page k after page token k-1.
 func (feedProvider) Fetch(_ context.Context, cal provider.Calendar, pos provider.Position) (*provider.Page, error) {
 	prev, _ := strconv.Atoi(pos.PageToken)
 	if prev > 0 {
