@@ -21,21 +21,7 @@ func TestCrashChild(t *testing.T) {
 	if os.Getenv(crashtest.EnvChild) == "" {
 		t.Skip("child process of TestCrash")
 	}
-	cfg, err := pgxpool.ParseConfig(os.Getenv(envURL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = os.Getenv(envCrashSchema)
-	cfg.ConnConfig.RuntimeParams["application_name"] = crashChildApp
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := postgres.New(context.Background(), pool, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	crashtest.Child(t, s)
+	crashtest.Child(t, childStore(t))
 }
 
 // TestCrash kills a process applying pages to PostgreSQL (kill -9) and
@@ -55,15 +41,7 @@ func TestCrash(t *testing.T) {
 	}
 	schema := pool.Config().ConnConfig.RuntimeParams["search_path"]
 	crashtest.Run(t, "TestCrashChild", []string{envCrashSchema + "=" + schema}, 4, func() (calsync.Store, func()) {
-		// A killed client's last COMMIT may still be in the server's
-		// socket buffer: the server then finishes that transaction after
-		// the process is gone. Wait for the child's backends to end, so
-		// the check reads a settled database rather than one that changes
-		// between its queries (that race, not a torn Apply, is what a
-		// check without this wait sees).
-		if _, err := pool.Exec(t.Context(), `SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE application_name = $1`, crashChildApp); err != nil {
-			t.Fatal(err)
-		}
+		endChildren(t, pool)
 		return s, func() {}
 	})
 }
@@ -73,21 +51,7 @@ func TestFeedCrashChild(t *testing.T) {
 	if os.Getenv(crashtest.EnvChild) == "" {
 		t.Skip("child process of TestFeedCrash")
 	}
-	cfg, err := pgxpool.ParseConfig(os.Getenv(envURL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = os.Getenv(envCrashSchema)
-	cfg.ConnConfig.RuntimeParams["application_name"] = crashChildApp
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := postgres.New(context.Background(), pool, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	crashtest.FeedChild(t, s)
+	crashtest.FeedChild(t, childStore(t))
 }
 
 // TestFeedCrash kills a host process (kill -9) between the commit of a
@@ -107,10 +71,41 @@ func TestFeedCrash(t *testing.T) {
 	}
 	schema := pool.Config().ConnConfig.RuntimeParams["search_path"]
 	crashtest.RunFeed(t, "TestFeedCrashChild", []string{envCrashSchema + "=" + schema}, 6, func() (calsync.Store, func()) {
-		// As in TestCrash: let the killed children's backends end first.
-		if _, err := pool.Exec(t.Context(), `SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE application_name = $1`, crashChildApp); err != nil {
-			t.Fatal(err)
-		}
+		endChildren(t, pool)
 		return s, func() {}
 	})
+}
+
+// childStore opens the Store of a crash test's child: the parent's schema,
+// on connections named crashChildApp.
+func childStore(t *testing.T) *postgres.Store {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(os.Getenv(envURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = os.Getenv(envCrashSchema)
+	cfg.ConnConfig.RuntimeParams["application_name"] = crashChildApp
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := postgres.New(context.Background(), pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// endChildren waits for the killed children's backends to end. A killed
+// client's last COMMIT may still be in the server's socket buffer: the
+// server then finishes that transaction after the process is gone. The
+// check must read a settled database rather than one that changes between
+// its queries (that race, not a torn Apply, is what a check without this
+// wait sees).
+func endChildren(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	if _, err := pool.Exec(t.Context(), `SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE application_name = $1`, crashChildApp); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -106,18 +106,6 @@ func testConcurrentWriters(h *harness) {
 func testCursorWithEvents(h *harness) {
 	cal := h.newCalendar("cal")
 	const pages = 30
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		defer close(done)
-		for n := 1; n <= pages; n++ {
-			e := h.ev(cal, fmt.Sprintf("p%03d", n), h.at(n), "1")
-			if _, err := h.s.Apply(h.ctx, cal, &calsync.Batch{Changes: []calsync.Change{upsert(e)}, State: calsync.SyncState{PageToken: strconv.Itoa(n)}}); err != nil {
-				h.Errorf("Apply page %d: %v", n, err)
-				return
-			}
-		}
-	})
 	check := func() bool {
 		// State first: the events of every page up to it must be there.
 		st, err := h.s.SyncState(h.ctx, cal)
@@ -148,16 +136,35 @@ func testCursorWithEvents(h *harness) {
 		}
 		return true
 	}
+	h.whilePaging(cal, pages, check)
+}
+
+// whilePaging applies pages 1..pages to cal from another goroutine, each
+// one event ("p001", …) with SyncState.PageToken set to its number, and
+// calls check meanwhile, until it returns false or the pages are all
+// applied (then once more).
+func (h *harness) whilePaging(cal string, pages int, check func() bool) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(done)
+		for n := 1; n <= pages; n++ {
+			e := h.ev(cal, fmt.Sprintf("p%03d", n), h.at(n), "1")
+			if _, err := h.s.Apply(h.ctx, cal, &calsync.Batch{Changes: []calsync.Change{upsert(e)}, State: calsync.SyncState{PageToken: strconv.Itoa(n)}}); err != nil {
+				h.Errorf("Apply page %d: %v", n, err)
+				return
+			}
+		}
+	})
+	defer wg.Wait()
 	for {
 		select {
 		case <-done:
-			wg.Wait()
 			check()
 			return
 		default:
 			if !check() {
 				<-done
-				wg.Wait()
 				return
 			}
 		}

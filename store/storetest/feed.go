@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -282,18 +281,6 @@ func testFeedAtomic(h *harness) {
 	pcal := h.newCalendar("pages")
 	const pages = 100
 	pos, entries := h.feedHead(f), 0 // before the first page commits
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		defer close(done)
-		for n := 1; n <= pages; n++ {
-			e := h.ev(pcal, fmt.Sprintf("p%03d", n), h.at(n), "1")
-			if _, err := h.s.Apply(h.ctx, pcal, &calsync.Batch{Changes: []calsync.Change{upsert(e)}, State: calsync.SyncState{PageToken: strconv.Itoa(n)}}); err != nil {
-				h.Errorf("Apply page %d: %v", n, err)
-				return
-			}
-		}
-	})
 	check := func() bool {
 		evs, err := h.s.ListEvents(h.ctx, pcal, "", pages+1)
 		if err != nil {
@@ -330,21 +317,9 @@ func testFeedAtomic(h *harness) {
 		}
 		return true
 	}
-	for {
-		select {
-		case <-done:
-			wg.Wait()
-			if check() && entries != pages {
-				h.Errorf("%d pages applied, %d feed entries", pages, entries)
-			}
-			return
-		default:
-			if !check() {
-				<-done
-				wg.Wait()
-				return
-			}
-		}
+	h.whilePaging(pcal, pages, check)
+	if !h.Failed() && entries != pages {
+		h.Errorf("%d pages applied, %d feed entries", pages, entries)
 	}
 }
 
