@@ -43,7 +43,7 @@ func convert(calendarID string, item *calendar.Event) (*provider.Event, error) {
 	ev := &provider.Event{
 		ID:               item.Id,
 		CalendarID:       calendarID,
-		Status:           item.Status,
+		Status:           provider.Status(item.Status),
 		Summary:          item.Summary,
 		RecurringEventID: item.RecurringEventId,
 		Recurrence:       item.Recurrence,

@@ -294,7 +294,7 @@ func eventDiff(got, want calsync.Event) []string {
 	}
 	str("ID", got.ID, want.ID)
 	str("CalendarID", got.CalendarID, want.CalendarID)
-	str("Status", got.Status, want.Status)
+	str("Status", string(got.Status), string(want.Status))
 	str("Summary", got.Summary, want.Summary)
 	str("RecurringEventID", got.RecurringEventID, want.RecurringEventID)
 	str("ICalUID", got.ICalUID, want.ICalUID)
