@@ -35,6 +35,9 @@
 //     necessarily the same bytes (whitespace and key order are
 //     normalised). jsonb refuses the \u0000 escape: an event whose Raw
 //     contains one is kept byte for byte in a bytea column instead.
+//   - Event.Details is one JSON document in a json (not jsonb) column, so
+//     that a description holding \u0000 is kept; NULL when the event has
+//     none.
 //   - Ids use the "C" collation, so [Store.ListEvents] pages in byte order.
 //   - Indexes serve the lookups the Engine makes: events by (calendar,
 //     id), subscriptions by id, by (calendar, id) and by expiration, the

@@ -29,6 +29,8 @@
 //   - Times are stored as integer nanoseconds: every time.Time in the
 //     years 1678–2262 round-trips exactly (the time zone is not kept; times
 //     come back in UTC). Event.Raw is stored and returned byte for byte.
+//   - Event.Details is one JSON document in the details column (NULL when
+//     the event has none); Details.Created keeps nanoseconds.
 //   - Event ids are compared as bytes (SQLite's BINARY collation), so
 //     [Store.ListEvents] pages in the byte order the contract asks for.
 //
