@@ -2,7 +2,6 @@ package google_test
 
 import (
 	"context"
-	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/google"
+	"github.com/calsync/calsync/internal/eventdiff"
 )
 
 // TestEndToEndEventDetails writes events that use every member of the
@@ -212,13 +212,10 @@ func mustTime(t *testing.T, s string) time.Time {
 	return v
 }
 
-// checkDetails compares field by field, so that a failure names the field.
+// checkDetails reports each field of got that differs from want.
 func checkDetails(t *testing.T, got, want calsync.EventDetails) {
 	t.Helper()
-	g, w := reflect.ValueOf(got), reflect.ValueOf(want)
-	for i := range g.NumField() {
-		if !reflect.DeepEqual(g.Field(i).Interface(), w.Field(i).Interface()) {
-			t.Errorf("Details.%s = %s, want %s", g.Type().Field(i).Name, fmt.Sprintf("%+v", g.Field(i)), fmt.Sprintf("%+v", w.Field(i)))
-		}
+	for _, d := range eventdiff.Details(got, want) {
+		t.Error(d)
 	}
 }

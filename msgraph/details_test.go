@@ -7,11 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"reflect"
 	"testing"
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/internal/eventdiff"
 	"github.com/calsync/calsync/msgraph/msgraphtest"
 )
 
@@ -178,13 +178,10 @@ func (h *harness) stored1(id string) calsync.Event {
 	return ev
 }
 
-// checkDetails compares field by field, so that a failure names the field.
+// checkDetails reports each field of got that differs from want.
 func checkDetails(t *testing.T, got, want calsync.EventDetails) {
 	t.Helper()
-	g, w := reflect.ValueOf(got), reflect.ValueOf(want)
-	for i := range g.NumField() {
-		if !reflect.DeepEqual(g.Field(i).Interface(), w.Field(i).Interface()) {
-			t.Errorf("Details.%s = %+v, want %+v", g.Type().Field(i).Name, g.Field(i), w.Field(i))
-		}
+	for _, d := range eventdiff.Details(got, want) {
+		t.Error(d)
 	}
 }

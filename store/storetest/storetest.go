@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/internal/eventdiff"
 	"github.com/calsync/calsync/store/internal/fixture"
 )
 
@@ -322,27 +323,7 @@ func eventDiff(got, want calsync.Event) []string {
 	if !sameJSON(got.Raw, want.Raw) {
 		d = append(d, fmt.Sprintf("Raw = %s, want %s", got.Raw, want.Raw))
 	}
-	d = append(d, detailsDiff(got.Details, want.Details)...)
-	return d
-}
-
-// detailsDiff compares Event.Details field by field (Created as an
-// instant; no attendees and an empty list alike).
-func detailsDiff(got, want calsync.EventDetails) []string {
-	var d []string
-	if !got.Created.Equal(want.Created) {
-		d = append(d, fmt.Sprintf("Details.Created = %s, want %s", got.Created.UTC().Format(time.RFC3339Nano), want.Created.UTC().Format(time.RFC3339Nano)))
-	}
-	if !(len(got.Attendees) == 0 && len(want.Attendees) == 0) && !slices.Equal(got.Attendees, want.Attendees) {
-		d = append(d, fmt.Sprintf("Details.Attendees = %+v, want %+v", got.Attendees, want.Attendees))
-	}
-	got.Created, want.Created, got.Attendees, want.Attendees = time.Time{}, time.Time{}, nil, nil
-	g, w := reflect.ValueOf(got), reflect.ValueOf(want)
-	for i := range g.NumField() {
-		if !reflect.DeepEqual(g.Field(i).Interface(), w.Field(i).Interface()) {
-			d = append(d, fmt.Sprintf("Details.%s = %+v, want %+v", g.Type().Field(i).Name, g.Field(i), w.Field(i)))
-		}
-	}
+	d = append(d, eventdiff.Details(got.Details, want.Details)...)
 	return d
 }
 
