@@ -74,9 +74,11 @@
 // @removed and cancelled events are deletions; the rest are upserts with
 // Raw holding the item's JSON. calendarView delta returns the expanded
 // occurrences and exceptions, each with its seriesMasterId (as
-// RecurringEventID) and originalStart; a series master (events/delta)
-// carries its pattern as an RRULE line in Event.Recurrence when RFC 5545
-// can express it, and always in Raw.
+// RecurringEventID) and originalStart. A series master that comes with its
+// recurrence carries the pattern as an RRULE line in Event.Recurrence when
+// RFC 5545 can express it, and always in Raw; beta's events/delta
+// documents items with only id, type, start and end, so there the
+// recurrence may be absent.
 //
 // # The event model
 //
