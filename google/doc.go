@@ -26,6 +26,10 @@
 // "invalid", "Invalid sync token value."), Google's other answer to a stale
 // token. A 400 on a full listing stays a permanent error.
 //
+// Each item fills the whole of provider.Event (events.list returns every
+// member; no fields parameter is sent), Event.Details included: see the
+// mapping table in package provider. Raw keeps the item's JSON.
+//
 // # Errors
 //
 // Errors of the API are *provider.Error values (status, reason,

@@ -43,7 +43,7 @@ func convert(calendarID string, item *calendar.Event) (*provider.Event, error) {
 	ev := &provider.Event{
 		ID:               item.Id,
 		CalendarID:       calendarID,
-		Status:           item.Status,
+		Status:           provider.Status(item.Status),
 		Summary:          item.Summary,
 		RecurringEventID: item.RecurringEventId,
 		Recurrence:       item.Recurrence,
@@ -52,12 +52,15 @@ func convert(calendarID string, item *calendar.Event) (*provider.Event, error) {
 		Raw:              raw,
 	}
 	if ev.Status == "" {
-		ev.Status = "confirmed"
+		ev.Status = provider.StatusConfirmed
 	}
 	if item.Updated != "" {
 		if ev.Updated, err = time.Parse(time.RFC3339Nano, item.Updated); err != nil {
 			return nil, fmt.Errorf("google: event %s: bad updated %q: %w", item.Id, item.Updated, err)
 		}
+	}
+	if ev.Details, err = details(item, ev.Status); err != nil {
+		return nil, fmt.Errorf("google: event %s: %w", item.Id, err)
 	}
 	if ev.Start, err = eventTime(item.Start); err != nil {
 		return nil, fmt.Errorf("google: event %s: start: %w", item.Id, err)
@@ -94,4 +97,109 @@ func eventTime(t *calendar.EventDateTime) (provider.EventTime, error) {
 		out.DateTime = dt
 	}
 	return out, nil
+}
+
+// details maps the descriptive members of an Event resource
+// (https://developers.google.com/workspace/calendar/api/v3/reference/events).
+// A cancelled event carries few members, so the defaults Google documents
+// for absent ones (transparency opaque, visibility default) are applied
+// only to events that are not cancelled.
+func details(item *calendar.Event, status provider.Status) (provider.EventDetails, error) {
+	d := provider.EventDetails{
+		Description: item.Description,
+		Location:    item.Location,
+		MeetingURL:  item.HangoutLink,
+		WebLink:     item.HtmlLink,
+	}
+	if status != provider.StatusCancelled || item.Transparency != "" {
+		d.Availability = availability(item.Transparency, item.EventType)
+	}
+	if status != provider.StatusCancelled || item.Visibility != "" {
+		d.Visibility = visibility(item.Visibility)
+	}
+	if d.MeetingURL == "" && item.ConferenceData != nil {
+		for _, ep := range item.ConferenceData.EntryPoints {
+			if ep != nil && ep.EntryPointType == "video" && ep.Uri != "" {
+				d.MeetingURL = ep.Uri
+				break
+			}
+		}
+	}
+	if o := item.Organizer; o != nil {
+		d.Organizer = provider.Person{Email: o.Email, Name: o.DisplayName, Self: o.Self}
+	}
+	for _, a := range item.Attendees {
+		if a == nil {
+			continue
+		}
+		at := provider.Attendee{
+			Email: a.Email, Name: a.DisplayName, Type: provider.AttendeeRequired,
+			Response: response(a.ResponseStatus), Self: a.Self, Organizer: a.Organizer,
+		}
+		switch {
+		case a.Resource:
+			at.Type = provider.AttendeeResource
+		case a.Optional:
+			at.Type = provider.AttendeeOptional
+		}
+		if a.Self {
+			d.Response = at.Response
+		}
+		d.Attendees = append(d.Attendees, at)
+	}
+	if d.Response == "" && d.Organizer.Self && status != provider.StatusCancelled {
+		// The owner organizes: Google lists no attendee for it when the
+		// event has no guests.
+		d.Response = provider.ResponseAccepted
+	}
+	if item.Created != "" {
+		t, err := time.Parse(time.RFC3339Nano, item.Created)
+		if err != nil {
+			return d, fmt.Errorf("bad created %q", item.Created)
+		}
+		d.Created = t
+	}
+	return d, nil
+}
+
+// availability maps transparency ("opaque", the default, or
+// "transparent"); an opaque event of eventType "outOfOffice" is out of
+// office.
+func availability(transparency, eventType string) provider.Availability {
+	switch transparency {
+	case "", "opaque":
+		if eventType == "outOfOffice" {
+			return provider.AvailabilityOutOfOffice
+		}
+		return provider.AvailabilityBusy
+	case "transparent":
+		return provider.AvailabilityFree
+	}
+	return provider.AvailabilityUnknown
+}
+
+// visibility maps visibility; absent is "default". A value this package
+// does not know is reported as the zero Visibility.
+func visibility(v string) provider.Visibility {
+	switch v {
+	case "", "default":
+		return provider.VisibilityDefault
+	case "public":
+		return provider.VisibilityPublic
+	case "private":
+		return provider.VisibilityPrivate
+	case "confidential":
+		return provider.VisibilityConfidential
+	}
+	return ""
+}
+
+// response maps an attendee's responseStatus; Google's values are the
+// model's.
+func response(s string) provider.Response {
+	switch r := provider.Response(s); r {
+	case provider.ResponseNeedsAction, provider.ResponseDeclined, provider.ResponseTentative, provider.ResponseAccepted:
+		return r
+	}
+	return ""
 }

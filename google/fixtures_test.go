@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,16 @@ func TestFetchRecordedEventsList(t *testing.T) {
 		t.Errorf("updated = %v, want %v", ev.Updated, wantUpdated)
 	case ev.ETag != `"3392387934806000"`, ev.ICalUID != "6egnphrsf9aqj588m7t6bpd3ol@google.com":
 		t.Errorf("etag/iCalUID = %q %q", ev.ETag, ev.ICalUID)
+	}
+	wantDetails := provider.EventDetails{
+		Availability: provider.AvailabilityBusy, Visibility: provider.VisibilityDefault,
+		Organizer: provider.Person{Email: "d823...f601@group.calendar.google.com", Name: "Test Calendar", Self: true},
+		Response:  provider.ResponseAccepted,
+		WebLink:   "https://www.google.com/calendar/event?eid=NmVn...",
+		Created:   time.Date(2023, 10, 1, 20, 59, 27, 0, time.UTC),
+	}
+	if !reflect.DeepEqual(ev.Details, wantDetails) {
+		t.Errorf("details =\n%+v\nwant\n%+v", ev.Details, wantDetails)
 	}
 	var raw map[string]any
 	if err := json.Unmarshal(ev.Raw, &raw); err != nil || raw["htmlLink"] == nil || raw["eventType"] != "default" {

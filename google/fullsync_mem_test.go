@@ -256,7 +256,7 @@ func checkSynced(t *testing.T, db, calendarID string, want []*calendar.Event, re
 		if i%step != 0 && i != len(want)-1 {
 			continue
 		}
-		if g.Summary != w.Summary || g.ETag != w.Etag || g.Status != w.Status ||
+		if g.Summary != w.Summary || g.ETag != w.Etag || string(g.Status) != w.Status ||
 			!slices.Equal(g.Recurrence, w.Recurrence) || g.ICalUID != w.ICalUID {
 			t.Errorf("%s: event %s: store %+v, emulator %+v", calendarID, w.Id, g, w)
 		}

@@ -74,9 +74,44 @@
 // @removed and cancelled events are deletions; the rest are upserts with
 // Raw holding the item's JSON. calendarView delta returns the expanded
 // occurrences and exceptions, each with its seriesMasterId (as
-// RecurringEventID) and originalStart; a series master (events/delta)
-// carries its pattern as an RRULE line in Event.Recurrence when RFC 5545
-// can express it, and always in Raw.
+// RecurringEventID) and originalStart. A series master that comes with its
+// recurrence carries the pattern as an RRULE line in Event.Recurrence when
+// RFC 5545 can express it, and always in Raw; beta's events/delta
+// documents items with only id, type, start and end, so there the
+// recurrence may be absent.
+//
+// # The event model
+//
+// calendarView delta returns every property of an event and accepts no
+// $select (https://learn.microsoft.com/en-us/graph/api/event-delta), so
+// one delta item fills the whole of provider.Event. Graph has no status:
+// isCancelled is cancelled (and a deletion), showAs "tentative" is
+// tentative, anything else confirmed; the owner's own answer
+// (responseStatus) is Details.Response, "organizer" counting as accepted.
+// showAs is Details.Availability (oof is out of office), sensitivity
+// Details.Visibility (normal is default), body.content
+// Details.Description (DescriptionHTML when contentType is html),
+// location.displayName Details.Location, onlineMeeting.joinUrl (else the
+// older onlineMeetingUrl) Details.MeetingURL, webLink Details.WebLink,
+// createdDateTime Details.Created. organizer is Details.Organizer, Self
+// when isOrganizer; attendees keep their type and status.response (none
+// and notResponded are needsAction, tentativelyAccepted tentative). Graph
+// does not say which attendee is the mailbox owner, so Attendee.Self is
+// set only on the organizer's entry of the owner's own meeting.
+//
+// A patternedRecurrence becomes one RRULE line: daily, weekly (BYDAY, WKST
+// from firstDayOfWeek, default SU), absoluteMonthly (BYMONTHDAY),
+// relativeMonthly (BYDAY and BYSETPOS from index: first..fourth 1..4, last
+// -1), absoluteYearly and relativeYearly (the same with BYMONTH), interval
+// as INTERVAL, a numbered range as COUNT and an endDate range as UNTIL
+// (inclusive: the end of that day in recurrenceTimeZone; a date for an
+// all-day series). When Go does not know the zone (Outlook writes Windows
+// names such as "Pacific Standard Time") UNTIL is 12 hours after the start
+// of the occurrence on endDate, reckoned from the master's start and
+// range.startDate: occurrences are at least a day apart, so that includes
+// the last one and nothing after it. A dayOfMonth past 28 falls on the
+// last day of shorter months in Outlook, so it becomes
+// BYMONTHDAY=28,...,n;BYSETPOS=-1.
 //
 // v1.0 documents calendarView delta of the primary calendar only; a
 // secondary calendar (Calendar.RemoteID) is asked on v1.0 first

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +31,41 @@ type graphEvent struct {
 	ICalUID      string           `json:"iCalUId"`
 	LastModified string           `json:"lastModifiedDateTime"`
 	Recurrence   *recurrence      `json:"recurrence"`
+
+	// The descriptive properties (Event.Details).
+	Body *struct {
+		ContentType string `json:"contentType"`
+		Content     string `json:"content"`
+	} `json:"body"`
+	Location *struct {
+		DisplayName string `json:"displayName"`
+	} `json:"location"`
+	Sensitivity string `json:"sensitivity"`
+	IsOrganizer bool   `json:"isOrganizer"`
+	Organizer   *struct {
+		EmailAddress emailAddress `json:"emailAddress"`
+	} `json:"organizer"`
+	Attendees []struct {
+		Type         string        `json:"type"`
+		Status       *responseType `json:"status"`
+		EmailAddress emailAddress  `json:"emailAddress"`
+	} `json:"attendees"`
+	ResponseStatus *responseType `json:"responseStatus"`
+	OnlineMeeting  *struct {
+		JoinURL string `json:"joinUrl"`
+	} `json:"onlineMeeting"`
+	OnlineMeetingURL string `json:"onlineMeetingUrl"`
+	WebLink          string `json:"webLink"`
+	Created          string `json:"createdDateTime"`
+}
+
+type emailAddress struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+}
+
+type responseType struct {
+	Response string `json:"response"`
 }
 
 type dateTimeZone struct {
@@ -71,7 +105,7 @@ func convert(calendarID string, g *graphEvent, raw json.RawMessage) (*provider.E
 	ev := &provider.Event{
 		ID:         g.ID,
 		CalendarID: calendarID,
-		Status:     "confirmed",
+		Status:     provider.StatusConfirmed,
 		Summary:    g.Subject,
 		ICalUID:    g.ICalUID,
 		ETag:       g.ETag,
@@ -80,14 +114,14 @@ func convert(calendarID string, g *graphEvent, raw json.RawMessage) (*provider.E
 	if ev.ETag == "" {
 		ev.ETag = g.ChangeKey
 	}
+	// Graph has no status: isCancelled is a cancellation; showAs
+	// "tentative" is what an iCalendar STATUS:TENTATIVE becomes in Outlook.
+	// responseStatus (the owner's answer) goes to Details.Response.
 	switch {
 	case g.IsCancelled:
-		ev.Status = "cancelled"
+		ev.Status = provider.StatusCancelled
 	case strings.EqualFold(g.ShowAs, "tentative"):
-		ev.Status = "tentative"
-	}
-	if g.Recurrence != nil {
-		ev.Recurrence = g.Recurrence.rrule(g.IsAllDay)
+		ev.Status = provider.StatusTentative
 	}
 	var err error
 	if g.LastModified != "" {
@@ -95,8 +129,14 @@ func convert(calendarID string, g *graphEvent, raw json.RawMessage) (*provider.E
 			return nil, fmt.Errorf("bad lastModifiedDateTime %q", g.LastModified)
 		}
 	}
+	if ev.Details, err = details(g); err != nil {
+		return nil, err
+	}
 	if ev.Start, err = eventTime(g.Start, g.IsAllDay); err != nil {
 		return nil, fmt.Errorf("start: %w", err)
+	}
+	if g.Recurrence != nil {
+		ev.Recurrence = g.Recurrence.rrule(ev.Start)
 	}
 	if ev.End, err = eventTime(g.End, g.IsAllDay); err != nil {
 		return nil, fmt.Errorf("end: %w", err)
@@ -160,120 +200,113 @@ func eventTime(t *dateTimeZone, allDay bool) (provider.EventTime, error) {
 	return out, nil
 }
 
-// recurrence is Graph's patternedRecurrence.
-type recurrence struct {
-	Pattern struct {
-		Type           string   `json:"type"`
-		Interval       int      `json:"interval"`
-		Month          int      `json:"month"`
-		DayOfMonth     int      `json:"dayOfMonth"`
-		DaysOfWeek     []string `json:"daysOfWeek"`
-		FirstDayOfWeek string   `json:"firstDayOfWeek"`
-		Index          string   `json:"index"`
-	} `json:"pattern"`
-	Range struct {
-		Type                string `json:"type"`
-		EndDate             string `json:"endDate"`
-		NumberOfOccurrences int    `json:"numberOfOccurrences"`
-	} `json:"range"`
+// details maps the descriptive properties of a Graph event
+// (https://learn.microsoft.com/en-us/graph/api/resources/event). A
+// property Graph did not send (a deletion carries none) stays zero.
+func details(g *graphEvent) (provider.EventDetails, error) {
+	d := provider.EventDetails{
+		Availability: availability(g.ShowAs),
+		Visibility:   visibility(g.Sensitivity),
+		MeetingURL:   g.OnlineMeetingURL,
+		WebLink:      g.WebLink,
+	}
+	if g.Body != nil {
+		d.Description = g.Body.Content
+		d.DescriptionHTML = strings.EqualFold(g.Body.ContentType, "html")
+	}
+	if g.Location != nil {
+		d.Location = g.Location.DisplayName
+	}
+	if g.OnlineMeeting != nil && g.OnlineMeeting.JoinURL != "" {
+		d.MeetingURL = g.OnlineMeeting.JoinURL
+	}
+	if g.Organizer != nil {
+		d.Organizer = provider.Person{Email: g.Organizer.EmailAddress.Address, Name: g.Organizer.EmailAddress.Name, Self: g.IsOrganizer}
+	}
+	if g.ResponseStatus != nil {
+		d.Response = answer(g.ResponseStatus.Response)
+	}
+	for _, a := range g.Attendees {
+		at := provider.Attendee{
+			Email: a.EmailAddress.Address, Name: a.EmailAddress.Name,
+			Type: provider.AttendeeRequired,
+		}
+		switch strings.ToLower(a.Type) {
+		case "optional":
+			at.Type = provider.AttendeeOptional
+		case "resource":
+			at.Type = provider.AttendeeResource
+		}
+		if a.Status != nil {
+			at.Response = answer(a.Status.Response)
+			at.Organizer = strings.EqualFold(a.Status.Response, "organizer")
+		}
+		if d.Organizer.Email != "" && strings.EqualFold(at.Email, d.Organizer.Email) {
+			at.Organizer = true
+		}
+		// Graph does not say which attendee is the mailbox owner; when the
+		// owner organizes, the organizer's entry is the owner's.
+		at.Self = at.Organizer && g.IsOrganizer
+		d.Attendees = append(d.Attendees, at)
+	}
+	if g.Created != "" {
+		t, err := time.Parse(time.RFC3339Nano, g.Created)
+		if err != nil {
+			return d, fmt.Errorf("bad createdDateTime %q", g.Created)
+		}
+		d.Created = t
+	}
+	return d, nil
 }
 
-var (
-	weekdays = map[string]string{"sunday": "SU", "monday": "MO", "tuesday": "TU", "wednesday": "WE", "thursday": "TH", "friday": "FR", "saturday": "SA"}
-	setPos   = map[string]string{"first": "1", "second": "2", "third": "3", "fourth": "4", "last": "-1"}
-)
+// availability maps showAs (freeBusyStatus).
+func availability(showAs string) provider.Availability {
+	switch strings.ToLower(showAs) {
+	case "":
+		return ""
+	case "free":
+		return provider.AvailabilityFree
+	case "tentative":
+		return provider.AvailabilityTentative
+	case "busy":
+		return provider.AvailabilityBusy
+	case "oof":
+		return provider.AvailabilityOutOfOffice
+	case "workingelsewhere":
+		return provider.AvailabilityWorkingElsewhere
+	}
+	return provider.AvailabilityUnknown
+}
 
-// rrule renders the pattern as one RFC 5545 RRULE line, or nil for a
-// pattern it cannot express (the item's Raw keeps Graph's form). An
-// endDate range ends at the end of that day (UTC for timed events; Graph
-// evaluates it in the range's recurrenceTimeZone, which Raw keeps).
-func (r *recurrence) rrule(allDay bool) []string {
-	p := r.Pattern
-	var parts []string
-	byDay := func() bool {
-		var days []string
-		for _, d := range p.DaysOfWeek {
-			dd, ok := weekdays[strings.ToLower(d)]
-			if !ok {
-				return false
-			}
-			days = append(days, dd)
-		}
-		if len(days) > 0 {
-			parts = append(parts, "BYDAY="+strings.Join(days, ","))
-		}
-		return true
+// visibility maps sensitivity; a value this package does not know is
+// the zero Visibility.
+func visibility(sensitivity string) provider.Visibility {
+	switch strings.ToLower(sensitivity) {
+	case "normal":
+		return provider.VisibilityDefault
+	case "personal":
+		return provider.VisibilityPersonal
+	case "private":
+		return provider.VisibilityPrivate
+	case "confidential":
+		return provider.VisibilityConfidential
 	}
-	relative := func() bool {
-		pos, ok := setPos[strings.ToLower(p.Index)]
-		if p.Index == "" {
-			pos, ok = "1", true
-		}
-		if !ok || len(p.DaysOfWeek) == 0 || !byDay() {
-			return false
-		}
-		parts = append(parts, "BYSETPOS="+pos)
-		return true
+	return ""
+}
+
+// answer maps a responseType (documented in PascalCase, sent in
+// camelCase): the organizer has accepted its own meeting; none and
+// notResponded have not answered.
+func answer(r string) provider.Response {
+	switch strings.ToLower(r) {
+	case "organizer", "accepted":
+		return provider.ResponseAccepted
+	case "tentativelyaccepted":
+		return provider.ResponseTentative
+	case "declined":
+		return provider.ResponseDeclined
+	case "none", "notresponded":
+		return provider.ResponseNeedsAction
 	}
-	switch strings.ToLower(p.Type) {
-	case "daily":
-		parts = append(parts, "FREQ=DAILY")
-	case "weekly":
-		parts = append(parts, "FREQ=WEEKLY")
-		if !byDay() {
-			return nil
-		}
-		if w, ok := weekdays[strings.ToLower(p.FirstDayOfWeek)]; ok {
-			parts = append(parts, "WKST="+w)
-		}
-	case "absolutemonthly":
-		if p.DayOfMonth < 1 || p.DayOfMonth > 31 {
-			return nil
-		}
-		parts = append(parts, "FREQ=MONTHLY", "BYMONTHDAY="+strconv.Itoa(p.DayOfMonth))
-	case "relativemonthly":
-		parts = append(parts, "FREQ=MONTHLY")
-		if !relative() {
-			return nil
-		}
-	case "absoluteyearly":
-		if p.Month < 1 || p.Month > 12 || p.DayOfMonth < 1 || p.DayOfMonth > 31 {
-			return nil
-		}
-		parts = append(parts, "FREQ=YEARLY", "BYMONTH="+strconv.Itoa(p.Month), "BYMONTHDAY="+strconv.Itoa(p.DayOfMonth))
-	case "relativeyearly":
-		if p.Month < 1 || p.Month > 12 {
-			return nil
-		}
-		parts = append(parts, "FREQ=YEARLY", "BYMONTH="+strconv.Itoa(p.Month))
-		if !relative() {
-			return nil
-		}
-	default:
-		return nil
-	}
-	if p.Interval > 1 {
-		parts = append(parts, "INTERVAL="+strconv.Itoa(p.Interval))
-	}
-	switch strings.ToLower(r.Range.Type) {
-	case "enddate":
-		d, err := time.Parse(time.DateOnly, r.Range.EndDate)
-		if err != nil {
-			return nil
-		}
-		if allDay {
-			parts = append(parts, "UNTIL="+d.Format("20060102"))
-		} else {
-			parts = append(parts, "UNTIL="+d.Format("20060102")+"T235959Z")
-		}
-	case "numbered":
-		if r.Range.NumberOfOccurrences < 1 {
-			return nil
-		}
-		parts = append(parts, "COUNT="+strconv.Itoa(r.Range.NumberOfOccurrences))
-	case "noend", "":
-	default:
-		return nil
-	}
-	return []string{"RRULE:" + strings.Join(parts, ";")}
+	return ""
 }

@@ -2,6 +2,7 @@ package msgraph
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -83,36 +84,78 @@ func TestChangeMapping(t *testing.T) {
 	}
 }
 
-func TestRecurrenceRRULE(t *testing.T) {
+// TestDetailsMapping maps the descriptive properties of delta items shaped
+// like the event reference's examples: the organizer's copy of a meeting,
+// and an invitation in an attendee's mailbox.
+func TestDetailsMapping(t *testing.T) {
 	for _, tc := range []struct {
-		json   string
-		allDay bool
-		want   string
+		name string
+		item string
+		want provider.EventDetails
 	}{
-		{`{"pattern":{"type":"daily","interval":1},"range":{"type":"numbered","numberOfOccurrences":5}}`, false, "RRULE:FREQ=DAILY;COUNT=5"},
-		{`{"pattern":{"type":"weekly","interval":2,"daysOfWeek":["Monday","wednesday"],"firstDayOfWeek":"sunday"},"range":{"type":"endDate","endDate":"2024-06-30"}}`, false,
-			"RRULE:FREQ=WEEKLY;BYDAY=MO,WE;WKST=SU;INTERVAL=2;UNTIL=20240630T235959Z"},
-		{`{"pattern":{"type":"absoluteMonthly","interval":1,"dayOfMonth":15},"range":{"type":"noEnd"}}`, false, "RRULE:FREQ=MONTHLY;BYMONTHDAY=15"},
-		{`{"pattern":{"type":"relativeMonthly","interval":1,"daysOfWeek":["friday"],"index":"last"},"range":{"type":"noEnd"}}`, false, "RRULE:FREQ=MONTHLY;BYDAY=FR;BYSETPOS=-1"},
-		{`{"pattern":{"type":"absoluteYearly","interval":1,"month":2,"dayOfMonth":29},"range":{"type":"endDate","endDate":"2040-01-01"}}`, true, "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;UNTIL=20400101"},
-		{`{"pattern":{"type":"relativeYearly","interval":1,"month":11,"daysOfWeek":["thursday"],"index":"fourth"},"range":{"type":"noEnd"}}`, false, "RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=TH;BYSETPOS=4"},
-		{`{"pattern":{"type":"hourly"},"range":{"type":"noEnd"}}`, false, ""},
-		{`{"pattern":{"type":"weekly","daysOfWeek":["someday"]},"range":{"type":"noEnd"}}`, false, ""},
-		{`{"pattern":{"type":"daily"},"range":{"type":"endDate","endDate":"soon"}}`, false, ""},
+		{"organizer's meeting", `{"id":"a","createdDateTime":"2017-04-15T03:00:50.7579581Z","lastModifiedDateTime":"2017-04-15T03:00:51.245372Z",
+		  "subject":"Let's go for lunch","bodyPreview":"Does late morning work for you?","importance":"normal","sensitivity":"normal",
+		  "isAllDay":false,"isCancelled":false,"isOrganizer":true,"showAs":"busy","type":"singleInstance",
+		  "webLink":"https://outlook.office365.com/owa/?itemid=AAMkAGI1AAAt9AHjAAA%3D&exvsurl=1&path=/calendar/item",
+		  "onlineMeetingUrl":null,"isOnlineMeeting":true,"onlineMeetingProvider":"teamsForBusiness",
+		  "onlineMeeting":{"joinUrl":"https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0"},
+		  "responseStatus":{"response":"organizer","time":"0001-01-01T00:00:00Z"},
+		  "body":{"contentType":"html","content":"<html><head></head><body>Does late morning work for you?</body></html>"},
+		  "start":{"dateTime":"2017-04-15T11:00:00.0000000","timeZone":"UTC"},"end":{"dateTime":"2017-04-15T12:00:00.0000000","timeZone":"UTC"},
+		  "location":{"displayName":"Harry's Bar","locationType":"default","uniqueId":"Harry's Bar","uniqueIdType":"private"},
+		  "attendees":[
+		    {"type":"required","status":{"response":"none","time":"0001-01-01T00:00:00Z"},"emailAddress":{"name":"Samantha Booth","address":"samanthab@contoso.onmicrosoft.com"}},
+		    {"type":"optional","status":{"response":"tentativelyAccepted","time":"2017-04-15T04:00:00Z"},"emailAddress":{"name":"Alex","address":"alexw@contoso.onmicrosoft.com"}},
+		    {"type":"resource","status":{"response":"accepted","time":"2017-04-15T04:00:00Z"},"emailAddress":{"name":"Conf Room 3","address":"conf3@contoso.onmicrosoft.com"}},
+		    {"type":"required","status":{"response":"organizer"},"emailAddress":{"name":"Dana Swope","address":"DanaS@contoso.onmicrosoft.com"}}],
+		  "organizer":{"emailAddress":{"name":"Dana Swope","address":"danas@contoso.onmicrosoft.com"}}}`,
+			provider.EventDetails{
+				Description: "<html><head></head><body>Does late morning work for you?</body></html>", DescriptionHTML: true,
+				Location: "Harry's Bar", Availability: provider.AvailabilityBusy, Visibility: provider.VisibilityDefault,
+				Organizer: provider.Person{Email: "danas@contoso.onmicrosoft.com", Name: "Dana Swope", Self: true},
+				Attendees: []provider.Attendee{
+					{Email: "samanthab@contoso.onmicrosoft.com", Name: "Samantha Booth", Type: provider.AttendeeRequired, Response: provider.ResponseNeedsAction},
+					{Email: "alexw@contoso.onmicrosoft.com", Name: "Alex", Type: provider.AttendeeOptional, Response: provider.ResponseTentative},
+					{Email: "conf3@contoso.onmicrosoft.com", Name: "Conf Room 3", Type: provider.AttendeeResource, Response: provider.ResponseAccepted},
+					{Email: "DanaS@contoso.onmicrosoft.com", Name: "Dana Swope", Type: provider.AttendeeRequired, Response: provider.ResponseAccepted, Self: true, Organizer: true},
+				},
+				Response:   provider.ResponseAccepted,
+				MeetingURL: "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0",
+				WebLink:    "https://outlook.office365.com/owa/?itemid=AAMkAGI1AAAt9AHjAAA%3D&exvsurl=1&path=/calendar/item",
+				Created:    time.Date(2017, 4, 15, 3, 0, 50, 757958100, time.UTC),
+			}},
+		{"invitation, Skype URL, PascalCase enums", `{"id":"b","isOrganizer":false,"showAs":"WorkingElsewhere","sensitivity":"Personal",
+		  "onlineMeetingUrl":"https://meet.lync.com/contoso/dana/ABC","onlineMeeting":null,
+		  "responseStatus":{"response":"NotResponded"},"body":{"contentType":"text","content":"Weekly"},
+		  "organizer":{"emailAddress":{"name":"Dana","address":"dana@fabrikam.com"}},
+		  "attendees":[{"type":"Required","status":{"response":"Declined"},"emailAddress":{"address":"erin@fabrikam.com"}},
+		    {"type":"required","emailAddress":{"address":"dana@fabrikam.com"}}]}`,
+			provider.EventDetails{
+				Description: "Weekly", Availability: provider.AvailabilityWorkingElsewhere, Visibility: provider.VisibilityPersonal,
+				Organizer: provider.Person{Email: "dana@fabrikam.com", Name: "Dana"},
+				Attendees: []provider.Attendee{
+					{Email: "erin@fabrikam.com", Type: provider.AttendeeRequired, Response: provider.ResponseDeclined},
+					{Email: "dana@fabrikam.com", Type: provider.AttendeeRequired, Organizer: true},
+				},
+				Response:   provider.ResponseNeedsAction,
+				MeetingURL: "https://meet.lync.com/contoso/dana/ABC",
+			}},
+		{"out of office, confidential", `{"id":"c","showAs":"oof","sensitivity":"confidential"}`,
+			provider.EventDetails{Availability: provider.AvailabilityOutOfOffice, Visibility: provider.VisibilityConfidential}},
+		{"showAs unknown", `{"id":"d","showAs":"unknown","sensitivity":"private"}`,
+			provider.EventDetails{Availability: provider.AvailabilityUnknown, Visibility: provider.VisibilityPrivate}},
+		{"showAs from the future", `{"id":"e","showAs":"focusTime"}`,
+			provider.EventDetails{Availability: provider.AvailabilityUnknown}},
+		{"removed", `{"id":"f","@removed":{"reason":"deleted"}}`, provider.EventDetails{}},
 	} {
-		item := `{"id":"m","type":"seriesMaster","isAllDay":` + map[bool]string{false: "false", true: "true"}[tc.allDay] + `,"recurrence":` + tc.json + `}`
-		c, err := change("cal", json.RawMessage(item))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := ""
-		if len(c.Event.Recurrence) == 1 {
-			got = c.Event.Recurrence[0]
-		} else if len(c.Event.Recurrence) > 1 {
-			t.Fatalf("%v", c.Event.Recurrence)
-		}
-		if got != tc.want {
-			t.Errorf("%s:\n got %q\nwant %q", tc.json, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := change("cal", json.RawMessage(tc.item))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.Event.Details, tc.want) {
+				t.Errorf("details\n got %+v\nwant %+v", c.Event.Details, tc.want)
+			}
+		})
 	}
 }

@@ -283,9 +283,9 @@ type Event struct {
 	ID string
 	// CalendarID is the calsync Calendar.ID the event belongs to.
 	CalendarID string
-	// Status is "confirmed", "tentative" or "cancelled".
-	Status string
-	// Summary is the event's title.
+	// Status is confirmed, tentative or cancelled.
+	Status Status
+	// Summary is the event's title (Google summary, Graph subject).
 	Summary string
 	// Start and End bound the event; End is exclusive.
 	Start, End EventTime
@@ -295,7 +295,10 @@ type Event struct {
 	// OriginalStart is, for an occurrence, its start time according to the
 	// recurrence rule; it identifies the occurrence even when moved.
 	OriginalStart *EventTime
-	// Recurrence holds RRULE, EXRULE, RDATE and EXDATE lines of a series.
+	// Recurrence holds the RFC 5545 RRULE, EXRULE, RDATE and EXDATE lines
+	// of a series: Google's recurrence as it is; Graph's
+	// patternedRecurrence converted to one RRULE line (see the msgraph
+	// package documentation).
 	Recurrence []string
 	// ICalUID is the RFC 5545 UID, shared by the occurrences of a series.
 	ICalUID string
@@ -307,17 +310,22 @@ type Event struct {
 	// Version is a counter the Store increments on each write of the event.
 	// Providers leave it zero.
 	Version int64
+	// Details are the normalized descriptive fields: description,
+	// location, availability, visibility, organizer, attendees, meeting
+	// URL, web link, creation time.
+	Details EventDetails
 	// Raw is the event as the provider sent it (JSON).
 	Raw json.RawMessage
 }
 
 // Clone returns a deep copy of e: the copy shares no memory with e (Raw,
-// Recurrence and OriginalStart are copied), so either can be modified
-// without changing the other. Stores use it to keep what they are given and
-// hand out what they keep.
+// Recurrence, OriginalStart and Details.Attendees are copied), so either
+// can be modified without changing the other. Stores use it to keep what
+// they are given and hand out what they keep.
 func (e Event) Clone() Event {
 	e.Raw = slices.Clone(e.Raw)
 	e.Recurrence = slices.Clone(e.Recurrence)
+	e.Details = e.Details.Clone()
 	if e.OriginalStart != nil {
 		o := *e.OriginalStart
 		e.OriginalStart = &o

@@ -26,6 +26,7 @@
 //
 //   - GET calendars/{calendarId}/events (events.list)
 //   - POST calendars/{calendarId}/events (events.insert)
+//   - POST calendars/{calendarId}/events/import (events.import)
 //   - GET, PATCH, PUT, DELETE calendars/{calendarId}/events/{eventId}
 //     (events.get, events.patch, events.update, events.delete)
 //   - GET calendars/{calendarId}/events/{eventId}/instances (events.instances,
@@ -57,6 +58,27 @@
 // default), and such a page token is 410. A sync token remembers
 // singleEvents; using it with the other value is 400 (Google calls that
 // undefined behaviour).
+//
+// # Event members
+//
+// An event keeps the members a client writes (summary, description,
+// location, transparency, visibility, attendees, extendedProperties, ...)
+// and returns them with the server's own: kind, etag, id, htmlLink,
+// created, updated, creator, organizer, iCalUID, and hangoutLink. The server
+// checks transparency (opaque, transparent), visibility (default, public,
+// private, confidential) and attendees (an email address each, 400
+// "Missing attendee email." or "Invalid attendee email." otherwise);
+// responseStatus defaults to needsAction, resource can only be set when an
+// attendee is added, and organizer and self are computed: self marks the
+// calendar's own entry, organizer the organizer's. The organizer is the
+// calendar (self true), except for events.import, which requires iCalUID
+// and takes the organizer from the body. conferenceData is read only with
+// conferenceDataVersion=1, as on Google (with 0, the default, the event
+// keeps the conference it had); a createRequest of type hangoutsMeet
+// creates a Google Meet conference at once (status "success"; Google does
+// it asynchronously), and a Meet conference's video entry point is the
+// event's hangoutLink. [Server.InsertEvent] behaves as events.insert with
+// conferenceDataVersion=1.
 //
 // # Recurring events
 //
@@ -139,7 +161,7 @@
 // # Limitations
 //
 // Not emulated: calendarList, acl and settings (including their watch
-// methods), events.import, events.move, events.quickAdd, batch requests,
+// methods), events.move, events.quickAdd, batch requests,
 // If-Match and If-None-Match, the "not_exists" resource state, and the
 // timeZone, maxAttendees and alwaysIncludeEmail list parameters (accepted
 // and ignored, as are the list parameters events.watch accepts). Sync tokens

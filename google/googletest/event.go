@@ -42,7 +42,7 @@ func (f fields) setStr(key, v string) {
 var readOnlyMembers = map[string]bool{
 	"kind": true, "etag": true, "id": true, "htmlLink": true, "created": true,
 	"updated": true, "creator": true, "organizer": true, "iCalUID": true,
-	"recurringEventId": true, "originalStartTime": true,
+	"recurringEventId": true, "originalStartTime": true, "hangoutLink": true,
 }
 
 // memberOrder is the order members are rendered in; it follows a real
@@ -52,7 +52,8 @@ var memberOrder = []string{
 	"summary", "description", "location", "colorId", "creator", "organizer",
 	"start", "end", "endTimeUnspecified", "recurrence", "recurringEventId",
 	"originalStartTime", "transparency", "visibility", "iCalUID", "sequence",
-	"attendees", "extendedProperties", "reminders", "eventType",
+	"attendees", "extendedProperties", "hangoutLink", "conferenceData",
+	"reminders", "eventType",
 }
 
 var memberRank = func() map[string]int {
@@ -274,9 +275,8 @@ func (c *calendarState) render(r *row) []byte {
 	all["htmlLink"] = jsonString(htmlLink(r.id, c.id))
 	all["created"] = jsonString(formatTime(r.created))
 	all["updated"] = jsonString(formatTime(r.updated))
-	person, _ := json.Marshal(map[string]any{"email": c.id, "self": true})
-	all["creator"] = person
-	all["organizer"] = person
+	all["creator"], _ = json.Marshal(person{Email: c.id, Self: true})
+	c.renderDetails(all, r.body)
 	all["iCalUID"] = jsonString(r.iCalUID)
 	if r.kind == kindInstance {
 		all["recurringEventId"] = jsonString(r.seriesID)

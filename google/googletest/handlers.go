@@ -35,23 +35,34 @@ func writableFields(m map[string]json.RawMessage) fields {
 	return f
 }
 
-// handleInsert serves events.insert.
-func (s *Server) handleInsert(w http.ResponseWriter, r *http.Request) {
-	body, e := decodeBody(r, w)
-	if e != nil {
-		writeError(w, e)
-		return
+// handleInsert serves events.insert, and events.import when importing is
+// set: import takes the organizer from the body and requires iCalUID
+// (Event resource: organizer is "read-only, except when importing an
+// event").
+func (s *Server) handleInsert(importing bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		opt, e := parseWriteOptions(r)
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		opt.importing = importing
+		body, e := decodeBody(r, w)
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		out, e := s.insert(r.PathValue("calendarId"), body, opt)
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		writeRaw(w, http.StatusOK, out)
 	}
-	out, e := s.insert(r.PathValue("calendarId"), body)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	writeRaw(w, http.StatusOK, out)
 }
 
 // insert creates an event from a request body and returns its resource.
-func (s *Server) insert(calendarID string, body map[string]json.RawMessage) ([]byte, *apiError) {
+func (s *Server) insert(calendarID string, body map[string]json.RawMessage, opt writeOptions) ([]byte, *apiError) {
 	var id, iCalUID string
 	if raw, ok := body["id"]; ok && string(raw) != "null" {
 		if json.Unmarshal(raw, &id) != nil || !isEventID(id) {
@@ -63,12 +74,18 @@ func (s *Server) insert(calendarID string, body map[string]json.RawMessage) ([]b
 			return nil, errInvalid("", "Invalid value for: iCalUID")
 		}
 	}
+	if opt.importing && iCalUID == "" {
+		return nil, errRequired("Missing iCalUID.")
+	}
 	f := writableFields(body)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.calendar(calendarID)
 	if c == nil {
 		return nil, errNotFound()
+	}
+	if e := s.prepareDetails(f, body, nil, opt); e != nil {
+		return nil, e
 	}
 	if id == "" {
 		id = s.newEventID(c)
@@ -87,6 +104,11 @@ func (s *Server) insert(calendarID string, body map[string]json.RawMessage) ([]b
 // clears a member) and events.update (replacement).
 func (s *Server) handleWrite(patch bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		opt, e := parseWriteOptions(r)
+		if e != nil {
+			writeError(w, e)
+			return
+		}
 		body, e := decodeBody(r, w)
 		if e != nil {
 			writeError(w, e)
@@ -137,6 +159,10 @@ func (s *Server) handleWrite(patch bool) http.HandlerFunc {
 				writeError(w, errInvalid("", "An instance of a recurring event cannot have a recurrence."))
 				return
 			}
+		}
+		if e := s.prepareDetails(f, body, row.baseFields(), opt); e != nil {
+			writeError(w, e)
+			return
 		}
 		if e := c.writeEvent(row, f, s.cfg.Now()); e != nil {
 			writeError(w, e)

@@ -139,6 +139,7 @@ const (
 	OpEventsPatch     = "events.patch"
 	OpEventsUpdate    = "events.update"
 	OpEventsDelete    = "events.delete"
+	OpEventsImport    = "events.import"
 	OpEventsInstances = "events.instances"
 	OpEventsWatch     = "events.watch"
 	OpChannelsStop    = "channels.stop"
@@ -148,7 +149,8 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	const cal = "/calendar/v3/calendars/{calendarId}/events"
 	mux.Handle("GET "+cal, s.api(OpEventsList, s.handleList))
-	mux.Handle("POST "+cal, s.api(OpEventsInsert, s.handleInsert))
+	mux.Handle("POST "+cal, s.api(OpEventsInsert, s.handleInsert(false)))
+	mux.Handle("POST "+cal+"/import", s.api(OpEventsImport, s.handleInsert(true)))
 	mux.Handle("POST "+cal+"/watch", s.api(OpEventsWatch, s.handleWatch))
 	mux.Handle("GET "+cal+"/{eventId}", s.api(OpEventsGet, s.handleGet))
 	mux.Handle("PATCH "+cal+"/{eventId}", s.api(OpEventsPatch, s.handleWrite(true)))
@@ -332,9 +334,9 @@ func (s *Server) Events(calendarID string, singleEvents bool) ([]*calendar.Event
 	return out, nil
 }
 
-// InsertEvent creates an event as events.insert would, without HTTP,
-// authentication, latency or faults: for seeding large calendars quickly.
-// Live channels are notified as for any change. ev is not modified; the
+// InsertEvent creates an event as events.insert with conferenceDataVersion=1
+// would, without HTTP, authentication, latency or faults: for seeding large
+// calendars quickly. Live channels are notified as for any change. ev is not modified; the
 // returned event is the stored resource. Errors are *googleapi.Error, as
 // the official client would return them, or wrap ErrCalendarNotFound.
 func (s *Server) InsertEvent(calendarID string, ev *calendar.Event) (*calendar.Event, error) {
@@ -346,7 +348,7 @@ func (s *Server) InsertEvent(calendarID string, ev *calendar.Event) (*calendar.E
 	if err := json.Unmarshal(b, &body); err != nil {
 		return nil, fmt.Errorf("googletest: insert: %w", err)
 	}
-	out, e := s.insert(calendarID, body)
+	out, e := s.insert(calendarID, body, writeOptions{conferenceDataVersion: 1})
 	if e != nil {
 		if e.code == http.StatusNotFound {
 			return nil, fmt.Errorf("%w: %q", ErrCalendarNotFound, calendarID)

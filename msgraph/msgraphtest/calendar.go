@@ -13,17 +13,42 @@ import (
 
 // Event is a calendar event as the Go-side methods of [Server] take and
 // return it. On create and update the writable fields are Subject, Body,
-// Location, Start, End, IsAllDay, ShowAs and Recurrence; the others are set
+// BodyType, Location, Start, End, IsAllDay, ShowAs, Sensitivity,
+// Attendees, IsOnlineMeeting, OnlineMeetingProvider and Recurrence, and,
+// through the Go methods only, Organizer and Response; the others are set
 // by the server.
 type Event struct {
 	ID       string
 	Subject  string
-	Body     string // body.content, contentType "text"
+	Body     string // body.content
+	BodyType string // body.contentType: "text" (the default) or "html"
 	Location string // location.displayName
 	Start    time.Time
 	End      time.Time
 	IsAllDay bool
-	ShowAs   string // "busy" by default
+	// ShowAs is "free", "tentative", "busy" (the default), "oof",
+	// "workingElsewhere" or "unknown".
+	ShowAs string
+	// Sensitivity is "normal" (the default), "personal", "private" or
+	// "confidential".
+	Sensitivity string
+	// Attendees are the attendees and their answers.
+	Attendees []Attendee
+	// Organizer, when set, makes the event an invitation from that
+	// organizer (isOrganizer false), as it appears in an attendee's
+	// mailbox; nil means the mailbox owner organizes it. Only the Go
+	// methods set it: Graph makes the creator the organizer.
+	Organizer *EmailAddress
+	// Response is the owner's responseStatus.response: "organizer" (the
+	// default) for the owner's own events, "notResponded" (the default),
+	// "tentativelyAccepted", "accepted" or "declined" for an invitation.
+	Response string
+	// IsOnlineMeeting asks for an online meeting; the server then sets
+	// JoinURL (onlineMeeting.joinUrl) and keeps it, and
+	// OnlineMeetingProvider defaults to "teamsForBusiness".
+	IsOnlineMeeting       bool
+	OnlineMeetingProvider string
+	JoinURL               string
 	// Recurrence makes the event a series master (write it on create or on
 	// a master).
 	Recurrence *PatternedRecurrence
@@ -219,8 +244,8 @@ func validateEvent(ev *Event) error {
 		return fmt.Errorf("msgraphtest: event end %v is before start %v", ev.End, ev.Start)
 	}
 	ev.Start, ev.End = ev.Start.UTC(), ev.End.UTC()
-	if ev.ShowAs == "" {
-		ev.ShowAs = "busy"
+	if err := validateDetails(ev); err != nil {
+		return fmt.Errorf("msgraphtest: %v", err)
 	}
 	if ev.Recurrence != nil {
 		rec := *ev.Recurrence
@@ -261,6 +286,8 @@ func (s *Server) createEventLocked(user, calendar string, ev Event) (Event, erro
 		ev.Type = "seriesMaster"
 	}
 	ev.SeriesMasterID, ev.OriginalStart = "", time.Time{}
+	stampResponses(&ev, nil, now)
+	s.onlineMeetingLocked(&ev, Event{})
 	es.ev = ev
 	c.events[ev.ID] = es
 	c.seq++
@@ -305,6 +332,8 @@ func (s *Server) updateEventLocked(user, calendar, id string, patch func(old Eve
 		old := es.ev
 		ev.ID, ev.ICalUID, ev.Created, ev.Type = old.ID, old.ICalUID, old.Created, old.Type
 		ev.LastModified = now
+		stampResponses(&ev, old.Attendees, now)
+		s.onlineMeetingLocked(&ev, old)
 		if old.Type == "seriesMaster" && (!ev.Start.Equal(old.Start) || !sameRecurrence(ev.Recurrence, old.Recurrence)) {
 			clear(es.overrides)
 		}
@@ -330,6 +359,8 @@ func (s *Server) updateEventLocked(user, calendar, id string, patch func(old Eve
 	ev.ID, ev.ICalUID, ev.Created = id, es.ev.ICalUID, es.ev.Created
 	ev.Type, ev.SeriesMasterID, ev.OriginalStart = "exception", es.ev.ID, orig
 	ev.LastModified = now
+	stampResponses(&ev, cur.Attendees, now)
+	s.onlineMeetingLocked(&ev, cur)
 	es.overrides[orig.UnixNano()] = &override{ev: ev}
 	c.seq++
 	c.instSeq[id] = c.seq
@@ -451,20 +482,28 @@ func (c *calendarState) instance(es *eventState, orig time.Time) Event {
 	}
 	m := es.ev
 	return Event{
-		ID:             occurrenceID(es.raw, orig),
-		Subject:        m.Subject,
-		Body:           m.Body,
-		Location:       m.Location,
-		Start:          orig,
-		End:            orig.Add(m.End.Sub(m.Start)),
-		IsAllDay:       m.IsAllDay,
-		ShowAs:         m.ShowAs,
-		Type:           "occurrence",
-		SeriesMasterID: m.ID,
-		OriginalStart:  orig,
-		ICalUID:        m.ICalUID,
-		Created:        m.Created,
-		LastModified:   m.LastModified,
+		ID:                    occurrenceID(es.raw, orig),
+		Subject:               m.Subject,
+		Body:                  m.Body,
+		BodyType:              m.BodyType,
+		Location:              m.Location,
+		Start:                 orig,
+		End:                   orig.Add(m.End.Sub(m.Start)),
+		IsAllDay:              m.IsAllDay,
+		ShowAs:                m.ShowAs,
+		Sensitivity:           m.Sensitivity,
+		Attendees:             m.Attendees,
+		Organizer:             m.Organizer,
+		Response:              m.Response,
+		IsOnlineMeeting:       m.IsOnlineMeeting,
+		OnlineMeetingProvider: m.OnlineMeetingProvider,
+		JoinURL:               m.JoinURL,
+		Type:                  "occurrence",
+		SeriesMasterID:        m.ID,
+		OriginalStart:         orig,
+		ICalUID:               m.ICalUID,
+		Created:               m.Created,
+		LastModified:          m.LastModified,
 	}
 }
 
@@ -485,6 +524,11 @@ func (c *calendarState) public(ev Event, seq int64) Event {
 		r := *ev.Recurrence
 		r.Pattern.DaysOfWeek = append([]string(nil), r.Pattern.DaysOfWeek...)
 		ev.Recurrence = &r
+	}
+	ev.Attendees = slices.Clone(ev.Attendees)
+	if ev.Organizer != nil {
+		o := *ev.Organizer
+		ev.Organizer = &o
 	}
 	ev.ChangeKey = changeKey(c.id, seq)
 	return ev

@@ -55,6 +55,28 @@
 // added. Errors use Graph's envelope
 // {"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}.
 //
+// # Event properties
+//
+// Events carry the properties calendarView delta returns
+// (https://learn.microsoft.com/en-us/graph/api/resources/event). Clients
+// write subject, body (contentType text or html; bodyPreview is its text,
+// at most 255 characters), start, end, isAllDay, location, showAs (free,
+// tentative, busy, oof, workingElsewhere, unknown; default busy),
+// sensitivity (normal, personal, private, confidential; default normal),
+// attendees (type required, optional or resource, and emailAddress),
+// isOnlineMeeting and onlineMeetingProvider, and recurrence; enum members
+// are read case-insensitively, and an unknown one is 400. The server sets
+// the rest: attendees' status (response "none" until the attendee
+// answers; a request cannot set it, the Go methods can, to play an
+// answer, and status.time dates each answer), organizer (the mailbox
+// owner) with isOrganizer true and responseStatus "organizer", webLink
+// with the id URL-encoded, and, once isOnlineMeeting is set, a Teams
+// onlineMeeting.joinUrl it keeps even if isOnlineMeeting is turned off, as
+// Graph does. An invitation from someone else (isOrganizer false, the
+// owner's responseStatus "notResponded", "tentativelyAccepted", ...) is
+// made with [Server.CreateEvent] and [Event].Organizer; Graph offers no
+// request that writes one. Occurrences carry their master's properties.
+//
 // # Subscriptions
 //
 // POST /subscriptions checks changeType (created, updated, deleted, comma

@@ -36,11 +36,6 @@ type itemBody struct {
 	Content     string `json:"content"`
 }
 
-type emailAddress struct {
-	Name    string `json:"name"`
-	Address string `json:"address"`
-}
-
 // wireEvent is the event resource with the fields calendarView delta
 // returns (https://learn.microsoft.com/en-us/graph/delta-query-events).
 type wireEvent struct {
@@ -76,7 +71,7 @@ type wireEvent struct {
 	AllowNewTimeProposals bool                 `json:"allowNewTimeProposals"`
 	IsDraft               bool                 `json:"isDraft"`
 	Recurrence            *PatternedRecurrence `json:"recurrence"`
-	OnlineMeeting         *struct{}            `json:"onlineMeeting"`
+	OnlineMeeting         *onlineMeetingInfo   `json:"onlineMeeting"`
 	ID                    string               `json:"id"`
 	ResponseStatus        map[string]string    `json:"responseStatus"`
 	Body                  itemBody             `json:"body"`
@@ -84,8 +79,15 @@ type wireEvent struct {
 	End                   dateTimeTimeZone     `json:"end"`
 	Location              map[string]string    `json:"location"`
 	Locations             []map[string]string  `json:"locations"`
-	Attendees             []struct{}           `json:"attendees"`
+	Attendees             []wireAttendee       `json:"attendees"`
 	Organizer             map[string]any       `json:"organizer"`
+}
+
+// onlineMeetingInfo is Graph's onlineMeetingInfo
+// (https://learn.microsoft.com/en-us/graph/api/resources/onlinemeetinginfo);
+// the emulator fills joinUrl only.
+type onlineMeetingInfo struct {
+	JoinURL string `json:"joinUrl"`
 }
 
 func toWire(user string, ev Event) wireEvent {
@@ -102,26 +104,38 @@ func toWire(user string, ev Event) wireEvent {
 		ReminderMinutes:       15,
 		IsReminderOn:          true,
 		Subject:               ev.Subject,
-		BodyPreview:           preview(ev.Body),
+		BodyPreview:           preview(ev.Body, ev.BodyType),
 		Importance:            "normal",
-		Sensitivity:           "normal",
+		Sensitivity:           ev.Sensitivity,
 		IsAllDay:              ev.IsAllDay,
-		IsOrganizer:           true,
+		IsOrganizer:           ev.Organizer == nil,
 		ResponseRequested:     true,
 		ShowAs:                ev.ShowAs,
 		Type:                  ev.Type,
-		WebLink:               "https://outlook.office365.com/owa/?itemid=" + ev.ID + "&exvsurl=1&path=/calendar/item",
+		WebLink:               webLink(ev.ID),
+		IsOnlineMeeting:       ev.JoinURL != "",
 		OnlineMeetingProvider: "unknown",
 		AllowNewTimeProposals: true,
 		Recurrence:            ev.Recurrence,
 		ID:                    ev.ID,
-		ResponseStatus:        map[string]string{"response": "organizer", "time": "0001-01-01T00:00:00Z"},
-		Body:                  itemBody{ContentType: "text", Content: ev.Body},
+		ResponseStatus:        map[string]string{"response": ev.Response, "time": "0001-01-01T00:00:00Z"},
+		Body:                  itemBody{ContentType: ev.BodyType, Content: ev.Body},
 		Start:                 wireTime(ev.Start),
 		End:                   wireTime(ev.End),
-		Attendees:             []struct{}{},
-		Organizer: map[string]any{"emailAddress": emailAddress{
+		Attendees:             wireAttendees(ev.Attendees),
+		Organizer: map[string]any{"emailAddress": EmailAddress{
 			Name: ev.organizerName(user), Address: organizerAddress(user)}},
+	}
+	if ev.Organizer != nil {
+		w.Organizer = map[string]any{"emailAddress": *ev.Organizer}
+	}
+	switch ev.Response {
+	case "accepted", "tentativelyAccepted", "declined":
+		w.ResponseStatus["time"] = fmtTime(ev.LastModified)
+	}
+	if ev.JoinURL != "" {
+		w.OnlineMeetingProvider = ev.OnlineMeetingProvider
+		w.OnlineMeeting = &onlineMeetingInfo{JoinURL: ev.JoinURL}
 	}
 	if ev.SeriesMasterID != "" {
 		w.SeriesMasterID = &ev.SeriesMasterID
@@ -151,7 +165,12 @@ func organizerAddress(user string) string {
 	return user + "@contoso.onmicrosoft.com"
 }
 
-func preview(body string) string {
+// preview is bodyPreview: the body's text, whitespace collapsed, at most
+// 255 characters.
+func preview(body, bodyType string) string {
+	if bodyType == "html" {
+		body = htmlText(body)
+	}
 	body = strings.Join(strings.Fields(body), " ")
 	if len(body) > 255 {
 		body = body[:255]
@@ -162,14 +181,18 @@ func preview(body string) string {
 // eventInput is the writable part of an event in a REST request. Pointers
 // tell PATCH which fields were sent.
 type eventInput struct {
-	Subject    *string              `json:"subject"`
-	Body       *itemBody            `json:"body"`
-	Start      *dateTimeTimeZone    `json:"start"`
-	End        *dateTimeTimeZone    `json:"end"`
-	IsAllDay   *bool                `json:"isAllDay"`
-	ShowAs     *string              `json:"showAs"`
-	Location   *map[string]any      `json:"location"`
-	Recurrence *PatternedRecurrence `json:"recurrence"`
+	Subject               *string              `json:"subject"`
+	Body                  *itemBody            `json:"body"`
+	Start                 *dateTimeTimeZone    `json:"start"`
+	End                   *dateTimeTimeZone    `json:"end"`
+	IsAllDay              *bool                `json:"isAllDay"`
+	ShowAs                *string              `json:"showAs"`
+	Sensitivity           *string              `json:"sensitivity"`
+	Location              *map[string]any      `json:"location"`
+	Attendees             *[]attendeeInput     `json:"attendees"`
+	IsOnlineMeeting       *bool                `json:"isOnlineMeeting"`
+	OnlineMeetingProvider *string              `json:"onlineMeetingProvider"`
+	Recurrence            *PatternedRecurrence `json:"recurrence"`
 }
 
 func (in eventInput) apply(ev Event) (Event, error) {
@@ -177,7 +200,7 @@ func (in eventInput) apply(ev Event) (Event, error) {
 		ev.Subject = *in.Subject
 	}
 	if in.Body != nil {
-		ev.Body = in.Body.Content
+		ev.Body, ev.BodyType = in.Body.Content, in.Body.ContentType
 	}
 	if in.Start != nil {
 		t, err := in.Start.parse()
@@ -198,6 +221,18 @@ func (in eventInput) apply(ev Event) (Event, error) {
 	}
 	if in.ShowAs != nil {
 		ev.ShowAs = *in.ShowAs
+	}
+	if in.Sensitivity != nil {
+		ev.Sensitivity = *in.Sensitivity
+	}
+	if in.Attendees != nil {
+		ev.Attendees = restAttendees(*in.Attendees, ev.Attendees)
+	}
+	if in.IsOnlineMeeting != nil {
+		ev.IsOnlineMeeting = *in.IsOnlineMeeting
+	}
+	if in.OnlineMeetingProvider != nil {
+		ev.OnlineMeetingProvider = *in.OnlineMeetingProvider
 	}
 	if in.Location != nil {
 		ev.Location, _ = (*in.Location)["displayName"].(string)

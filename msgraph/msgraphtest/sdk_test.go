@@ -216,3 +216,91 @@ func describe(err error) string {
 	}
 	return err.Error()
 }
+
+// TestSDKEventDetails writes an event with the SDK's models (attendees,
+// online meeting, showAs, sensitivity, HTML body) and reads it back with
+// the SDK from calendarView delta.
+func TestSDKEventDetails(t *testing.T) {
+	srv, _ := newServer(t, msgraphtest.Config{})
+	client := newSDKClient(t, srv)
+	ctx := context.Background()
+
+	ev := models.NewEvent()
+	ev.SetSubject(ptr("Planning"))
+	body := models.NewItemBody()
+	body.SetContentType(ptr(models.HTML_BODYTYPE))
+	body.SetContent(ptr("<p>Agenda</p>"))
+	ev.SetBody(body)
+	for i, at := range []time.Time{t0.Add(time.Hour), t0.Add(2 * time.Hour)} {
+		dt := models.NewDateTimeTimeZone()
+		dt.SetDateTime(ptr(at.Format("2006-01-02T15:04:05")))
+		dt.SetTimeZone(ptr("UTC"))
+		if i == 0 {
+			ev.SetStart(dt)
+		} else {
+			ev.SetEnd(dt)
+		}
+	}
+	loc := models.NewLocation()
+	loc.SetDisplayName(ptr("Room 4"))
+	ev.SetLocation(loc)
+	ev.SetShowAs(ptr(models.WORKINGELSEWHERE_FREEBUSYSTATUS))
+	ev.SetSensitivity(ptr(models.CONFIDENTIAL_SENSITIVITY))
+	ev.SetIsOnlineMeeting(ptr(true))
+	ev.SetOnlineMeetingProvider(ptr(models.TEAMSFORBUSINESS_ONLINEMEETINGPROVIDERTYPE))
+	var attendees []models.Attendeeable
+	for _, a := range []struct {
+		addr string
+		typ  models.AttendeeType
+	}{{"bob@contoso.com", models.OPTIONAL_ATTENDEETYPE}, {"room4@contoso.com", models.RESOURCE_ATTENDEETYPE}} {
+		at := models.NewAttendee()
+		at.SetTypeEscaped(ptr(a.typ))
+		addr := models.NewEmailAddress()
+		addr.SetAddress(ptr(a.addr))
+		at.SetEmailAddress(addr)
+		attendees = append(attendees, at)
+	}
+	ev.SetAttendees(attendees)
+	created, err := client.Me().Events().Post(ctx, ev, nil)
+	if err != nil {
+		t.Fatalf("create: %v", describe(err))
+	}
+	join := ""
+	if om := created.GetOnlineMeeting(); om != nil {
+		join = deref(om.GetJoinUrl())
+	}
+	if join == "" {
+		t.Fatal("created event has no onlineMeeting.joinUrl")
+	}
+
+	start, end := t0.Format(time.RFC3339), t0.Add(24*time.Hour).Format(time.RFC3339)
+	resp, err := client.Me().CalendarView().Delta().GetAsDeltaGetResponse(ctx, &users.ItemCalendarViewDeltaRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.ItemCalendarViewDeltaRequestBuilderGetQueryParameters{StartDateTime: &start, EndDateTime: &end},
+	})
+	if err != nil {
+		t.Fatalf("delta: %v", describe(err))
+	}
+	if len(resp.GetValue()) != 1 {
+		t.Fatalf("delta returned %d events", len(resp.GetValue()))
+	}
+	got := resp.GetValue()[0]
+	if deref(got.GetShowAs()) != models.WORKINGELSEWHERE_FREEBUSYSTATUS || deref(got.GetSensitivity()) != models.CONFIDENTIAL_SENSITIVITY ||
+		deref(got.GetBody().GetContentType()) != models.HTML_BODYTYPE || deref(got.GetBodyPreview()) != "Agenda" ||
+		deref(got.GetLocation().GetDisplayName()) != "Room 4" || !deref(got.GetIsOrganizer()) ||
+		deref(got.GetResponseStatus().GetResponse()) != models.ORGANIZER_RESPONSETYPE ||
+		got.GetOnlineMeeting() == nil || deref(got.GetOnlineMeeting().GetJoinUrl()) != join || deref(got.GetWebLink()) == "" {
+		t.Errorf("event read back with the SDK lost properties: %+v", got.GetBackingStore().Enumerate())
+	}
+	as := got.GetAttendees()
+	if len(as) != 2 {
+		t.Fatalf("%d attendees", len(as))
+	}
+	for i, want := range []models.AttendeeType{models.OPTIONAL_ATTENDEETYPE, models.RESOURCE_ATTENDEETYPE} {
+		if deref(as[i].GetTypeEscaped()) != want || as[i].GetStatus() == nil || deref(as[i].GetStatus().GetResponse()) != models.NONE_RESPONSETYPE {
+			t.Errorf("attendee %d: type %v status %v", i, as[i].GetTypeEscaped(), as[i].GetStatus())
+		}
+	}
+	if org := got.GetOrganizer(); org == nil || deref(org.GetEmailAddress().GetAddress()) != "alice@contoso.onmicrosoft.com" {
+		t.Errorf("organizer = %v", org)
+	}
+}

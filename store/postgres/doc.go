@@ -56,6 +56,9 @@
 //     clear (with sha256(), PostgreSQL 11 or later); their old row
 //     versions stay on disk until VACUUM reclaims them, so run VACUUM FULL
 //     subscriptions after that upgrade.
+//   - Event.Details is one JSON document in a json (not jsonb) column, so
+//     that a description holding \u0000 is kept; NULL when the event has
+//     none.
 //   - Ids use the "C" collation, so [Store.ListEvents] pages in byte order.
 //   - Indexes serve the lookups the Engine makes: events by (calendar,
 //     id), subscriptions by id, by (calendar, id) and by expiration, the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/store/internal/details"
 	"github.com/calsync/calsync/store/internal/plan"
 	"github.com/jackc/pgx/v5"
 )
@@ -99,7 +100,7 @@ func utc(t time.Time) time.Time {
 
 const eventColumns = `id, status, summary, start_date, start_time, start_tz, end_date, end_time, end_tz,
 	recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence,
-	ical_uid, etag, updated, version, raw, raw_bytes`
+	ical_uid, etag, updated, version, raw, raw_bytes, details`
 
 // upsertSQL writes one event. Last write wins: the WHERE lets an update
 // through only if the stored row is still the version Apply planned against
@@ -109,8 +110,8 @@ const eventColumns = `id, status, summary, start_date, start_time, start_tz, end
 const upsertSQL = `INSERT INTO events AS e (calendar_id, id, status, summary,
 	start_date, start_time, start_tz, end_date, end_time, end_tz,
 	recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence,
-	ical_uid, etag, updated, version, generation, raw, raw_bytes)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $24)
+	ical_uid, etag, updated, version, generation, raw, raw_bytes, details)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $24, $25)
 ON CONFLICT (calendar_id, id) DO UPDATE SET
 	status = excluded.status, summary = excluded.summary,
 	start_date = excluded.start_date, start_time = excluded.start_time, start_tz = excluded.start_tz,
@@ -120,7 +121,7 @@ ON CONFLICT (calendar_id, id) DO UPDATE SET
 	recurrence = excluded.recurrence, ical_uid = excluded.ical_uid, etag = excluded.etag,
 	updated = excluded.updated, version = excluded.version,
 	generation = CASE WHEN $22::boolean THEN excluded.generation ELSE e.generation END,
-	raw = excluded.raw, raw_bytes = excluded.raw_bytes
+	raw = excluded.raw, raw_bytes = excluded.raw_bytes, details = excluded.details
 WHERE e.version = $23 AND e.updated <= excluded.updated
 RETURNING version`
 
@@ -339,11 +340,15 @@ func eventArgs(calendarID string, w plan.Write) []any {
 	if w.Existed {
 		prev = w.PrevVersion
 	}
+	var det any
+	if b := details.Marshal(e.Details); b != nil {
+		det = json.RawMessage(b) // a json column: it keeps \u0000, which jsonb refuses
+	}
 	return []any{calendarID, e.ID, e.Status, e.Summary,
 		e.Start.Date, e.Start.DateTime, e.Start.TimeZone, e.End.Date, e.End.DateTime, e.End.TimeZone,
 		e.RecurringEventID, osDate, osTime, osTZ, rec,
 		e.ICalUID, e.ETag, e.Updated, e.Version, w.Generation, raw,
-		w.SetGeneration, prev, rawBytes}
+		w.SetGeneration, prev, rawBytes, det}
 }
 
 var nulEscape = []byte(`\u0000`)
@@ -352,11 +357,18 @@ func scanEvent(row pgx.Row, calendarID string) (calsync.Event, error) {
 	e := calsync.Event{CalendarID: calendarID}
 	var osDate, osTZ *string
 	var osTime *time.Time
-	var raw, rawBytes []byte
+	var raw, rawBytes, det []byte
 	if err := row.Scan(&e.ID, &e.Status, &e.Summary, &e.Start.Date, &e.Start.DateTime, &e.Start.TimeZone,
 		&e.End.Date, &e.End.DateTime, &e.End.TimeZone, &e.RecurringEventID, &osDate, &osTime, &osTZ, &e.Recurrence,
-		&e.ICalUID, &e.ETag, &e.Updated, &e.Version, &raw, &rawBytes); err != nil {
+		&e.ICalUID, &e.ETag, &e.Updated, &e.Version, &raw, &rawBytes, &det); err != nil {
 		return calsync.Event{}, err
+	}
+	if len(det) > 0 {
+		d, err := details.Unmarshal(det)
+		if err != nil {
+			return calsync.Event{}, fmt.Errorf("event %q: %w", e.ID, err)
+		}
+		e.Details = d
 	}
 	e.Start.DateTime, e.End.DateTime, e.Updated = utc(e.Start.DateTime), utc(e.End.DateTime), utc(e.Updated)
 	if osDate != nil {

@@ -41,6 +41,8 @@
 //   - Subscriptions keep their secret's SHA-256 (SecretHash), never the
 //     secret itself. Migration 5 hashes the secrets older versions kept in
 //     clear, and secure_delete wipes their old bytes from the file.
+//   - Event.Details is one JSON document in the details column (NULL when
+//     the event has none); Details.Created keeps nanoseconds.
 //   - Event ids are compared as bytes (SQLite's BINARY collation), so
 //     [Store.ListEvents] pages in the byte order the contract asks for.
 //

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/store/internal/details"
 	"github.com/calsync/calsync/store/internal/plan"
 )
 
@@ -93,7 +94,7 @@ func (s *Store) SyncState(ctx context.Context, calendarID string) (calsync.SyncS
 
 const eventColumns = `id, status, summary, start_date, start_time, start_tz, end_date, end_time, end_tz,
 	recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence,
-	ical_uid, etag, updated, version, raw`
+	ical_uid, etag, updated, version, raw, details`
 
 // Apply applies a batch of changes and writes b.State in one BEGIN
 // IMMEDIATE transaction, following the rules of [calsync.Batch] (b.Expect
@@ -283,8 +284,8 @@ func applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync
 const upsertSQL = `INSERT INTO events (calendar_id, id, status, summary,
 	start_date, start_time, start_tz, end_date, end_time, end_tz,
 	recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence,
-	ical_uid, etag, updated, version, generation, raw)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+	ical_uid, etag, updated, version, generation, raw, details)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?24)
 ON CONFLICT (calendar_id, id) DO UPDATE SET
 	status = excluded.status, summary = excluded.summary,
 	start_date = excluded.start_date, start_time = excluded.start_time, start_tz = excluded.start_tz,
@@ -294,7 +295,7 @@ ON CONFLICT (calendar_id, id) DO UPDATE SET
 	recurrence = excluded.recurrence, ical_uid = excluded.ical_uid, etag = excluded.etag,
 	updated = excluded.updated, version = excluded.version,
 	generation = CASE WHEN ?22 THEN excluded.generation ELSE events.generation END,
-	raw = excluded.raw
+	raw = excluded.raw, details = excluded.details
 WHERE events.version = ?23 AND events.updated <= excluded.updated`
 
 func eventArgs(calendarID string, w plan.Write) ([]any, error) {
@@ -334,11 +335,15 @@ func eventArgs(calendarID string, w plan.Write) ([]any, error) {
 	if w.Existed {
 		prev = w.PrevVersion
 	}
+	var det any
+	if b := details.Marshal(e.Details); b != nil {
+		det = string(b)
+	}
 	return []any{calendarID, e.ID, e.Status, e.Summary,
 		e.Start.Date, st, e.Start.TimeZone, e.End.Date, et, e.End.TimeZone,
 		e.RecurringEventID, osDate, osTime, osTZ, rec,
 		e.ICalUID, e.ETag, upd, e.Version, w.Generation, raw,
-		w.SetGeneration, prev}, nil
+		w.SetGeneration, prev, det}, nil
 }
 
 var errConcurrent = errors.New("the stored row changed under the transaction")
@@ -363,9 +368,17 @@ func scanEvent(sc scanner, calendarID string) (calsync.Event, error) {
 	var osDate, osTZ, rec sql.NullString
 	var osTime sql.NullInt64
 	var raw []byte
+	var det sql.NullString
 	if err := sc.Scan(&e.ID, &e.Status, &e.Summary, &e.Start.Date, &st, &e.Start.TimeZone, &e.End.Date, &et, &e.End.TimeZone,
-		&e.RecurringEventID, &osDate, &osTime, &osTZ, &rec, &e.ICalUID, &e.ETag, &upd, &e.Version, &raw); err != nil {
+		&e.RecurringEventID, &osDate, &osTime, &osTZ, &rec, &e.ICalUID, &e.ETag, &upd, &e.Version, &raw, &det); err != nil {
 		return calsync.Event{}, err
+	}
+	if det.Valid {
+		d, err := details.Unmarshal([]byte(det.String))
+		if err != nil {
+			return calsync.Event{}, fmt.Errorf("event %q: %w", e.ID, err)
+		}
+		e.Details = d
 	}
 	e.Start.DateTime, e.End.DateTime, e.Updated = dec(st), dec(et), dec(upd)
 	if osDate.Valid {

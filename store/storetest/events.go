@@ -25,6 +25,7 @@ func (h *harness) fullEvents(cal string) []*calsync.Event {
 	return []*calsync.Event{
 		{
 			ID: "allday", CalendarID: cal, Status: "confirmed", Summary: "Holiday ✈ ünïcode",
+			Details: calsync.EventDetails{Availability: calsync.AvailabilityFree, Organizer: calsync.Person{Self: true}},
 			Start:   calsync.EventTime{Date: "2031-03-14"},
 			End:     calsync.EventTime{Date: "2031-03-16", TimeZone: "Europe/Paris"},
 			ICalUID: "allday@google.com", ETag: `"3181161784712000"`, Updated: h.at(1),
@@ -32,6 +33,21 @@ func (h *harness) fullEvents(cal string) []*calsync.Event {
 		},
 		{
 			ID: "series", CalendarID: cal, Status: "tentative", Summary: "Weekly",
+			Details: calsync.EventDetails{
+				Description: "Agenda:\n<b>ünïcode</b> \u0000 \"quoted\"", DescriptionHTML: true, Location: "Room 4 ✈",
+				Availability: calsync.AvailabilityOutOfOffice, Visibility: calsync.VisibilityConfidential,
+				Organizer: calsync.Person{Email: "dana@example.org", Name: "Dana", Self: true},
+				Attendees: []calsync.Attendee{
+					{Email: "dana@example.org", Name: "Dana", Type: calsync.AttendeeRequired, Response: calsync.ResponseAccepted, Self: true, Organizer: true},
+					{Email: "bob@example.org", Type: calsync.AttendeeOptional, Response: calsync.ResponseTentative},
+					{Email: "room@example.org", Name: "Room", Type: calsync.AttendeeResource, Response: calsync.ResponseDeclined},
+					{Email: "carol@example.org", Type: calsync.AttendeeRequired, Response: calsync.ResponseNeedsAction},
+				},
+				Response:   calsync.ResponseAccepted,
+				MeetingURL: "https://meet.example.com/abc-defg-hij",
+				WebLink:    "https://calendar.example.com/event?eid=c2VyaWVz",
+				Created:    base.In(kolkata).Add(-48 * time.Hour),
+			},
 			Start:      calsync.EventTime{DateTime: base.In(paris).Add(24 * time.Hour), TimeZone: "Europe/Paris"},
 			End:        calsync.EventTime{DateTime: base.In(paris).Add(25 * time.Hour), TimeZone: "Europe/Paris"},
 			Recurrence: []string{"RRULE:FREQ=WEEKLY;BYDAY=MO,WE", "EXDATE;TZID=Europe/Paris:20310317T160926"},
@@ -172,9 +188,13 @@ func testCopies(h *harness) {
 		e.Raw = json.RawMessage(`{"id":"e","summary":"hello"}`)
 		e.Recurrence = []string{"RRULE:FREQ=DAILY", "EXDATE:20310315T000000Z"}
 		e.OriginalStart = &calsync.EventTime{DateTime: base, TimeZone: "UTC"}
+		e.Details.Attendees = []calsync.Attendee{{Email: "a@example.com", Response: calsync.ResponseAccepted}}
 		return e
 	}
 	mutate := func(e *calsync.Event) {
+		if len(e.Details.Attendees) > 0 {
+			e.Details.Attendees[0].Response = calsync.ResponseDeclined
+		}
 		if len(e.Raw) > 0 {
 			e.Raw[len(e.Raw)-3] = 'X'
 		}
@@ -236,4 +256,34 @@ func testRawJSON(h *harness) {
 		h.put(cal, e)
 		h.checkEvent(fmt.Sprintf("event with Raw %s", raw), h.event(cal, e.ID), want(e, 1))
 	}
+}
+
+// testDetailsReplaced checks that a newer version of an event replaces its
+// Details as a whole: fewer attendees, other values, and none at all.
+func testDetailsReplaced(h *harness) {
+	cal := h.newCalendar("cal")
+	e := h.ev(cal, "e", h.at(1), "1")
+	e.Details = calsync.EventDetails{
+		Description: "v1", Location: "Room 1", Availability: calsync.AvailabilityBusy, Visibility: calsync.VisibilityDefault,
+		Attendees: []calsync.Attendee{
+			{Email: "a@example.com", Type: calsync.AttendeeRequired, Response: calsync.ResponseNeedsAction},
+			{Email: "b@example.com", Type: calsync.AttendeeOptional, Response: calsync.ResponseNeedsAction},
+		},
+		Created: h.at(0),
+	}
+	h.put(cal, e)
+	h.checkEvent("first version", h.event(cal, "e"), want(e, 1))
+
+	e2 := h.ev(cal, "e", h.at(2), "2")
+	e2.Details = calsync.EventDetails{
+		Description: "v2", Availability: calsync.AvailabilityFree, Visibility: calsync.VisibilityPrivate,
+		Attendees: []calsync.Attendee{{Email: "b@example.com", Type: calsync.AttendeeOptional, Response: calsync.ResponseDeclined}},
+		Created:   h.at(0),
+	}
+	h.put(cal, e2)
+	h.checkEvent("second version", h.event(cal, "e"), want(e2, 2))
+
+	e3 := h.ev(cal, "e", h.at(3), "3")
+	h.put(cal, e3)
+	h.checkEvent("version without details", h.event(cal, "e"), want(e3, 3))
 }

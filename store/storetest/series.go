@@ -13,7 +13,7 @@ import (
 func testSeriesDeleteCascades(h *harness) {
 	cal := h.newCalendar("cal")
 	series := h.ev(cal, "s", h.at(1), "1")
-	exc := func(id string, status string) *calsync.Event {
+	exc := func(id string, status calsync.Status) *calsync.Event {
 		e := h.ev(cal, id, h.at(2), "1")
 		e.RecurringEventID, e.Status = "s", status
 		e.OriginalStart = &calsync.EventTime{DateTime: h.at(100)}

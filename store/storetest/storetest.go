@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/internal/eventdiff"
 	"github.com/calsync/calsync/store/internal/fixture"
 )
 
@@ -106,6 +107,7 @@ var cases = []struct {
 	{"CursorWithEvents", testCursorWithEvents},
 	{"DeleteThenOlderUpsert", testDeleteThenOlderUpsert},
 	{"RawJSON", testRawJSON},
+	{"DetailsReplaced", testDetailsReplaced},
 	{"UnchangedFinerThanPrecision", testUnchangedFinerThanPrecision},
 	{"SweepWithoutGeneration", testSweepWithoutGeneration},
 	{"Expect", testExpect},
@@ -306,7 +308,7 @@ func eventDiff(got, want calsync.Event) []string {
 	}
 	str("ID", got.ID, want.ID)
 	str("CalendarID", got.CalendarID, want.CalendarID)
-	str("Status", got.Status, want.Status)
+	str("Status", string(got.Status), string(want.Status))
 	str("Summary", got.Summary, want.Summary)
 	str("RecurringEventID", got.RecurringEventID, want.RecurringEventID)
 	str("ICalUID", got.ICalUID, want.ICalUID)
@@ -333,6 +335,7 @@ func eventDiff(got, want calsync.Event) []string {
 	if !sameJSON(got.Raw, want.Raw) {
 		d = append(d, fmt.Sprintf("Raw = %s, want %s", got.Raw, want.Raw))
 	}
+	d = append(d, eventdiff.Details(got.Details, want.Details)...)
 	return d
 }
 
