@@ -82,9 +82,12 @@
 //
 // # Recurring events
 //
-// A recurrence may hold one RRULE with FREQ=DAILY or WEEKLY and INTERVAL,
-// COUNT, UNTIL, BYDAY (plain weekdays) and WKST, plus EXDATE lines; other
-// rules are rejected with 400. Instances are materialised when the series is
+// A recurrence holds RFC 5545 RRULE, EXRULE, RDATE and EXDATE lines, as
+// the Events reference says: any FREQ and BYxxx part (monthly, yearly,
+// BYMONTHDAY, BYSETPOS, ...), expanded by package
+// [github.com/calsync/calsync/recur] in the start's time zone; a line of
+// another kind, or one RFC 5545 cannot read, is rejected with 400.
+// Instances are materialised when the series is
 // written (at most [MaxInstances], within [ExpansionHorizon]) with Google's
 // ids: <seriesId>_<yyyymmddTHHMMSSZ> (timed, UTC) or <seriesId>_<yyyymmdd>
 // (all-day). Writing an instance id (patch, update, delete) turns it into an

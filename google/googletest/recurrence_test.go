@@ -227,6 +227,12 @@ func TestRecurrenceRules(t *testing.T) {
 		{"RRULE:FREQ=DAILY;COUNT=5", []string{"EXDATE;VALUE=DATE:20260303"}, 4, "_20260304"},
 		{"RRULE:FREQ=DAILY", nil, googletest.MaxInstances, "_20260303"},
 		{"RRULE:FREQ=WEEKLY", nil, 105, "_20260309"}, // two years of Mondays
+		// Monthly and yearly rules, BYMONTHDAY and BYSETPOS (2 March 2026
+		// is a Monday, but not the last of its month).
+		{"RRULE:FREQ=MONTHLY;BYDAY=MO;BYSETPOS=-1;COUNT=3", nil, 3, "_20260427"},
+		{"RRULE:FREQ=MONTHLY;BYMONTHDAY=2,16;COUNT=4", nil, 4, "_20260316"},
+		{"RRULE:FREQ=YEARLY;COUNT=3", nil, 2, "_20270302"}, // the third is past ExpansionHorizon
+		{"RRULE:FREQ=YEARLY;BYMONTH=3,9;BYDAY=1MO;COUNT=4", []string{"EXDATE;VALUE=DATE:20260907"}, 3, "_20270301"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(append([]string{tc.rule}, tc.extra...), " "), func(t *testing.T) {

@@ -409,7 +409,11 @@ func TestInsertValidation(t *testing.T) {
 		{"dateTime without offset or zone", `{"start":{"dateTime":"2026-03-04T10:00:00"},"end":{"dateTime":"2026-03-04T11:00:00"}}`, 400, "invalid"},
 		{"bad time zone", `{"start":{"dateTime":"2026-03-04T10:00:00","timeZone":"Mars/Olympus"},"end":{"dateTime":"2026-03-04T11:00:00","timeZone":"UTC"}}`, 400, "invalid"},
 		{"recurring without time zone", `{"start":{"dateTime":"2026-03-04T10:00:00Z"},"end":{"dateTime":"2026-03-04T11:00:00Z"},"recurrence":["RRULE:FREQ=DAILY"]}`, 400, "invalid"},
-		{"unsupported rule", `{"start":{"date":"2026-03-04"},"end":{"date":"2026-03-05"},"recurrence":["RRULE:FREQ=MONTHLY"]}`, 400, "invalid"},
+		// Any RFC 5545 rule is valid (Events reference: recurrence is
+		// "RRULE, EXRULE, RDATE and EXDATE lines ... as specified in
+		// RFC5545"); one that is not RFC 5545 is not.
+		{"invalid rule", `{"start":{"date":"2026-03-04"},"end":{"date":"2026-03-05"},"recurrence":["RRULE:FREQ=SOMETIMES"]}`, 400, "invalid"},
+		{"not a recurrence line", `{"start":{"date":"2026-03-04"},"end":{"date":"2026-03-05"},"recurrence":["RRULE:FREQ=DAILY","DTSTART:20260304"]}`, 400, "invalid"},
 		{"id with invalid characters", `{"id":"Hello-World","start":{"date":"2026-03-04"},"end":{"date":"2026-03-05"}}`, 400, "invalid"},
 		{"id too short", `{"id":"abc","start":{"date":"2026-03-04"},"end":{"date":"2026-03-05"}}`, 400, "invalid"},
 		{"local time with zone", `{"start":{"dateTime":"2026-03-04T10:00:00","timeZone":"Europe/Berlin"},"end":{"dateTime":"2026-03-04T11:00:00","timeZone":"Europe/Berlin"}}`, 200, ""},

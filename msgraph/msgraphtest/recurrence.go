@@ -2,16 +2,21 @@ package msgraphtest
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/calsync/calsync/provider"
+	"github.com/calsync/calsync/recur"
 )
 
 // PatternedRecurrence is Graph's patternedRecurrence, the recurrence of a
-// series master. Supported: pattern types "daily" and "weekly" (interval,
-// daysOfWeek, firstDayOfWeek) and range types "endDate", "noEnd" and
-// "numbered"; recurrenceTimeZone may be "" or "UTC" or an IANA zone name.
-// Other patterns are rejected.
+// series master: every pattern type ("daily", "weekly", "absoluteMonthly",
+// "relativeMonthly", "absoluteYearly", "relativeYearly") and range type
+// ("endDate", "noEnd", "numbered") of the recurrencePattern and
+// recurrenceRange references; recurrenceTimeZone may be "" or "UTC" or an
+// IANA zone name. The server converts it to an RFC 5545 RRULE and expands
+// that with package [github.com/calsync/calsync/recur] in the
+// recurrenceTimeZone.
 type PatternedRecurrence struct {
 	Pattern RecurrencePattern `json:"pattern"`
 	Range   RecurrenceRange   `json:"range"`
@@ -19,18 +24,21 @@ type PatternedRecurrence struct {
 
 // RecurrencePattern is Graph's recurrencePattern.
 type RecurrencePattern struct {
-	// Type is "daily" or "weekly".
+	// Type is "daily", "weekly", "absoluteMonthly", "relativeMonthly",
+	// "absoluteYearly" or "relativeYearly".
 	Type string `json:"type"`
-	// Interval is the number of days or weeks between occurrences; 0
-	// means 1.
+	// Interval is the number of days, weeks, months or years between
+	// occurrences; 0 means 1.
 	Interval int `json:"interval"`
-	// Month, DayOfMonth and Index are part of Graph's shape; only the
-	// zero values are supported.
-	Month      int    `json:"month"`
-	DayOfMonth int    `json:"dayOfMonth"`
-	Index      string `json:"index,omitempty"`
-	// DaysOfWeek lists "monday" ... "sunday" for weekly patterns; empty
-	// means the weekday of the start.
+	// Month (1-12) is the month of yearly patterns; DayOfMonth (1-31) the
+	// day of absolute monthly and yearly ones.
+	Month      int `json:"month"`
+	DayOfMonth int `json:"dayOfMonth"`
+	// Index picks among DaysOfWeek in relative patterns: "first"
+	// (default), "second", "third", "fourth" or "last".
+	Index string `json:"index,omitempty"`
+	// DaysOfWeek lists "monday" ... "sunday" for weekly and relative
+	// patterns; empty means, for weekly ones, the weekday of the start.
 	DaysOfWeek []string `json:"daysOfWeek,omitempty"`
 	// FirstDayOfWeek starts the week for weekly intervals; default
 	// "sunday".
@@ -64,8 +72,9 @@ func (rec *PatternedRecurrence) normalize(start time.Time) error {
 	p, r := &rec.Pattern, &rec.Range
 	p.Type = strings.ToLower(p.Type)
 	r.Type = strings.ToLower(r.Type)
-	if p.Type != "daily" && p.Type != "weekly" {
-		return fmt.Errorf("recurrence pattern type %q is not supported (daily, weekly)", p.Type)
+	typ, ok := patternTypes[p.Type]
+	if !ok {
+		return fmt.Errorf("recurrence pattern type %q is not a recurrencePatternType", p.Type)
 	}
 	if p.Interval == 0 {
 		p.Interval = 1
@@ -73,8 +82,25 @@ func (rec *PatternedRecurrence) normalize(start time.Time) error {
 	if p.Interval < 0 || p.Interval > 999 {
 		return fmt.Errorf("recurrence interval %d is out of range", p.Interval)
 	}
-	if p.Month != 0 || p.DayOfMonth != 0 || (p.Index != "" && p.Index != "first") {
-		return fmt.Errorf("recurrence month, dayOfMonth and index are not supported")
+	yearly := strings.HasSuffix(p.Type, "yearly")
+	absolute := strings.HasPrefix(p.Type, "absolute")
+	relative := strings.HasPrefix(p.Type, "relative")
+	p.Type = typ
+	switch {
+	case yearly && (p.Month < 1 || p.Month > 12):
+		return fmt.Errorf("recurrence month %d is out of range", p.Month)
+	case !yearly && p.Month != 0:
+		return fmt.Errorf("recurrence month is only for yearly patterns")
+	case absolute && (p.DayOfMonth < 1 || p.DayOfMonth > 31):
+		return fmt.Errorf("recurrence dayOfMonth %d is out of range", p.DayOfMonth)
+	case !absolute && p.DayOfMonth != 0:
+		return fmt.Errorf("recurrence dayOfMonth is only for absolute patterns")
+	case relative && len(p.DaysOfWeek) == 0:
+		return fmt.Errorf("recurrence daysOfWeek is required for relative patterns")
+	}
+	p.Index = strings.ToLower(p.Index)
+	if _, ok := setPositions[p.Index]; !ok || (!relative && p.Index != "" && p.Index != "first") {
+		return fmt.Errorf("recurrence index %q is not a weekIndex of a relative pattern", p.Index)
 	}
 	loc, err := recurrenceLocation(r.RecurrenceTimeZone)
 	if err != nil {
@@ -134,68 +160,76 @@ func recurrenceLocation(name string) (*time.Location, error) {
 	return loc, nil
 }
 
+// patternTypes maps the lower-cased recurrencePatternType values to
+// Graph's spelling.
+var patternTypes = map[string]string{
+	"daily": "daily", "weekly": "weekly", "absolutemonthly": "absoluteMonthly", "relativemonthly": "relativeMonthly",
+	"absoluteyearly": "absoluteYearly", "relativeyearly": "relativeYearly",
+}
+
+var setPositions = map[string]string{"": "1", "first": "1", "second": "2", "third": "3", "fourth": "4", "last": "-1"}
+
+var rfcWeekdays = map[string]string{"sunday": "SU", "monday": "MO", "tuesday": "TU", "wednesday": "WE", "thursday": "TH", "friday": "FR", "saturday": "SA"}
+
+// rrule renders rec (normalized) as an RFC 5545 RRULE value: the pattern
+// as FREQ, INTERVAL and BYxxx parts (a relative pattern's index as
+// BYSETPOS over its days), an endDate range as UNTIL with that date (the
+// whole day, in the recurrenceTimeZone), a numbered range as COUNT.
+func (rec *PatternedRecurrence) rrule() string {
+	p, r := rec.Pattern, rec.Range
+	p.Type = strings.ToLower(p.Type)
+	var days []string
+	for _, d := range p.DaysOfWeek {
+		days = append(days, rfcWeekdays[d])
+	}
+	parts := []string{"FREQ=" + strings.ToUpper(strings.TrimPrefix(strings.TrimPrefix(p.Type, "absolute"), "relative")),
+		fmt.Sprintf("INTERVAL=%d", p.Interval)}
+	if strings.HasSuffix(p.Type, "yearly") {
+		parts = append(parts, fmt.Sprintf("BYMONTH=%d", p.Month))
+	}
+	switch {
+	case p.Type == "weekly":
+		parts = append(parts, "BYDAY="+strings.Join(days, ","), "WKST="+rfcWeekdays[p.FirstDayOfWeek])
+	case strings.HasPrefix(p.Type, "absolute"):
+		parts = append(parts, fmt.Sprintf("BYMONTHDAY=%d", p.DayOfMonth))
+	case strings.HasPrefix(p.Type, "relative"):
+		parts = append(parts, "BYDAY="+strings.Join(days, ","), "BYSETPOS="+setPositions[p.Index])
+	}
+	switch r.Type {
+	case "endDate":
+		parts = append(parts, "UNTIL="+strings.ReplaceAll(r.EndDate, "-", ""))
+	case "numbered":
+		parts = append(parts, fmt.Sprintf("COUNT=%d", r.NumberOfOccurrences))
+	}
+	return strings.Join(parts, ";")
+}
+
 // expand returns the original start times of the series that starts at
 // start (the master's start) with rec, at most MaxOccurrences and not later
-// than ExpansionHorizon after start. rec must be normalized.
+// than ExpansionHorizon after start. rec must be normalized. The series
+// begins on the range's startDate at the master's time of day in the
+// recurrenceTimeZone; its first occurrence is the first day from there
+// that the pattern matches.
 func expand(start time.Time, rec *PatternedRecurrence) []time.Time {
 	loc, _ := recurrenceLocation(rec.Range.RecurrenceTimeZone)
 	local := start.In(loc)
-	h, mi, sec := local.Clock()
-	ns := local.Nanosecond()
 	first, _ := time.ParseInLocation(time.DateOnly, rec.Range.StartDate, loc)
-	var last time.Time
-	if rec.Range.Type == "endDate" {
-		last, _ = time.ParseInLocation(time.DateOnly, rec.Range.EndDate, loc)
-	}
 	horizon := start.Add(ExpansionHorizon)
 	if first.After(horizon) {
 		return nil
 	}
-	limit := MaxOccurrences
-	if rec.Range.Type == "numbered" {
-		limit = min(limit, rec.Range.NumberOfOccurrences)
+	h, mi, sec := local.Clock()
+	dtstart := time.Date(first.Year(), first.Month(), first.Day(), h, mi, sec, local.Nanosecond(), loc)
+	set, err := recur.Parse(provider.EventTime{DateTime: dtstart, TimeZone: loc.String()}, []string{"RRULE:" + rec.rrule()})
+	if err != nil {
+		return nil // normalize let through only rules recur reads
 	}
 	var out []time.Time
-	// emit reports false when expansion must stop.
-	emit := func(day time.Time) bool {
-		if !last.IsZero() && day.After(last) {
-			return false
-		}
-		t := time.Date(day.Year(), day.Month(), day.Day(), h, mi, sec, ns, loc)
-		if t.After(horizon) {
-			return false
+	for _, t := range set.Starts(first, horizon.Add(time.Nanosecond)) {
+		if len(out) == MaxOccurrences {
+			break
 		}
 		out = append(out, t.UTC())
-		return len(out) < limit
-	}
-	addDays := func(t time.Time, n int) time.Time {
-		return time.Date(t.Year(), t.Month(), t.Day()+n, 0, 0, 0, 0, loc)
-	}
-	iv := rec.Pattern.Interval
-	switch rec.Pattern.Type {
-	case "daily":
-		for d := first; ; d = addDays(d, iv) {
-			if !emit(d) {
-				return out
-			}
-		}
-	case "weekly":
-		fdw := weekdays[rec.Pattern.FirstDayOfWeek]
-		week := addDays(first, -((int(first.Weekday()) - int(fdw) + 7) % 7))
-		for ; ; week = addDays(week, 7*iv) {
-			for i := range 7 {
-				d := addDays(week, i)
-				if d.Before(first) || !slices.Contains(rec.Pattern.DaysOfWeek, strings.ToLower(d.Weekday().String())) {
-					continue
-				}
-				if !emit(d) {
-					return out
-				}
-			}
-			if week.After(horizon) {
-				return out
-			}
-		}
 	}
 	return out
 }

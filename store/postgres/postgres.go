@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/vault"
@@ -163,6 +164,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, upTo int) error {
 		for _, m := range ms[cur:max(cur, upTo)] {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
+			}
+			if strings.HasSuffix(m.Name, "_time_index.sql") {
+				if err := backfillSpans(ctx, tx); err != nil {
+					return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
+				}
 			}
 		}
 		if upTo > cur {

@@ -110,8 +110,10 @@ const eventColumns = `id, status, summary, start_date, start_time, start_tz, end
 const upsertSQL = `INSERT INTO events AS e (calendar_id, id, status, summary,
 	start_date, start_time, start_tz, end_date, end_time, end_tz,
 	recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence,
-	ical_uid, etag, updated, version, generation, raw, raw_bytes, details)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $24, $25)
+	ical_uid, etag, updated, version, generation, raw, raw_bytes, details,
+	span_start, span_end)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $24, $25,
+	$26, $27)
 ON CONFLICT (calendar_id, id) DO UPDATE SET
 	status = excluded.status, summary = excluded.summary,
 	start_date = excluded.start_date, start_time = excluded.start_time, start_tz = excluded.start_tz,
@@ -120,6 +122,7 @@ ON CONFLICT (calendar_id, id) DO UPDATE SET
 	original_start_time = excluded.original_start_time, original_start_tz = excluded.original_start_tz,
 	recurrence = excluded.recurrence, ical_uid = excluded.ical_uid, etag = excluded.etag,
 	updated = excluded.updated, version = excluded.version,
+	span_start = excluded.span_start, span_end = excluded.span_end,
 	generation = CASE WHEN $22::boolean THEN excluded.generation ELSE e.generation END,
 	raw = excluded.raw, raw_bytes = excluded.raw_bytes, details = excluded.details
 WHERE e.version = $23 AND e.updated <= excluded.updated
@@ -319,6 +322,7 @@ func storedPrecision(b *calsync.Batch) *calsync.Batch {
 }
 
 func eventArgs(calendarID string, w plan.Write) []any {
+	spanStart, spanEnd := calsync.IndexSpan(*w.Event)
 	e := w.Event
 	var osDate, osTZ *string
 	var osTime *time.Time
@@ -348,7 +352,7 @@ func eventArgs(calendarID string, w plan.Write) []any {
 		e.Start.Date, e.Start.DateTime, e.Start.TimeZone, e.End.Date, e.End.DateTime, e.End.TimeZone,
 		e.RecurringEventID, osDate, osTime, osTZ, rec,
 		e.ICalUID, e.ETag, e.Updated, e.Version, w.Generation, raw,
-		w.SetGeneration, prev, rawBytes, det}
+		w.SetGeneration, prev, rawBytes, det, spanStart, spanEnd}
 }
 
 var nulEscape = []byte(`\u0000`)

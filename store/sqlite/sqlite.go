@@ -213,6 +213,11 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 			}
+			if strings.HasSuffix(m.Name, "_time_index.sql") {
+				if err := backfillSpans(ctx, tx); err != nil {
+					return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
+				}
+			}
 		}
 		if upTo > cur {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {

@@ -284,8 +284,10 @@ func applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync
 const upsertSQL = `INSERT INTO events (calendar_id, id, status, summary,
 	start_date, start_time, start_tz, end_date, end_time, end_tz,
 	recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence,
-	ical_uid, etag, updated, version, generation, raw, details)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?24)
+	ical_uid, etag, updated, version, generation, raw, details,
+	span_start, span_end)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?24,
+	?25, ?26)
 ON CONFLICT (calendar_id, id) DO UPDATE SET
 	status = excluded.status, summary = excluded.summary,
 	start_date = excluded.start_date, start_time = excluded.start_time, start_tz = excluded.start_tz,
@@ -294,6 +296,7 @@ ON CONFLICT (calendar_id, id) DO UPDATE SET
 	original_start_time = excluded.original_start_time, original_start_tz = excluded.original_start_tz,
 	recurrence = excluded.recurrence, ical_uid = excluded.ical_uid, etag = excluded.etag,
 	updated = excluded.updated, version = excluded.version,
+	span_start = excluded.span_start, span_end = excluded.span_end,
 	generation = CASE WHEN ?22 THEN excluded.generation ELSE events.generation END,
 	raw = excluded.raw, details = excluded.details
 WHERE events.version = ?23 AND events.updated <= excluded.updated`
@@ -331,6 +334,10 @@ func eventArgs(calendarID string, w plan.Write) ([]any, error) {
 	if len(e.Raw) > 0 {
 		raw = []byte(e.Raw)
 	}
+	spanStart, spanEnd, err := span(*e)
+	if err != nil {
+		return nil, err
+	}
 	prev := int64(-1)
 	if w.Existed {
 		prev = w.PrevVersion
@@ -343,7 +350,7 @@ func eventArgs(calendarID string, w plan.Write) ([]any, error) {
 		e.Start.Date, st, e.Start.TimeZone, e.End.Date, et, e.End.TimeZone,
 		e.RecurringEventID, osDate, osTime, osTZ, rec,
 		e.ICalUID, e.ETag, upd, e.Version, w.Generation, raw,
-		w.SetGeneration, prev, det}, nil
+		w.SetGeneration, prev, det, spanStart, spanEnd}, nil
 }
 
 var errConcurrent = errors.New("the stored row changed under the transaction")

@@ -98,6 +98,7 @@ var cases = []struct {
 	{"SeriesDeleteCascades", testSeriesDeleteCascades},
 	{"SweepAcrossPages", testSweepAcrossPages},
 	{"ListEvents", testListEvents},
+	{"EventsBetween", testEventsBetween},
 	{"Subscriptions", testSubscriptions},
 	{"ExpiringSubscriptions", testExpiringSubscriptions},
 	{"Copies", testCopies},
