@@ -306,3 +306,56 @@ func TestLifecycleWaitsForRenewalLease(t *testing.T) {
 		t.Errorf("subscriptions after the lease expired = %+v, want a new one", subs)
 	}
 }
+
+// checkingProvider is the renewing fake that can also tell whether it
+// still has a subscription (as Graph's GET /subscriptions/{id} does).
+type checkingProvider struct {
+	*renewingProvider
+	gone   map[string]bool
+	checks int
+}
+
+func (c *checkingProvider) CheckSubscription(_ context.Context, _ provider.Calendar, sub *provider.Subscription) error {
+	c.checks++
+	if c.gone[sub.ID] {
+		return gone
+	}
+	return nil
+}
+
+// A subscription the provider removed without a lifecycle notification
+// reaching us (Graph's can be lost) is found by the safety net once its
+// sync finds changes no push announced, and replaced.
+func TestSafetyNetReplacesSubscriptionGoneWithoutNotice(t *testing.T) {
+	ctx := context.Background()
+	f := newRenewFixture(t)
+	cp := &checkingProvider{renewingProvider: f.p, gone: map[string]bool{}}
+	e, err := calsync.NewEngine(calsync.Config{Store: f.st, Providers: []calsync.Provider{cp}, Now: func() time.Time { return *f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A quiet calendar is synced by the safety net, and not checked.
+	*f.now = f.now.Add(7 * time.Hour)
+	if _, err := e.RunSweep(ctx, calsync.SweepSafetyNet); err != nil {
+		t.Fatal(err)
+	}
+	if cp.checks != 0 {
+		t.Fatalf("checks of a quiet calendar = %d, want 0", cp.checks)
+	}
+	cp.gone[f.sub.ID] = true
+	f.p.put("d") // announced on the removed subscription: never pushed
+	*f.now = f.now.Add(7 * time.Hour)
+	if _, err := e.RunSweep(ctx, calsync.SweepSafetyNet); err != nil {
+		t.Fatal(err)
+	}
+	if cp.checks != 1 {
+		t.Errorf("checks = %d, want 1", cp.checks)
+	}
+	subs := f.subs(t)
+	if len(subs) != 1 || subs[0].ID == f.sub.ID {
+		t.Fatalf("subscriptions = %+v, want one new one", subs)
+	}
+	if got := storedIDs(t, f.st, fakeCal.ID); !slices.Equal(got, []string{"a", "b", "c", "d"}) {
+		t.Errorf("events = %v", got)
+	}
+}

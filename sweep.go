@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/calsync/calsync/provider"
 )
 
 // Sweep names one piece of the Engine's periodic work. Run schedules every
@@ -36,6 +38,9 @@ const (
 	// SweepSafetyNet syncs every calendar whose last successful sync is
 	// older than Config.SafetyNetAfter, because pushes are not guaranteed.
 	// Every Config.SafetyNetInterval.
+	// When such a sync finds changes no push announced, it also asks a
+	// provider that can tell (provider.SubscriptionChecker: Graph) whether
+	// the calendar's subscription still exists, and replaces it if not.
 	SweepSafetyNet Sweep = "safety_net"
 	// SweepPruneLedger deletes the notification ledger's entries older than
 	// Config.DedupRetention (Stores that implement [Ledger]). Every
@@ -188,9 +193,53 @@ func (e *Engine) safetyNet(ctx context.Context) (int, error) {
 			continue
 		}
 		n++
+		before, _ := e.obs.calendarHealth(c.ID)
 		if err := e.Process(ctx, Notification{Kind: Resync, Provider: c.Provider, CalendarID: c.ID}); err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		if after, _ := e.obs.calendarHealth(c.ID); after.Changes > before.Changes {
+			// Changes no push announced: the subscription may be gone
+			// without the provider having said so (a lost lifecycle
+			// notification).
+			if err := e.checkSubscriptions(ctx, c); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// checkSubscriptions asks the provider (a provider.SubscriptionChecker)
+// whether it still has cal's subscriptions, and replaces those it no
+// longer has as a subscriptionRemoved lifecycle notification would.
+func (e *Engine) checkSubscriptions(ctx context.Context, cal Calendar) error {
+	p, err := e.provider(cal.Provider)
+	if err != nil {
+		return err
+	}
+	checker, ok := p.(provider.SubscriptionChecker)
+	if !ok {
+		return nil
+	}
+	subs, err := e.cfg.Store.ListSubscriptions(ctx, cal.ID)
+	if err != nil {
+		return fmt.Errorf("calsync: safety net: %w", err)
+	}
+	var errs []error
+	for i := range subs {
+		e.obs.providerCall(cal.ID)
+		err := checker.CheckSubscription(ctx, cal, &subs[i])
+		if !errors.Is(err, ErrSubscriptionGone) {
+			if err != nil {
+				e.log.WarnContext(ctx, "calsync: cannot check subscription", "calendar", cal.ID, "subscription", subs[i].ID, "err", err)
+			}
+			continue
+		}
+		e.log.WarnContext(ctx, "calsync: subscription gone without notice, replacing it", "calendar", cal.ID, "subscription", subs[i].ID)
+		if err := e.Process(ctx, Notification{Kind: SubscriptionRemoved, Provider: cal.Provider, CalendarID: cal.ID, SubscriptionID: subs[i].ID}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

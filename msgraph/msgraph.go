@@ -250,9 +250,10 @@ type Provider struct {
 }
 
 var (
-	_ provider.Provider     = (*Provider)(nil)
-	_ provider.Renewer      = (*Provider)(nil)
-	_ provider.Reauthorizer = (*Provider)(nil)
+	_ provider.Provider            = (*Provider)(nil)
+	_ provider.Renewer             = (*Provider)(nil)
+	_ provider.Reauthorizer        = (*Provider)(nil)
+	_ provider.SubscriptionChecker = (*Provider)(nil)
 )
 
 // New returns a Provider for cfg, or an error if cfg is invalid.

@@ -116,6 +116,22 @@ func (p *Provider) Stop(ctx context.Context, cal provider.Calendar, sub *provide
 // once, 10,070 live now, 10,080 in the docs), Watch and Renew try once more
 // with N minutes less a margin for
 // clock skew (a tenth of N, at most an hour), and ask for no more than that
+// CheckSubscription reports whether Graph still has sub: GET
+// /subscriptions/{id}, whose 404 means it was removed (an error wrapping
+// provider.ErrSubscriptionGone). It implements
+// provider.SubscriptionChecker.
+func (p *Provider) CheckSubscription(ctx context.Context, cal provider.Calendar, sub *provider.Subscription) error {
+	if sub.ID == "" {
+		return fmt.Errorf("msgraph: subscriptions.get: empty subscription id: %w", provider.ErrSubscriptionGone)
+	}
+	const op = "subscriptions.get"
+	ctx, rec := withResponse(withAccount(ctx, cal.AccountID))
+	if _, err := p.client.Subscriptions().BySubscriptionId(sub.ID).Get(ctx, nil); err != nil {
+		return apiError(op, err, rec, errorSentinels{notFound: provider.ErrSubscriptionGone}, p.cfg.Now())
+	}
+	return nil
+}
+
 // from then on.
 func (p *Provider) Renew(ctx context.Context, cal provider.Calendar, sub *provider.Subscription, ttl time.Duration) (*provider.Subscription, error) {
 	if sub.ID == "" {

@@ -43,3 +43,16 @@ type Renewer interface {
 type Reauthorizer interface {
 	Reauthorize(ctx context.Context, cal Calendar, sub *Subscription) error
 }
+
+// SubscriptionChecker is implemented by providers that can tell whether
+// they still have a subscription (Microsoft Graph: GET
+// /subscriptions/{id}). Graph removes subscriptions on its own and says so
+// with a subscriptionRemoved lifecycle notification, which can be lost;
+// the Engine checks when a safety-net sync finds changes no push announced.
+//
+// CheckSubscription returns nil if the provider has sub, an error wrapping
+// [ErrSubscriptionGone] if it does not, or another error if it cannot
+// tell. Implementations must be safe for concurrent use.
+type SubscriptionChecker interface {
+	CheckSubscription(ctx context.Context, cal Calendar, sub *Subscription) error
+}
