@@ -159,9 +159,9 @@ type world struct {
 	mu          sync.Mutex
 	applied     map[string]map[int64]bool
 	redelivered int
-	changes map[string]int // random changes made per calendar
-	faults  map[string]int // faults injected, by kind
-	restart int
+	changes     map[string]int // random changes made per calendar
+	faults      map[string]int // faults injected, by kind
+	restart     int
 }
 
 // outlook is one Outlook calendar: the primary calendar of its user, or
