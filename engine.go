@@ -139,16 +139,11 @@ func (e *Engine) connect(ctx context.Context, cal Calendar, req ConnectRequest) 
 		}
 	}
 	lifecycle := req.LifecycleAddress
+	// The host acts on a calendar the provider had refused: try again,
+	// with a new subscription (the old one is likely dead).
 	wasParked := false
 	if !isNew {
-		if wasParked, err = e.parked(ctx, stored); err != nil {
-			return Subscription{}, err
-		}
-	}
-	if wasParked {
-		// The host acts on a calendar the provider had refused: try again,
-		// with a new subscription (the old one is likely dead).
-		if err := e.unpark(ctx, cal.ID); err != nil {
+		if wasParked, err = e.unpark(ctx, cal.ID); err != nil {
 			return Subscription{}, err
 		}
 	}

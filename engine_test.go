@@ -266,12 +266,13 @@ func TestManualSweepsRunNoSweep(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- e.Run(ctx) }()
 	// With a notification processed, Run's workers are up; a catch-up (a
-	// sync of every calendar) would have run before or meanwhile.
+	// sync of every calendar) starts at once when Run schedules sweeps, and
+	// would have run during the notification's debounce in the queue.
 	if err := e.Enqueue(ctx, calsync.Notification{Kind: calsync.Changed, Provider: "fake", CalendarID: fakeCal.ID}); err != nil {
 		t.Fatal(err)
 	}
-	for e.Stats().Handled < 1 {
-		runtimeGosched()
+	if err := e.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
 	}
 	cancel()
 	<-done

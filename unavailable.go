@@ -45,15 +45,16 @@ func (e *Engine) parked(ctx context.Context, cal Calendar) (bool, error) {
 	return st.Unavailable != "", nil
 }
 
-// unpark clears SyncState.Unavailable: the host connected the calendar
-// again. The cursor is kept; the next sync says whether it still works.
-func (e *Engine) unpark(ctx context.Context, calendarID string) error {
+// unpark clears SyncState.Unavailable, reporting whether it was set: the
+// host connected the calendar again. The cursor is kept; the next sync
+// says whether it still works.
+func (e *Engine) unpark(ctx context.Context, calendarID string) (wasParked bool, err error) {
 	st, err := e.cfg.Store.SyncState(ctx, calendarID)
 	if err != nil || st.Unavailable == "" {
-		return err
+		return false, err
 	}
 	expect := st
 	st.Unavailable = ""
 	_, err = e.cfg.Store.Apply(ctx, calendarID, &Batch{State: st, Expect: &expect})
-	return err
+	return true, err
 }
