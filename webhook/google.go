@@ -231,7 +231,7 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		MessageID:      channelID + "/" + msgNum,
 		Received:       now,
 	}
-	if err := g.sink.Enqueue(ctx, n); err != nil {
+	if err := enqueue(ctx, g.sink, n); err != nil {
 		g.log.WarnContext(ctx, "webhook: cannot queue google notification", "channel", channelID, "calendar", sub.CalendarID, "message", n.MessageID, "err", err)
 		unavailable(w, "webhook: cannot queue notification, retry later")
 		return

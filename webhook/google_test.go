@@ -302,6 +302,7 @@ func TestGoogle(t *testing.T) {
 
 		// 503 from the queue.
 		{name: "queue full", req: wire("POST", valid("exists", "1"), ""), enqueueErr: fmt.Errorf("calsync: enqueue: %w", calsync.ErrQueueFull), want: 503, retryAfter: true},
+		{name: "already queued", req: wire("POST", valid("exists", "1"), ""), enqueueErr: calsync.ErrAlreadyQueued, want: 200},
 		{name: "sync does not touch the queue", req: wire("POST", valid("sync", "1"), ""), enqueueErr: calsync.ErrQueueFull, want: 200},
 	}
 	for _, tt := range tests {

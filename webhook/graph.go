@@ -265,7 +265,7 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			MessageID:      graphMessageID(n),
 			Received:       now,
 		}
-		if err := g.sink.Enqueue(ctx, note); err != nil {
+		if err := enqueue(ctx, g.sink, note); err != nil {
 			items.log(ctx, slog.LevelWarn, "webhook: cannot queue graph notification", "subscription", n.SubscriptionID, "calendar", sub.CalendarID, "kind", kind, "err", err)
 			retry = true
 			continue

@@ -54,13 +54,25 @@ const DefaultReadTimeout = 10 * time.Second
 // error wrapping [calsync.ErrNotFound] for an unknown id; any other error is
 // taken to be temporary (the handler answers 503 so that the provider
 // redelivers). Enqueue must not block for long: the provider waits for the
-// answer.
+// answer. An Enqueue error wrapping [calsync.ErrAlreadyQueued] counts as
+// queued (a calsync.Queue used as the Sink folds a burst into one waiting
+// sync).
 type Sink interface {
 	Subscription(ctx context.Context, id string) (calsync.Subscription, error)
 	Enqueue(ctx context.Context, n calsync.Notification) error
 }
 
 var _ Sink = (*calsync.Engine)(nil)
+
+// enqueue hands n to sink. calsync.ErrAlreadyQueued (a Queue used as the
+// Sink, or wrapped by one, folded n into a sync of the calendar that is
+// still waiting) is success: the provider must not redeliver.
+func enqueue(ctx context.Context, sink Sink, n calsync.Notification) error {
+	if err := sink.Enqueue(ctx, n); err != nil && !errors.Is(err, calsync.ErrAlreadyQueued) {
+		return err
+	}
+	return nil
+}
 
 // readBody reads r's body through http.MaxBytesReader and returns it, or,
 // unless keep is set, throws it away and returns nil. It answers the
