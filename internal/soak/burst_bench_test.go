@@ -46,31 +46,11 @@ func (s *sinkOf) Enqueue(ctx context.Context, n calsync.Notification) error {
 func BenchmarkBurstGoogle(b *testing.B) {
 	for _, n := range burstSizes {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
-			sink := &sinkOf{}
-			hook, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: sink})
-			if err != nil {
-				b.Fatal(err)
-			}
-			hooks := httptest.NewTLSServer(hook)
-			defer hooks.Close()
-			emu := googletest.NewServer(googletest.Config{PushClient: hooks.Client()})
-			defer emu.Close()
+			ctx := context.Background()
+			emu, e, hooksURL := googleRig(b, 2500, nil, calsync.Config{})
 			const cal = "burst@example.com"
 			emu.AddCalendar(cal, "UTC")
-			prov, err := google.New(google.Config{Endpoint: emu.Endpoint(), PageSize: 2500,
-				TokenSource: func(context.Context, string) (oauth2.TokenSource, error) { return token, nil }})
-			if err != nil {
-				b.Fatal(err)
-			}
-			e, err := calsync.NewEngine(calsync.Config{Store: memory.New(), Providers: []calsync.Provider{prov}, SkipCatchUp: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			sink.e = e
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go e.Run(ctx)
-			if _, err := e.Connect(ctx, calsync.Calendar{ID: cal, Provider: google.Name, AccountID: "a", RemoteID: cal}, calsync.ConnectRequest{Address: hooks.URL}); err != nil {
+			if _, err := e.Connect(ctx, calsync.Calendar{ID: cal, Provider: google.Name, AccountID: "a", RemoteID: cal}, calsync.ConnectRequest{Address: hooksURL}); err != nil {
 				b.Fatal(err)
 			}
 			settleBurst(b, emu.WaitIdle, e)
@@ -163,22 +143,46 @@ func BenchmarkBurstGraph(b *testing.B) {
 	}
 }
 
+// googleRig starts the Google emulator pushing to the webhook handler (on
+// a TLS server, behind wrap if not nil) of a running Engine on the memory
+// store, made with cfg; pageSize 0 is the provider's default. Everything
+// stops when b ends.
+func googleRig(b *testing.B, pageSize int, wrap func(http.Handler) http.Handler, cfg calsync.Config) (*googletest.Server, *calsync.Engine, string) {
+	sink := &sinkOf{}
+	var hook http.Handler
+	hook, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: sink})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if wrap != nil {
+		hook = wrap(hook)
+	}
+	hooks := httptest.NewTLSServer(hook)
+	b.Cleanup(hooks.Close)
+	emu := googletest.NewServer(googletest.Config{PushClient: hooks.Client()})
+	b.Cleanup(emu.Close)
+	prov, err := google.New(google.Config{Endpoint: emu.Endpoint(), PageSize: pageSize,
+		TokenSource: func(context.Context, string) (oauth2.TokenSource, error) { return token, nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Store, cfg.Providers, cfg.SkipCatchUp = memory.New(), []calsync.Provider{prov}, true
+	e, err := calsync.NewEngine(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sink.e = e
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	go e.Run(ctx)
+	return emu, e, hooks.URL
+}
+
 // settleBurst waits until the emulator has delivered everything and the
 // Engine has handled it, until nothing moves.
 func settleBurst(b *testing.B, waitEmu func(context.Context) error, e *calsync.Engine) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	for {
-		if err := waitEmu(ctx); err != nil {
-			b.Fatal(err)
-		}
-		before := e.Stats().Handled
-		if err := e.WaitIdle(ctx); err != nil {
-			b.Fatal(err)
-		}
-		if e.Stats().Handled == before {
-			return
-		}
+	if err := settleAll(5*time.Minute, []func(context.Context) error{waitEmu}, e); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -215,33 +219,24 @@ func BenchmarkLatency(b *testing.B) {
 				received = map[string]time.Time{}
 				changed  = map[string]time.Time{}
 			)
-			sink := &sinkOf{}
-			hook, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: sink})
-			if err != nil {
-				b.Fatal(err)
-			}
-			hooks := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				now := time.Now()
-				if uri := r.Header.Get("X-Goog-Resource-Uri"); uri != "" {
-					mu.Lock()
-					for cal := range made {
-						if _, ok := received[cal]; !ok && containsCal(uri, cal) {
-							received[cal] = now
+			// The push's receipt, before calsync sees it: the baseline.
+			receipt := func(hook http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					now := time.Now()
+					if uri := r.Header.Get("X-Goog-Resource-Uri"); uri != "" {
+						mu.Lock()
+						for cal := range made {
+							if _, ok := received[cal]; !ok && containsCal(uri, cal) {
+								received[cal] = now
+							}
 						}
+						mu.Unlock()
 					}
-					mu.Unlock()
-				}
-				hook.ServeHTTP(w, r)
-			}))
-			defer hooks.Close()
-			emu := googletest.NewServer(googletest.Config{PushClient: hooks.Client()})
-			defer emu.Close()
-			prov, err := google.New(google.Config{Endpoint: emu.Endpoint(),
-				TokenSource: func(context.Context, string) (oauth2.TokenSource, error) { return token, nil }})
-			if err != nil {
-				b.Fatal(err)
+					hook.ServeHTTP(w, r)
+				})
 			}
-			e, err := calsync.NewEngine(calsync.Config{Store: memory.New(), Providers: []calsync.Provider{prov}, SkipCatchUp: true, Debounce: c.debounce,
+			ctx := context.Background()
+			emu, e, hooksURL := googleRig(b, 0, receipt, calsync.Config{Debounce: c.debounce,
 				OnChange: func(_ context.Context, cal calsync.Calendar, _ []calsync.Change) {
 					now := time.Now()
 					mu.Lock()
@@ -252,18 +247,11 @@ func BenchmarkLatency(b *testing.B) {
 					}
 					mu.Unlock()
 				}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			sink.e = e
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go e.Run(ctx)
 			var cals []string
 			for i := range n {
 				cal := fmt.Sprintf("lat%04d@example.com", i)
 				emu.AddCalendar(cal, "UTC")
-				if _, err := e.Connect(ctx, calsync.Calendar{ID: cal, Provider: google.Name, AccountID: cal, RemoteID: cal}, calsync.ConnectRequest{Address: hooks.URL}); err != nil {
+				if _, err := e.Connect(ctx, calsync.Calendar{ID: cal, Provider: google.Name, AccountID: cal, RemoteID: cal}, calsync.ConnectRequest{Address: hooksURL}); err != nil {
 					b.Fatal(err)
 				}
 				cals = append(cals, cal)

@@ -452,26 +452,34 @@ func (w *world) inject() {
 // settle waits until the emulator has delivered every push and both
 // instances have handled every notification, until nothing moves.
 func (w *world) settle() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	engines := []*calsync.Engine{w.insts[0].engine.Load(), w.insts[1].engine.Load()}
+	if err := settleAll(2*time.Minute, []func(context.Context) error{w.gemu.WaitIdle, w.memu.WaitIdle}, engines...); err != nil {
+		w.t.Fatalf("did not settle: %v", err)
+	}
+}
+
+// settleAll waits, within timeout, until every emulator has delivered
+// what it holds (waits) and every Engine has handled it, over and over
+// until no Engine handled anything new.
+func settleAll(timeout time.Duration, waits []func(context.Context) error, engines ...*calsync.Engine) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	for {
-		if err := w.gemu.WaitIdle(ctx); err != nil {
-			w.t.Fatalf("Google emulator did not settle: %v", err)
-		}
-		if err := w.memu.WaitIdle(ctx); err != nil {
-			w.t.Fatalf("Graph emulator did not settle: %v", err)
+		for _, wait := range waits {
+			if err := wait(ctx); err != nil {
+				return fmt.Errorf("emulator: %w", err)
+			}
 		}
 		moved := false
-		for _, in := range w.insts {
-			e := in.engine.Load()
+		for _, e := range engines {
 			before := e.Stats().Handled
 			if err := e.WaitIdle(ctx); err != nil {
-				w.t.Fatalf("instance %s did not settle: %v", in.name, err)
+				return fmt.Errorf("engine: %w", err)
 			}
 			moved = moved || e.Stats().Handled != before
 		}
 		if !moved {
-			return
+			return nil
 		}
 	}
 }
