@@ -82,8 +82,12 @@ type DeadLetters interface {
 // dead letters after MaxAttempts. A failure of a notification whose work
 // already has a retry scheduled (another notification of the same
 // calendar failed earlier) is not counted: that retry covers it; only the
-// retry's own outcome (retrying) moves the schedule on.
+// retry's own outcome (retrying) moves the schedule on. A calendar the
+// provider refused for good (ErrCalendarUnavailable) is parked instead.
 func (e *Engine) recordFailure(ctx context.Context, dl DeadLetters, n Notification, cause error, now time.Time, retrying bool) {
+	if errors.Is(cause, ErrCalendarUnavailable) {
+		return // a calendar refused for good is parked, not retried
+	}
 	id := n.workID()
 	prev, err := dl.Attempt(ctx, id)
 	if err == nil && !retrying && prev.NextAttempt.After(now) {

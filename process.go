@@ -52,8 +52,7 @@ func (e *Engine) track(ctx context.Context, n Notification, retry bool) error {
 			if cerr := dl.ClearAttempt(ctx, n.workID()); cerr != nil && !errors.Is(cerr, ErrNotFound) {
 				e.log.WarnContext(ctx, "calsync: clear attempt", "calendar", n.CalendarID, "err", cerr)
 			}
-		} else if ctx.Err() == nil && !errors.Is(err, ErrCalendarUnavailable) {
-			// A calendar refused for good is parked, not retried.
+		} else if ctx.Err() == nil {
 			e.recordFailure(ctx, dl, n, err, now, retry)
 		}
 	}

@@ -91,7 +91,7 @@ func (e *Engine) Resync(ctx context.Context, calendarID string) (SyncResult, err
 // found necessary.
 func (e *Engine) retryFolded(ctx context.Context, cal Calendar, err error) {
 	dl, ok := e.cfg.Store.(DeadLetters)
-	if !ok || ctx.Err() != nil || errors.Is(err, ErrCalendarUnavailable) {
+	if !ok || ctx.Err() != nil {
 		return
 	}
 	e.recordFailure(ctx, dl, Notification{Kind: Resync, Provider: cal.Provider, CalendarID: cal.ID}, err, e.cfg.Now(), false)
