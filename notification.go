@@ -63,8 +63,9 @@ type Notification struct {
 // notifications ask for more than a sync; their key is empty, and they are
 // always queued.
 func (n Notification) SyncKey() string {
-	if n.Kind != Changed && n.Kind != Resync {
+	k := keyOf(n)
+	if k == (syncKey{}) {
 		return ""
 	}
-	return n.Provider + "|" + n.CalendarID
+	return k.provider + "|" + k.calendar
 }

@@ -60,14 +60,25 @@ type MemoryQueue struct {
 	wake   chan struct{}    // a notification became available, or may have
 	mu     sync.Mutex
 	seq    uint64
-	ready  readyHeap              // every queued item, by when it may go
-	byKey  map[string]*queuedItem // waiting syncs, by SyncKey
+	ready  readyHeap               // every queued item, by when it may go
+	byKey  map[syncKey]*queuedItem // waiting syncs, by calendar
 	length int
+}
+
+// syncKey is Notification.SyncKey without building a string on every
+// Enqueue (the webhook's ack path); the zero key is no key.
+type syncKey struct{ provider, calendar string }
+
+func keyOf(n Notification) syncKey {
+	if n.Kind != Changed && n.Kind != Resync {
+		return syncKey{}
+	}
+	return syncKey{n.Provider, n.CalendarID}
 }
 
 type queuedItem struct {
 	n           Notification
-	key         string
+	key         syncKey
 	seq         uint64 // arrival order, to keep FIFO among ready items
 	first, last time.Time
 	readyAt     time.Time
@@ -93,13 +104,13 @@ func NewMemoryQueueWith(cfg MemoryQueueConfig) *MemoryQueue {
 	if cfg.MaxDebounce <= 0 {
 		cfg.MaxDebounce = 10 * cfg.Debounce
 	}
-	return &MemoryQueue{cfg: cfg, now: time.Now, wake: make(chan struct{}, 1), byKey: make(map[string]*queuedItem)}
+	return &MemoryQueue{cfg: cfg, now: time.Now, wake: make(chan struct{}, 1), byKey: make(map[syncKey]*queuedItem)}
 }
 
 // readyAt is when it may be dequeued: quiet for Debounce, or MaxDebounce
 // after the first notification.
 func (q *MemoryQueue) readyAt(it *queuedItem) time.Time {
-	if it.key == "" || q.cfg.Debounce == 0 {
+	if it.key == (syncKey{}) || q.cfg.Debounce == 0 {
 		return it.first
 	}
 	return minTime(it.last.Add(q.cfg.Debounce), it.first.Add(q.cfg.MaxDebounce))
@@ -119,10 +130,10 @@ func (q *MemoryQueue) Enqueue(ctx context.Context, n Notification) error {
 		return err
 	}
 	now := q.now()
-	key := n.SyncKey()
+	key := keyOf(n)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if it := q.byKey[key]; key != "" && it != nil {
+	if it := q.byKey[key]; key != (syncKey{}) && it != nil {
 		// Its place in the heap is fixed up when it comes to the top.
 		it.last = now
 		return ErrAlreadyQueued
@@ -134,7 +145,7 @@ func (q *MemoryQueue) Enqueue(ctx context.Context, n Notification) error {
 	it := &queuedItem{n: n, key: key, seq: q.seq, first: now, last: now}
 	it.readyAt = q.readyAt(it)
 	heap.Push(&q.ready, it)
-	if key != "" {
+	if key != (syncKey{}) {
 		q.byKey[key] = it
 	}
 	q.length++
@@ -199,7 +210,7 @@ func (q *MemoryQueue) take(now time.Time) (Notification, time.Duration, bool) {
 			return Notification{}, it.readyAt.Sub(now), false
 		}
 		heap.Pop(&q.ready)
-		if it.key != "" {
+		if it.key != (syncKey{}) {
 			delete(q.byKey, it.key)
 		}
 		q.length--
