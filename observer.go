@@ -61,7 +61,7 @@ type observer struct {
 	// of the queued or active counts.
 	active  atomic.Int64
 	idleMu  sync.Mutex
-	waiting bool
+	waiting atomic.Bool // read without idleMu by signal; written under it
 	changed chan struct{}
 
 	// feed is what WaitIdle knows of Run's change-feed consumer.
@@ -213,11 +213,19 @@ func (o *observer) calendar(id string) *Health {
 }
 
 // signal wakes WaitIdle, if it waits, to look at the counts again.
+//
+// It runs for every notification (the webhook's ack path among others), so
+// it takes no lock unless WaitIdle waits. idle sets waiting before it
+// reads the counts, so a signal that finds waiting unset ran before idle
+// set it, and idle then reads the changed count.
 func (o *observer) signal() {
+	if !o.waiting.Load() {
+		return
+	}
 	o.idleMu.Lock()
-	if o.waiting {
+	if o.waiting.Load() {
 		close(o.changed)
-		o.waiting = false
+		o.waiting.Store(false)
 	}
 	o.idleMu.Unlock()
 }
@@ -228,12 +236,13 @@ func (o *observer) signal() {
 func (o *observer) idle() (bool, <-chan struct{}) {
 	o.idleMu.Lock()
 	defer o.idleMu.Unlock()
+	if !o.waiting.Load() {
+		o.changed = make(chan struct{})
+		o.waiting.Store(true)
+	}
+	// Counts read after waiting is set: a change after this read signals.
 	if o.counts.handled.Load() >= o.counts.enqueued.Load() && o.active.Load() == 0 && o.feedIdle() {
 		return true, nil
-	}
-	if !o.waiting {
-		o.changed = make(chan struct{})
-		o.waiting = true
 	}
 	return false, o.changed
 }
