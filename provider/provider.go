@@ -208,8 +208,26 @@ func (s *Subscription) VerifySecret(token string) bool {
 	if token == "" || s.SecretHash == [sha256.Size]byte{} {
 		return false
 	}
-	h := HashSecret(token)
+	h := hashToken(token)
 	return subtle.ConstantTimeCompare(h[:], s.SecretHash[:]) == 1
+}
+
+// maxStackToken is the longest token hashToken copies to the stack: more
+// than any secret the Engine draws (64 hex digits) and than the webhook
+// handlers let through (webhook.MaxIDLength).
+const maxStackToken = 256
+
+// hashToken is HashSecret without its heap allocation: []byte(token)
+// escapes to the heap for any string over 32 bytes, and VerifySecret runs
+// on the webhook handlers' acknowledgement path for every notification.
+// Only the presented token's length, which its sender knows, picks the
+// branch.
+func hashToken(token string) [sha256.Size]byte {
+	if len(token) > maxStackToken {
+		return HashSecret(token)
+	}
+	var buf [maxStackToken]byte
+	return sha256.Sum256(append(buf[:0], token...))
 }
 
 // Expired reports whether the subscription has expired at now.

@@ -111,3 +111,20 @@ func TestVerifySecret(t *testing.T) {
 		t.Errorf("HashSecret = %x", h)
 	}
 }
+
+// VerifySecret runs for every notification on the webhook handlers'
+// acknowledgement path: a secret of the Engine's size (64 hex digits), or
+// a token up to the handlers' cap, is checked without a heap allocation.
+func TestVerifySecretDoesNotAllocate(t *testing.T) {
+	for _, token := range []string{strings.Repeat("9f", 32), strings.Repeat("t", 256)} {
+		s := provider.Subscription{SecretHash: provider.HashSecret(token)}
+		var ok bool
+		if n := testing.AllocsPerRun(100, func() { ok = s.VerifySecret(token) }); n != 0 || !ok {
+			t.Errorf("token of %d bytes: verified %v with %v allocations, want true with 0", len(token), ok, n)
+		}
+		long := strings.Repeat("t", 300)
+		if s.VerifySecret(long) || !(&provider.Subscription{SecretHash: provider.HashSecret(long)}).VerifySecret(long) {
+			t.Errorf("a token longer than the stack copy is not verified by its hash")
+		}
+	}
+}

@@ -32,7 +32,7 @@ func replayable(req *http.Request, limit int64) (*http.Request, error) {
 	r := new(http.Request)
 	*r = *req
 	if int64(len(buf)) > limit {
-		r.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(buf), req.Body), Closer: req.Body}
+		r.Body = peekedBody{Reader: io.MultiReader(bytes.NewReader(buf), req.Body), Closer: req.Body}
 		return r, nil
 	}
 	closeBody(req)
@@ -43,10 +43,4 @@ func replayable(req *http.Request, limit int64) (*http.Request, error) {
 		r.Body, r.GetBody = http.NoBody, nil
 	}
 	return r, nil
-}
-
-// prefixedBody is a body whose first bytes were read ahead.
-type prefixedBody struct {
-	io.Reader
-	io.Closer
 }

@@ -129,6 +129,9 @@ func peekReason(resp *http.Response) string {
 	return env.Error.Errors[0].Reason
 }
 
+// peekedBody is a body whose first bytes were read ahead (by peekReason
+// or replayable) and are put back in front of the rest; Close closes the
+// original.
 type peekedBody struct {
 	io.Reader
 	io.Closer

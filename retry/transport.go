@@ -108,7 +108,7 @@ func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	ctx := req.Context()
-	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	canReplay := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	idem := idempotent(req)
 	var schedule BackOff // made on the first failure
 
@@ -134,7 +134,7 @@ func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err == nil && resp.StatusCode < 400 {
 			return resp, nil // the fast path: nothing to classify
 		}
-		if !replayable || p.MaxRetries == NoRetries {
+		if !canReplay || p.MaxRetries == NoRetries {
 			return resp, err
 		}
 		transient := check(r, resp, err)
