@@ -99,12 +99,7 @@ func (s *Server) calendarName(user, calendar string) string {
 	if calendar != "" && calendar != primaryCalendar {
 		return calendar
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if mb := s.users[user]; mb != nil {
-		return mb.primary
-	}
-	return ""
+	return s.PrimaryCalendar(user)
 }
 
 // statusWriter remembers the status and error code of a response, for the
