@@ -18,8 +18,10 @@ import (
 // the series. Listed again unchanged (every full sync lists them), it is
 // unchanged in the Store and not reported again. Anything else is an
 // upsert. With singleEvents, occurrences are events of their own, and a
-// cancelled one is deleted.
-func change(calendarID string, item *calendar.Event, singleEvents bool) (provider.Change, error) {
+// cancelled one is deleted. A cancelled exception of a series in
+// deletedSeries (those the same page deletes) belongs to a series that is
+// gone, not to a live one, and is deleted too rather than kept.
+func change(calendarID string, item *calendar.Event, singleEvents bool, deletedSeries map[string]bool) (provider.Change, error) {
 	if item == nil || item.Id == "" {
 		return provider.Change{}, fmt.Errorf("google: events.list returned an event without an id")
 	}
@@ -27,7 +29,7 @@ func change(calendarID string, item *calendar.Event, singleEvents bool) (provide
 	if err != nil {
 		return provider.Change{}, err
 	}
-	if item.Status == "cancelled" && (singleEvents || item.RecurringEventId == "") {
+	if item.Status == "cancelled" && (singleEvents || item.RecurringEventId == "" || deletedSeries[item.RecurringEventId]) {
 		return provider.Change{Op: provider.Delete, EventID: item.Id, Event: ev}, nil
 	}
 	return provider.Change{Op: provider.Upsert, EventID: item.Id, Event: ev}, nil

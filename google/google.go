@@ -254,9 +254,7 @@ func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provide
 		return nil, listError(err, syncToken != "", p.cfg.Now())
 	}
 	page := &provider.Page{Changes: make([]provider.Change, 0, len(res.Items))}
-	// deletedSeries are the events this page deletes: a cancelled
-	// exception of one of them belongs to a series that is gone, not to a
-	// live one, and is deleted too rather than kept.
+	// deletedSeries are the events this page deletes (see change).
 	deletedSeries := make(map[string]bool)
 	for _, item := range res.Items {
 		if item != nil && item.Status == "cancelled" && item.RecurringEventId == "" {
@@ -264,12 +262,9 @@ func (p *Provider) Fetch(ctx context.Context, cal provider.Calendar, pos provide
 		}
 	}
 	for _, item := range res.Items {
-		ch, err := change(cal.ID, item, p.cfg.SingleEvents)
+		ch, err := change(cal.ID, item, p.cfg.SingleEvents, deletedSeries)
 		if err != nil {
 			return nil, err
-		}
-		if ch.Op == provider.Upsert && ch.Event.Status == "cancelled" && deletedSeries[ch.Event.RecurringEventID] {
-			ch.Op = provider.Delete
 		}
 		page.Changes = append(page.Changes, ch)
 	}

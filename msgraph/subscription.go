@@ -104,18 +104,6 @@ func (p *Provider) Stop(ctx context.Context, cal provider.Calendar, sub *provide
 	return nil
 }
 
-// Renew extends the subscription in place (PATCH /subscriptions/{id} with a
-// new expirationDateTime, now + ttl, clamped like Watch's). Renewing also
-// reauthorizes it. A subscription Graph no longer has (404: it expired or
-// was removed) is an error wrapping provider.ErrSubscriptionGone.
-//
-// Graph validates the notification URLs again on renewal; a validation it
-// reports timed out is tried again (Config.ValidationRetry). When Graph
-// refuses the lifetime with 400 "Subscription expiration can only be N
-// minutes in the future." (its ceiling has moved over time: 4,230 minutes
-// once, 10,070 live now, 10,080 in the docs), Watch and Renew try once more
-// with N minutes less a margin for
-// clock skew (a tenth of N, at most an hour), and ask for no more than that
 // CheckSubscription reports whether Graph still has sub: GET
 // /subscriptions/{id}, whose 404 means it was removed (an error wrapping
 // provider.ErrSubscriptionGone). It implements
@@ -132,6 +120,18 @@ func (p *Provider) CheckSubscription(ctx context.Context, cal provider.Calendar,
 	return nil
 }
 
+// Renew extends the subscription in place (PATCH /subscriptions/{id} with a
+// new expirationDateTime, now + ttl, clamped like Watch's). Renewing also
+// reauthorizes it. A subscription Graph no longer has (404: it expired or
+// was removed) is an error wrapping provider.ErrSubscriptionGone.
+//
+// Graph validates the notification URLs again on renewal; a validation it
+// reports timed out is tried again (Config.ValidationRetry). When Graph
+// refuses the lifetime with 400 "Subscription expiration can only be N
+// minutes in the future." (its ceiling has moved over time: 4,230 minutes
+// once, 10,070 live now, 10,080 in the docs), Watch and Renew try once more
+// with N minutes less a margin for
+// clock skew (a tenth of N, at most an hour), and ask for no more than that
 // from then on.
 func (p *Provider) Renew(ctx context.Context, cal provider.Calendar, sub *provider.Subscription, ttl time.Duration) (*provider.Subscription, error) {
 	if sub.ID == "" {

@@ -3,6 +3,8 @@ package googletest
 import (
 	"net/http"
 	"time"
+
+	"github.com/calsync/calsync/internal/httpdate"
 )
 
 // Fault describes API calls that fail on purpose, for [Server.Fail].
@@ -90,11 +92,7 @@ func (s *Server) takeFault(op, calendarID string) *apiError {
 		e := newAPIError(f.Status, f.Reason, f.Message)
 		e.retryAfter = f.RetryAfter
 		if e.retryAfter == "" && f.RetryAfterIn > 0 {
-			at := s.cfg.Now().Add(f.RetryAfterIn)
-			if t := at.Truncate(time.Second); t.Before(at) {
-				at = t.Add(time.Second)
-			}
-			e.retryAfter = at.UTC().Format(http.TimeFormat)
+			e.retryAfter = httpdate.RetryAfter(s.cfg.Now(), f.RetryAfterIn)
 		}
 		return e
 	}

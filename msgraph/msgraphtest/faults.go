@@ -3,6 +3,8 @@ package msgraphtest
 import (
 	"net/http"
 	"time"
+
+	"github.com/calsync/calsync/internal/httpdate"
 )
 
 // Fault describes API calls that fail on purpose, for [Server.Fail].
@@ -96,11 +98,7 @@ func (s *Server) takeFault(op string) *apiError {
 		e := newAPIError(f.Status, f.Code, f.Message)
 		e.retryAfter = f.RetryAfter
 		if e.retryAfter == "" && f.RetryAfterIn > 0 {
-			at := s.cfg.Now().Add(f.RetryAfterIn)
-			if at.Nanosecond() != 0 {
-				at = at.Truncate(time.Second).Add(time.Second)
-			}
-			e.retryAfter = at.UTC().Format(http.TimeFormat)
+			e.retryAfter = httpdate.RetryAfter(s.cfg.Now(), f.RetryAfterIn)
 		}
 		return e
 	}

@@ -169,7 +169,9 @@ var patternTypes = map[string]string{
 
 var setPositions = map[string]string{"": "1", "first": "1", "second": "2", "third": "3", "fourth": "4", "last": "-1"}
 
-var rfcWeekdays = map[string]string{"sunday": "SU", "monday": "MO", "tuesday": "TU", "wednesday": "WE", "thursday": "TH", "friday": "FR", "saturday": "SA"}
+// rfcWeekday is the RFC 5545 weekday ("SU") of a normalized dayOfWeek
+// ("sunday").
+func rfcWeekday(d string) string { return strings.ToUpper(weekdays[d].String()[:2]) }
 
 // rrule renders rec (normalized) as an RFC 5545 RRULE value: the pattern
 // as FREQ, INTERVAL and BYxxx parts (a relative pattern's index as
@@ -180,7 +182,7 @@ func (rec *PatternedRecurrence) rrule() string {
 	p.Type = strings.ToLower(p.Type)
 	var days []string
 	for _, d := range p.DaysOfWeek {
-		days = append(days, rfcWeekdays[d])
+		days = append(days, rfcWeekday(d))
 	}
 	parts := []string{"FREQ=" + strings.ToUpper(strings.TrimPrefix(strings.TrimPrefix(p.Type, "absolute"), "relative")),
 		fmt.Sprintf("INTERVAL=%d", p.Interval)}
@@ -189,7 +191,7 @@ func (rec *PatternedRecurrence) rrule() string {
 	}
 	switch {
 	case p.Type == "weekly":
-		parts = append(parts, "BYDAY="+strings.Join(days, ","), "WKST="+rfcWeekdays[p.FirstDayOfWeek])
+		parts = append(parts, "BYDAY="+strings.Join(days, ","), "WKST="+rfcWeekday(p.FirstDayOfWeek))
 	case strings.HasPrefix(p.Type, "absolute"):
 		parts = append(parts, fmt.Sprintf("BYMONTHDAY=%d", p.DayOfMonth))
 	case strings.HasPrefix(p.Type, "relative"):

@@ -51,26 +51,27 @@ func (s *Server) Requests() []Request {
 // RequestCount(OpDelta, "work") counts the delta calls on that calendar,
 // whatever their answer.
 func (s *Server) RequestCount(op, calendarID string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.requests {
-		if (op == "" || r.Op == op) && (calendarID == "" || r.CalendarID == calendarID) {
-			n++
-		}
-	}
-	return n
+	return s.countRequests(func(r *Request) bool {
+		return (op == "" || r.Op == op) && (calendarID == "" || r.CalendarID == calendarID)
+	})
 }
 
 // RequestCountByStatus returns how many logged requests had operation op
 // ("" any) and were answered status (0 any), e.g.
 // RequestCountByStatus(OpCreateSubscription, 429).
 func (s *Server) RequestCountByStatus(op string, status int) int {
+	return s.countRequests(func(r *Request) bool {
+		return (op == "" || r.Op == op) && (status == 0 || r.Status == status)
+	})
+}
+
+// countRequests returns how many logged requests match.
+func (s *Server) countRequests(match func(*Request) bool) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for _, r := range s.requests {
-		if (op == "" || r.Op == op) && (status == 0 || r.Status == status) {
+	for i := range s.requests {
+		if match(&s.requests[i]) {
 			n++
 		}
 	}
@@ -98,12 +99,7 @@ func (s *Server) calendarName(user, calendar string) string {
 	if calendar != "" && calendar != primaryCalendar {
 		return calendar
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if mb := s.users[user]; mb != nil {
-		return mb.primary
-	}
-	return ""
+	return s.PrimaryCalendar(user)
 }
 
 // statusWriter remembers the status and error code of a response, for the
