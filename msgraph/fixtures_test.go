@@ -29,6 +29,7 @@ type reply struct {
 	status int
 	body   []byte
 	header http.Header
+	hangup bool // close the connection without an answer
 }
 
 // fixtureServer answers requests with its replies in turn (the last one
@@ -50,6 +51,12 @@ func (f *fixtureServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.bodies = append(f.bodies, b)
 	rp := f.replies[min(len(f.reqs), len(f.replies))-1]
 	f.mu.Unlock()
+	if rp.hangup {
+		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			c.Close()
+		}
+		return
+	}
 	for k, v := range rp.header {
 		w.Header()[k] = v
 	}

@@ -54,7 +54,7 @@ func (p *Provider) Watch(ctx context.Context, cal provider.Calendar, req provide
 	ctx, rec := withResponse(withAccount(ctx, cal.AccountID))
 	var got models.Subscriptionable
 	var now, exp time.Time
-	err := p.withinCeiling(ctx, op, func() error {
+	err := p.withinCeiling(ctx, op, rec, func() error {
 		now = p.cfg.Now()
 		exp = now.Add(p.ttl(req.TTL)).UTC()
 		body.SetExpirationDateTime(&exp)
@@ -142,7 +142,7 @@ func (p *Provider) Renew(ctx context.Context, cal provider.Calendar, sub *provid
 	ctx, rec := withResponse(withAccount(ctx, cal.AccountID))
 	var got models.Subscriptionable
 	var now, exp time.Time
-	err := p.withinCeiling(ctx, op, func() error {
+	err := p.withinCeiling(ctx, op, rec, func() error {
 		now = p.cfg.Now()
 		exp = now.Add(p.ttl(ttl)).UTC()
 		body.SetExpirationDateTime(&exp)
@@ -178,7 +178,7 @@ func (p *Provider) Reauthorize(ctx context.Context, cal provider.Calendar, sub *
 	}
 	const op = "subscriptions.reauthorize"
 	ctx, rec := withResponse(withAccount(ctx, cal.AccountID))
-	return p.withValidationRetries(ctx, op, func() error {
+	return p.withValidationRetries(ctx, op, rec, func() error {
 		if err := p.client.Subscriptions().BySubscriptionId(sub.ID).Reauthorize().Post(ctx, nil); err != nil {
 			return apiError(op, err, rec, errorSentinels{notFound: provider.ErrSubscriptionGone}, p.cfg.Now())
 		}
@@ -189,14 +189,14 @@ func (p *Provider) Reauthorize(ctx context.Context, cal provider.Calendar, sub *
 // withinCeiling runs a create or renew (call sets its own expiration from
 // p.ttl) with validation retries; if Graph refuses the lifetime with its
 // ceiling, it lowers p's ceiling and runs call once more.
-func (p *Provider) withinCeiling(ctx context.Context, op string, call func() error) error {
-	err := p.withValidationRetries(ctx, op, call)
+func (p *Provider) withinCeiling(ctx context.Context, op string, rec *response, call func() error) error {
+	err := p.withValidationRetries(ctx, op, rec, call)
 	n, ok := lifetimeCeiling(err)
 	if !ok {
 		return err
 	}
 	p.lowerCeiling(n)
-	if err := p.withValidationRetries(ctx, op, call); err != nil {
+	if err := p.withValidationRetries(ctx, op, rec, call); err != nil {
 		return fmt.Errorf("msgraph: %s: retried within Graph's lifetime ceiling of %v: %w", op, n, err)
 	}
 	return nil
@@ -205,10 +205,15 @@ func (p *Provider) withinCeiling(ctx context.Context, op string, call func() err
 // withValidationRetries runs call until it succeeds, fails otherwise than
 // with a timed-out validation, or Config.ValidationRetry gives up; the
 // error is then call's last, saying how often it was tried.
-func (p *Provider) withValidationRetries(ctx context.Context, op string, call func() error) error {
+//
+// rec is the response recorder call's errors are built from; it is cleared
+// before each try, so that a try that fails without a response (a reset
+// connection) is not reported with an earlier try's answer.
+func (p *Provider) withValidationRetries(ctx context.Context, op string, rec *response, call func() error) error {
 	policy := p.cfg.ValidationRetry.WithDefaults()
 	var schedule retry.BackOff
 	for tries := 1; ; tries++ {
+		*rec = response{}
 		err := call()
 		if err == nil || !validationTimedOut(err) {
 			return err
