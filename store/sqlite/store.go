@@ -228,42 +228,18 @@ func applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync
 			}
 		}
 	}
-	for _, series := range plan.DeletedSeries(p.Result.Applied) {
-		rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE calendar_id = ? AND recurring_event_id = ? RETURNING id`, calendarID, series)
+	if series := plan.DeletedSeries(p.Result.Applied); len(series) > 0 {
+		ids, _ := json.Marshal(series)
+		gone, err := deleteIDs(ctx, tx, `DELETE FROM events
+			WHERE calendar_id = ? AND recurring_event_id IN (SELECT value FROM json_each(?)) RETURNING id`, calendarID, string(ids))
 		if err != nil {
-			return nil, wrap("Apply: delete series exceptions", err)
-		}
-		var gone []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, wrap("Apply: delete series exceptions", err)
-			}
-			gone = append(gone, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return nil, wrap("Apply: delete series exceptions", err)
 		}
 		p.Result.Applied = append(p.Result.Applied, plan.SeriesDeletes(calendarID, gone)...)
 	}
 	if b.Sweep {
-		rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE calendar_id = ? AND generation <> ? RETURNING id`, calendarID, b.Generation)
+		swept, err := deleteIDs(ctx, tx, `DELETE FROM events WHERE calendar_id = ? AND generation <> ? RETURNING id`, calendarID, b.Generation)
 		if err != nil {
-			return nil, wrap("Apply: sweep", err)
-		}
-		var swept []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, wrap("Apply: sweep", err)
-			}
-			swept = append(swept, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return nil, wrap("Apply: sweep", err)
 		}
 		slices.Sort(swept)
@@ -275,6 +251,24 @@ func applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync
 		}
 	}
 	return p.Result, nil
+}
+
+// deleteIDs runs a DELETE ... RETURNING id and returns the ids.
+func deleteIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // upsertSQL writes one event. Last write wins: the WHERE lets an update
