@@ -286,7 +286,7 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 			delete(c.events, id)
 			c.sorted = false
 		}
-		res.Applied = append(res.Applied, plan.SeriesDeletes(calendarID, gone)...)
+		res.Applied = append(res.Applied, plan.Deletes(calendarID, gone)...)
 	}
 	if b.Sweep {
 		var swept []string
@@ -295,14 +295,10 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 				swept = append(swept, id)
 			}
 		}
-		sort.Strings(swept)
 		for _, id := range swept {
 			delete(c.events, id)
-			res.Applied = append(res.Applied, calsync.Change{
-				Op: calsync.Delete, EventID: id,
-				Event: &calsync.Event{ID: id, CalendarID: calendarID},
-			})
 		}
+		res.Applied = append(res.Applied, plan.Deletes(calendarID, swept)...)
 		if len(swept) > 0 {
 			c.sorted = false
 		}

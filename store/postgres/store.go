@@ -265,7 +265,7 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 		if err != nil {
 			return nil, wrap("Apply: delete series exceptions", err)
 		}
-		p.Result.Applied = append(p.Result.Applied, plan.SeriesDeletes(calendarID, gone)...)
+		p.Result.Applied = append(p.Result.Applied, plan.Deletes(calendarID, gone)...)
 	}
 	if b.Sweep {
 		rows, _ := br.Query()
@@ -273,13 +273,7 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 		if err != nil {
 			return nil, wrap("Apply: sweep", err)
 		}
-		slices.Sort(swept)
-		for _, id := range swept {
-			p.Result.Applied = append(p.Result.Applied, calsync.Change{
-				Op: calsync.Delete, EventID: id,
-				Event: &calsync.Event{ID: id, CalendarID: calendarID},
-			})
-		}
+		p.Result.Applied = append(p.Result.Applied, plan.Deletes(calendarID, swept)...)
 	}
 	if err := br.Close(); err != nil {
 		return nil, wrap("Apply", err)

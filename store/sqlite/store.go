@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/calsync/calsync"
@@ -235,20 +234,14 @@ func applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync
 		if err != nil {
 			return nil, wrap("Apply: delete series exceptions", err)
 		}
-		p.Result.Applied = append(p.Result.Applied, plan.SeriesDeletes(calendarID, gone)...)
+		p.Result.Applied = append(p.Result.Applied, plan.Deletes(calendarID, gone)...)
 	}
 	if b.Sweep {
 		swept, err := deleteIDs(ctx, tx, `DELETE FROM events WHERE calendar_id = ? AND generation <> ? RETURNING id`, calendarID, b.Generation)
 		if err != nil {
 			return nil, wrap("Apply: sweep", err)
 		}
-		slices.Sort(swept)
-		for _, id := range swept {
-			p.Result.Applied = append(p.Result.Applied, calsync.Change{
-				Op: calsync.Delete, EventID: id,
-				Event: &calsync.Event{ID: id, CalendarID: calendarID},
-			})
-		}
+		p.Result.Applied = append(p.Result.Applied, plan.Deletes(calendarID, swept)...)
 	}
 	return p.Result, nil
 }
