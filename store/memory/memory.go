@@ -276,9 +276,13 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 		}
 	}
 	if series := plan.DeletedSeries(res.Applied); len(series) > 0 {
+		deleted := make(map[string]bool, len(series))
+		for _, id := range series {
+			deleted[id] = true
+		}
 		var gone []string
 		for id, e := range c.events {
-			if e.ev.RecurringEventID != "" && slices.Contains(series, e.ev.RecurringEventID) {
+			if e.ev.RecurringEventID != "" && deleted[e.ev.RecurringEventID] {
 				gone = append(gone, id)
 			}
 		}
