@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/store/internal/details"
 	"github.com/calsync/calsync/store/internal/plan"
+	"github.com/calsync/calsync/store/internal/secrethash"
 )
 
 // PutCalendar creates or replaces a calendar. Replacing keeps its events,
@@ -451,7 +451,7 @@ func (s *Store) PutSubscription(ctx context.Context, sub calsync.Subscription) e
 		return err
 	}
 	_, err = s.w.ExecContext(ctx, `INSERT OR REPLACE INTO subscriptions (`+subColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sub.ID, sub.CalendarID, sub.Provider, sub.ResourceID, sub.ResourceURI, sub.Address, sub.LifecycleAddress, secretHash(sub.SecretHash), exp, created)
+		sub.ID, sub.CalendarID, sub.Provider, sub.ResourceID, sub.ResourceURI, sub.Address, sub.LifecycleAddress, secrethash.Column(sub.SecretHash), exp, created)
 	return wrap("PutSubscription", err)
 }
 
@@ -463,21 +463,11 @@ func scanSub(sc scanner) (calsync.Subscription, error) {
 	if err != nil {
 		return sub, err
 	}
-	if len(hash) != 0 && len(hash) != len(sub.SecretHash) {
-		return sub, fmt.Errorf("sqlite: subscription %q: secret_hash is %d bytes, want %d", sub.ID, len(hash), len(sub.SecretHash))
+	if sub.SecretHash, err = secrethash.Parse("sqlite", sub.ID, hash); err != nil {
+		return sub, err
 	}
-	copy(sub.SecretHash[:], hash)
 	sub.Expiration, sub.Created = dec(exp), dec(created)
 	return sub, nil
-}
-
-// secretHash is the column value of a SecretHash: its 32 bytes, or none for
-// the zero hash (a subscription without a secret).
-func secretHash(h [sha256.Size]byte) []byte {
-	if h == ([sha256.Size]byte{}) {
-		return []byte{}
-	}
-	return h[:]
 }
 
 // Subscription returns the subscription with the given id.
