@@ -222,7 +222,11 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 	}
 	series := plan.DeletedSeries(p.Result.Applied)
 	if len(series) > 0 {
-		batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND recurring_event_id = ANY($2) RETURNING id`, calendarID, series)
+		// recurring_event_id <> '' repeats the WHERE of the partial index
+		// events_series: a generic plan (pgx prepares the statement)
+		// cannot prove it from "= ANY($2)" and would scan the calendar.
+		batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND recurring_event_id <> ''
+			AND recurring_event_id = ANY($2) RETURNING id`, calendarID, series)
 	}
 	if b.Sweep {
 		batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND generation <> $2 RETURNING id`, calendarID, b.Generation)

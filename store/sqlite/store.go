@@ -229,8 +229,11 @@ func applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync
 	}
 	if series := plan.DeletedSeries(p.Result.Applied); len(series) > 0 {
 		ids, _ := json.Marshal(series)
-		gone, err := deleteIDs(ctx, tx, `DELETE FROM events
-			WHERE calendar_id = ? AND recurring_event_id IN (SELECT value FROM json_each(?)) RETURNING id`, calendarID, string(ids))
+		// recurring_event_id <> '' repeats the WHERE of the partial index
+		// events_series: without it the planner cannot use that index
+		// and scans the calendar's events.
+		gone, err := deleteIDs(ctx, tx, `DELETE FROM events WHERE calendar_id = ? AND recurring_event_id <> ''
+			AND recurring_event_id IN (SELECT value FROM json_each(?)) RETURNING id`, calendarID, string(ids))
 		if err != nil {
 			return nil, wrap("Apply: delete series exceptions", err)
 		}
