@@ -218,11 +218,16 @@ func (s *MapStore) Apply(ctx context.Context, calendarID string, b *calsync.Batc
 	for _, c := range res.Applied {
 		deleted[c.EventID] = c.Op == calsync.Delete
 	}
-	for _, id := range slices.Sorted(maps.Keys(events)) {
-		if s := events[id].ev.RecurringEventID; s != "" && deleted[s] {
-			delete(events, id)
-			res.Applied = append(res.Applied, calsync.Change{Op: calsync.Delete, EventID: id, Event: &calsync.Event{ID: id, CalendarID: calendarID}})
+	var gone []string
+	for id, e := range events {
+		if s := e.ev.RecurringEventID; s != "" && deleted[s] {
+			gone = append(gone, id)
 		}
+	}
+	slices.Sort(gone)
+	for _, id := range gone {
+		delete(events, id)
+		res.Applied = append(res.Applied, calsync.Change{Op: calsync.Delete, EventID: id, Event: &calsync.Event{ID: id, CalendarID: calendarID}})
 	}
 	if b.Sweep {
 		for _, id := range slices.Sorted(maps.Keys(events)) {

@@ -276,9 +276,13 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 		}
 	}
 	if series := plan.DeletedSeries(res.Applied); len(series) > 0 {
+		deleted := make(map[string]bool, len(series))
+		for _, id := range series {
+			deleted[id] = true
+		}
 		var gone []string
 		for id, e := range c.events {
-			if e.ev.RecurringEventID != "" && slices.Contains(series, e.ev.RecurringEventID) {
+			if e.ev.RecurringEventID != "" && deleted[e.ev.RecurringEventID] {
 				gone = append(gone, id)
 			}
 		}
@@ -286,7 +290,7 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 			delete(c.events, id)
 			c.sorted = false
 		}
-		res.Applied = append(res.Applied, plan.SeriesDeletes(calendarID, gone)...)
+		res.Applied = append(res.Applied, plan.Deletes(calendarID, gone)...)
 	}
 	if b.Sweep {
 		var swept []string
@@ -295,14 +299,10 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 				swept = append(swept, id)
 			}
 		}
-		sort.Strings(swept)
 		for _, id := range swept {
 			delete(c.events, id)
-			res.Applied = append(res.Applied, calsync.Change{
-				Op: calsync.Delete, EventID: id,
-				Event: &calsync.Event{ID: id, CalendarID: calendarID},
-			})
 		}
+		res.Applied = append(res.Applied, plan.Deletes(calendarID, swept)...)
 		if len(swept) > 0 {
 			c.sorted = false
 		}

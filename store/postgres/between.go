@@ -43,21 +43,19 @@ func (s *Store) EventsBetween(ctx context.Context, calendarID string, from, to t
 }
 
 // backfillSpans computes the span of the rows written before the time
-// index existed, inside the migration's transaction.
+// index existed, inside the migration's transaction, and writes them all
+// in one UPDATE.
 func backfillSpans(ctx context.Context, tx pgx.Tx) error {
 	rows, _ := tx.Query(ctx, `SELECT calendar_id, id, start_date, start_time, start_tz, end_date, end_time, end_tz,
 		recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence
 		FROM events WHERE span_start IS NULL`)
-	type row struct {
-		cal, id    string
-		start, end time.Time
-	}
-	var todo []row
-	var r row
+	var cal, id string
+	var cals, ids []string
+	var starts, ends []time.Time
 	var e calsync.Event
 	var osDate, osTZ *string
 	var osTime *time.Time
-	_, err := pgx.ForEachRow(rows, []any{&r.cal, &r.id, &e.Start.Date, &e.Start.DateTime, &e.Start.TimeZone, &e.End.Date, &e.End.DateTime, &e.End.TimeZone,
+	_, err := pgx.ForEachRow(rows, []any{&cal, &id, &e.Start.Date, &e.Start.DateTime, &e.Start.TimeZone, &e.End.Date, &e.End.DateTime, &e.End.TimeZone,
 		&e.RecurringEventID, &osDate, &osTime, &osTZ, &e.Recurrence}, func() error {
 		ev := e
 		ev.Recurrence = slices.Clone(e.Recurrence)
@@ -72,17 +70,18 @@ func backfillSpans(ctx context.Context, tx pgx.Tx) error {
 			ev.OriginalStart = &o
 		}
 		ev.Start.DateTime, ev.End.DateTime = utc(ev.Start.DateTime), utc(ev.End.DateTime)
-		r.start, r.end = calsync.IndexSpan(ev)
-		todo = append(todo, r)
+		st, en := calsync.IndexSpan(ev)
+		cals, ids, starts, ends = append(cals, cal), append(ids, id), append(starts, st), append(ends, en)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for _, r := range todo {
-		if _, err := tx.Exec(ctx, `UPDATE events SET span_start = $1, span_end = $2 WHERE calendar_id = $3 AND id = $4`, r.start, r.end, r.cal, r.id); err != nil {
-			return err
-		}
+	if len(ids) == 0 {
+		return nil
 	}
-	return nil
+	_, err = tx.Exec(ctx, `UPDATE events AS e SET span_start = u.span_start, span_end = u.span_end
+		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS u(calendar_id, id, span_start, span_end)
+		WHERE e.calendar_id = u.calendar_id AND e.id = u.id`, cals, ids, starts, ends)
+	return err
 }

@@ -28,22 +28,7 @@ func TestCrashChild(t *testing.T) {
 // checks that the database holds the events of exactly the pages its cursor
 // names.
 func TestCrash(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts child processes")
-	}
-	pool := testPool(t)
-	s, err := postgres.New(t.Context(), pool, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.PutCalendar(t.Context(), calsync.Calendar{ID: crashtest.Calendar, Provider: "google"}); err != nil {
-		t.Fatal(err)
-	}
-	schema := pool.Config().ConnConfig.RuntimeParams["search_path"]
-	crashtest.Run(t, "TestCrashChild", []string{envCrashSchema + "=" + schema}, 4, func() (calsync.Store, func()) {
-		endChildren(t, pool)
-		return s, func() {}
-	})
+	crash(t, crashtest.Run, "TestCrashChild", 4, calsync.Calendar{ID: crashtest.Calendar, Provider: "google"})
 }
 
 // TestFeedCrashChild is the child process of TestFeedCrash.
@@ -58,6 +43,15 @@ func TestFeedCrashChild(t *testing.T) {
 // page and OnChange, and at random points, restarts it, and checks that
 // OnChange received every committed change at least once.
 func TestFeedCrash(t *testing.T) {
+	crash(t, crashtest.RunFeed, "TestFeedCrashChild", 6, calsync.Calendar{ID: crashtest.FeedCalendar, Provider: "crash"})
+}
+
+// crash is the parent of a crash test: it creates cal in a fresh schema
+// and has run kill childTest rounds times, checking the schema after each
+// kill once the killed children's backends are gone.
+func crash(t *testing.T, run func(t *testing.T, childTest string, env []string, rounds int, open func() (calsync.Store, func())),
+	childTest string, rounds int, cal calsync.Calendar) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
@@ -66,11 +60,11 @@ func TestFeedCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutCalendar(t.Context(), calsync.Calendar{ID: crashtest.FeedCalendar, Provider: "crash"}); err != nil {
+	if err := s.PutCalendar(t.Context(), cal); err != nil {
 		t.Fatal(err)
 	}
 	schema := pool.Config().ConnConfig.RuntimeParams["search_path"]
-	crashtest.RunFeed(t, "TestFeedCrashChild", []string{envCrashSchema + "=" + schema}, 6, func() (calsync.Store, func()) {
+	run(t, childTest, []string{envCrashSchema + "=" + schema}, rounds, func() (calsync.Store, func()) {
 		endChildren(t, pool)
 		return s, func() {}
 	})

@@ -10,19 +10,20 @@ import (
 
 // Ledger states.
 const (
+	ledgerBegun  = 1
 	ledgerDone   = 2
 	ledgerFailed = 3
 )
 
 // BeginNotification implements [calsync.Ledger]: one upsert that claims a
-// new or failed key and reports whether it claimed it. Concurrent callers
-// serialise on the key's row; exactly one claims it.
+// new or failed key, and reports the key seen when it did not claim it.
+// Concurrent callers serialise on the key's row; exactly one claims it.
 func (s *Store) BeginNotification(ctx context.Context, key string, now time.Time) (bool, error) {
 	var k string
-	err := s.pool.QueryRow(ctx, `INSERT INTO notification_ledger AS l (key, state, begun, ended) VALUES ($1, 1, $2, '0001-01-01 00:00:00+00')
-		ON CONFLICT (key) DO UPDATE SET state = 1, begun = excluded.begun, ended = excluded.ended
-		WHERE l.state = 3
-		RETURNING key`, key, now).Scan(&k)
+	err := s.pool.QueryRow(ctx, `INSERT INTO notification_ledger AS l (key, state, begun, ended) VALUES ($1, $3, $2, '0001-01-01 00:00:00+00')
+		ON CONFLICT (key) DO UPDATE SET state = excluded.state, begun = excluded.begun, ended = excluded.ended
+		WHERE l.state = $4
+		RETURNING key`, key, now, ledgerBegun, ledgerFailed).Scan(&k)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return true, nil
 	}

@@ -3,7 +3,6 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/store/internal/details"
 	"github.com/calsync/calsync/store/internal/plan"
+	"github.com/calsync/calsync/store/internal/secrethash"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -222,7 +222,11 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 	}
 	series := plan.DeletedSeries(p.Result.Applied)
 	if len(series) > 0 {
-		batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND recurring_event_id = ANY($2) RETURNING id`, calendarID, series)
+		// recurring_event_id <> '' repeats the WHERE of the partial index
+		// events_series: a generic plan (pgx prepares the statement)
+		// cannot prove it from "= ANY($2)" and would scan the calendar.
+		batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND recurring_event_id <> ''
+			AND recurring_event_id = ANY($2) RETURNING id`, calendarID, series)
 	}
 	if b.Sweep {
 		batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND generation <> $2 RETURNING id`, calendarID, b.Generation)
@@ -265,7 +269,7 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 		if err != nil {
 			return nil, wrap("Apply: delete series exceptions", err)
 		}
-		p.Result.Applied = append(p.Result.Applied, plan.SeriesDeletes(calendarID, gone)...)
+		p.Result.Applied = append(p.Result.Applied, plan.Deletes(calendarID, gone)...)
 	}
 	if b.Sweep {
 		rows, _ := br.Query()
@@ -273,13 +277,7 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 		if err != nil {
 			return nil, wrap("Apply: sweep", err)
 		}
-		slices.Sort(swept)
-		for _, id := range swept {
-			p.Result.Applied = append(p.Result.Applied, calsync.Change{
-				Op: calsync.Delete, EventID: id,
-				Event: &calsync.Event{ID: id, CalendarID: calendarID},
-			})
-		}
+		p.Result.Applied = append(p.Result.Applied, plan.Deletes(calendarID, swept)...)
 	}
 	if err := br.Close(); err != nil {
 		return nil, wrap("Apply", err)
@@ -441,7 +439,7 @@ func (s *Store) PutSubscription(ctx context.Context, sub calsync.Subscription) e
 			resource_id = excluded.resource_id, resource_uri = excluded.resource_uri, address = excluded.address,
 			lifecycle_address = excluded.lifecycle_address, secret_hash = excluded.secret_hash,
 			expiration = excluded.expiration, created = excluded.created`,
-		sub.ID, sub.CalendarID, sub.Provider, sub.ResourceID, sub.ResourceURI, sub.Address, sub.LifecycleAddress, secretHash(sub.SecretHash), sub.Expiration, sub.Created)
+		sub.ID, sub.CalendarID, sub.Provider, sub.ResourceID, sub.ResourceURI, sub.Address, sub.LifecycleAddress, secrethash.Column(sub.SecretHash), sub.Expiration, sub.Created)
 	return wrap("PutSubscription", err)
 }
 
@@ -452,21 +450,11 @@ func scanSub(row pgx.Row) (calsync.Subscription, error) {
 	if err != nil {
 		return sub, err
 	}
-	if len(hash) != 0 && len(hash) != len(sub.SecretHash) {
-		return sub, fmt.Errorf("postgres: subscription %q: secret_hash is %d bytes, want %d", sub.ID, len(hash), len(sub.SecretHash))
+	if sub.SecretHash, err = secrethash.Parse("postgres", sub.ID, hash); err != nil {
+		return sub, err
 	}
-	copy(sub.SecretHash[:], hash)
 	sub.Expiration, sub.Created = utc(sub.Expiration), utc(sub.Created)
 	return sub, nil
-}
-
-// secretHash is the column value of a SecretHash: its 32 bytes, or none for
-// the zero hash (a subscription without a secret).
-func secretHash(h [sha256.Size]byte) []byte {
-	if h == ([sha256.Size]byte{}) {
-		return []byte{}
-	}
-	return h[:]
 }
 
 // Subscription returns the subscription with the given id.

@@ -10,11 +10,11 @@ import (
 	"github.com/calsync/calsync"
 )
 
-const attemptColumns = `id, kind, provider, subscription_id, calendar_id, message_id, received,
-	attempts, last_error, first_failed, last_failed, next_attempt`
-
 const deadColumns = `id, kind, provider, subscription_id, calendar_id, message_id, received,
 	attempts, last_error, first_failed, last_failed`
+
+// attemptColumns are a dead letter's columns and when to try again.
+const attemptColumns = deadColumns + `, next_attempt`
 
 // RecordAttempt implements [calsync.DeadLetters].
 func (s *Store) RecordAttempt(ctx context.Context, id string, n calsync.Notification, lastErr string, at, next time.Time) (calsync.Attempt, error) {

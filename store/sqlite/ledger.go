@@ -13,16 +13,16 @@ const (
 )
 
 // BeginNotification implements [calsync.Ledger]: one upsert that claims a
-// new or failed key and reports whether it claimed it.
+// new or failed key, and reports the key seen when it did not claim it.
 func (s *Store) BeginNotification(ctx context.Context, key string, now time.Time) (bool, error) {
 	t, err := enc(now)
 	if err != nil {
 		return false, err
 	}
-	rows, err := s.w.QueryContext(ctx, `INSERT INTO notification_ledger (key, state, begun, ended) VALUES (?1, 1, ?2, ?3)
-		ON CONFLICT (key) DO UPDATE SET state = 1, begun = excluded.begun, ended = excluded.ended
-		WHERE notification_ledger.state = 3
-		RETURNING key`, key, t, zeroTime)
+	rows, err := s.w.QueryContext(ctx, `INSERT INTO notification_ledger (key, state, begun, ended) VALUES (?1, ?4, ?2, ?3)
+		ON CONFLICT (key) DO UPDATE SET state = excluded.state, begun = excluded.begun, ended = excluded.ended
+		WHERE notification_ledger.state = ?5
+		RETURNING key`, key, t, zeroTime, ledgerBegun, ledgerFailed)
 	if err != nil {
 		return false, wrap("BeginNotification", err)
 	}

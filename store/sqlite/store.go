@@ -2,17 +2,16 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/store/internal/details"
 	"github.com/calsync/calsync/store/internal/plan"
+	"github.com/calsync/calsync/store/internal/secrethash"
 )
 
 // PutCalendar creates or replaces a calendar. Replacing keeps its events,
@@ -228,53 +227,44 @@ func applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync
 			}
 		}
 	}
-	for _, series := range plan.DeletedSeries(p.Result.Applied) {
-		rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE calendar_id = ? AND recurring_event_id = ? RETURNING id`, calendarID, series)
+	if series := plan.DeletedSeries(p.Result.Applied); len(series) > 0 {
+		ids, _ := json.Marshal(series)
+		// recurring_event_id <> '' repeats the WHERE of the partial index
+		// events_series: without it the planner cannot use that index
+		// and scans the calendar's events.
+		gone, err := deleteIDs(ctx, tx, `DELETE FROM events WHERE calendar_id = ? AND recurring_event_id <> ''
+			AND recurring_event_id IN (SELECT value FROM json_each(?)) RETURNING id`, calendarID, string(ids))
 		if err != nil {
 			return nil, wrap("Apply: delete series exceptions", err)
 		}
-		var gone []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, wrap("Apply: delete series exceptions", err)
-			}
-			gone = append(gone, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, wrap("Apply: delete series exceptions", err)
-		}
-		p.Result.Applied = append(p.Result.Applied, plan.SeriesDeletes(calendarID, gone)...)
+		p.Result.Applied = append(p.Result.Applied, plan.Deletes(calendarID, gone)...)
 	}
 	if b.Sweep {
-		rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE calendar_id = ? AND generation <> ? RETURNING id`, calendarID, b.Generation)
+		swept, err := deleteIDs(ctx, tx, `DELETE FROM events WHERE calendar_id = ? AND generation <> ? RETURNING id`, calendarID, b.Generation)
 		if err != nil {
 			return nil, wrap("Apply: sweep", err)
 		}
-		var swept []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, wrap("Apply: sweep", err)
-			}
-			swept = append(swept, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, wrap("Apply: sweep", err)
-		}
-		slices.Sort(swept)
-		for _, id := range swept {
-			p.Result.Applied = append(p.Result.Applied, calsync.Change{
-				Op: calsync.Delete, EventID: id,
-				Event: &calsync.Event{ID: id, CalendarID: calendarID},
-			})
-		}
+		p.Result.Applied = append(p.Result.Applied, plan.Deletes(calendarID, swept)...)
 	}
 	return p.Result, nil
+}
+
+// deleteIDs runs a DELETE ... RETURNING id and returns the ids.
+func deleteIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // upsertSQL writes one event. Last write wins: the WHERE lets an update
@@ -464,7 +454,7 @@ func (s *Store) PutSubscription(ctx context.Context, sub calsync.Subscription) e
 		return err
 	}
 	_, err = s.w.ExecContext(ctx, `INSERT OR REPLACE INTO subscriptions (`+subColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sub.ID, sub.CalendarID, sub.Provider, sub.ResourceID, sub.ResourceURI, sub.Address, sub.LifecycleAddress, secretHash(sub.SecretHash), exp, created)
+		sub.ID, sub.CalendarID, sub.Provider, sub.ResourceID, sub.ResourceURI, sub.Address, sub.LifecycleAddress, secrethash.Column(sub.SecretHash), exp, created)
 	return wrap("PutSubscription", err)
 }
 
@@ -476,21 +466,11 @@ func scanSub(sc scanner) (calsync.Subscription, error) {
 	if err != nil {
 		return sub, err
 	}
-	if len(hash) != 0 && len(hash) != len(sub.SecretHash) {
-		return sub, fmt.Errorf("sqlite: subscription %q: secret_hash is %d bytes, want %d", sub.ID, len(hash), len(sub.SecretHash))
+	if sub.SecretHash, err = secrethash.Parse("sqlite", sub.ID, hash); err != nil {
+		return sub, err
 	}
-	copy(sub.SecretHash[:], hash)
 	sub.Expiration, sub.Created = dec(exp), dec(created)
 	return sub, nil
-}
-
-// secretHash is the column value of a SecretHash: its 32 bytes, or none for
-// the zero hash (a subscription without a secret).
-func secretHash(h [sha256.Size]byte) []byte {
-	if h == ([sha256.Size]byte{}) {
-		return []byte{}
-	}
-	return h[:]
 }
 
 // Subscription returns the subscription with the given id.

@@ -237,9 +237,10 @@ func DeletedSeries(applied []calsync.Change) []string {
 	return ids
 }
 
-// SeriesDeletes returns the Delete changes reporting the exceptions ids
-// that Apply removed with their series, sorted by id.
-func SeriesDeletes(calendarID string, ids []string) []calsync.Change {
+// Deletes returns the Delete changes reporting the ids that Apply removed
+// beyond the batch's own changes (the exceptions of a deleted series, the
+// events a sweep removed), sorted by id. It sorts ids in place.
+func Deletes(calendarID string, ids []string) []calsync.Change {
 	slices.Sort(ids)
 	out := make([]calsync.Change, 0, len(ids))
 	for _, id := range ids {
