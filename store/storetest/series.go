@@ -43,3 +43,31 @@ func testSeriesDeleteCascades(h *harness) {
 		h.Errorf("deleting the series applied %v, want %v", ops, want)
 	}
 }
+
+// testSeriesDeleteCascadesSeveral: one batch deleting two series deletes
+// the exceptions of both, and only theirs.
+func testSeriesDeleteCascadesSeveral(h *harness) {
+	cal := h.newCalendar("cal")
+	exc := func(id, series string) *calsync.Event {
+		e := h.ev(cal, id, h.at(2), "1")
+		e.RecurringEventID = series
+		e.OriginalStart = &calsync.EventTime{DateTime: h.at(100)}
+		return e
+	}
+	h.put(cal, h.ev(cal, "s", h.at(1), "1"), h.ev(cal, "t", h.at(1), "1"), h.ev(cal, "u", h.at(1), "1"),
+		exc("s_1", "s"), exc("t_1", "t"), exc("t_2", "t"), exc("u_1", "u"))
+	res := h.apply(cal, &calsync.Batch{Changes: []calsync.Change{del("t", nil), del("s", nil)}})
+	if got := h.eventIDs(cal); !slices.Equal(got, []string{"u", "u_1"}) {
+		h.Errorf("after deleting two series: events %v, want u u_1", got)
+	}
+	var deleted []string
+	for _, c := range res.Applied {
+		if c.Op == calsync.Delete {
+			deleted = append(deleted, c.EventID)
+		}
+	}
+	slices.Sort(deleted)
+	if want := []string{"s", "s_1", "t", "t_1", "t_2"}; !slices.Equal(deleted, want) {
+		h.Errorf("deleting two series reported deletions %v, want %v", deleted, want)
+	}
+}

@@ -96,6 +96,7 @@ var cases = []struct {
 	{"ApplyAtomic", testApplyAtomic},
 	{"GenerationSweep", testGenerationSweep},
 	{"SeriesDeleteCascades", testSeriesDeleteCascades},
+	{"SeriesDeleteCascadesSeveral", testSeriesDeleteCascadesSeveral},
 	{"SweepAcrossPages", testSweepAcrossPages},
 	{"ListEvents", testListEvents},
 	{"EventsBetween", testEventsBetween},
