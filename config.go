@@ -38,6 +38,9 @@ const (
 	DefaultSafetyNetAfter = 6 * time.Hour
 	// DefaultSafetyNetInterval is how often Run looks for such calendars.
 	DefaultSafetyNetInterval = 10 * time.Minute
+	// DefaultDiscoverInterval is how often Run lists every active
+	// account's calendars.
+	DefaultDiscoverInterval = time.Hour
 	// DefaultFeedConsumer is the name under which an Engine's deliveries
 	// to OnChange acknowledge their position in the change feed.
 	DefaultFeedConsumer = "default"
@@ -98,10 +101,30 @@ type Config struct {
 	// It should return quickly: deliveries wait for it.
 	OnChange func(ctx context.Context, cal Calendar, changes []Change)
 	// OnError is called when a background sync or renewal fails, so that
-	// failures (a revoked token above all: errors.Is(err,
-	// ErrReauthRequired)) never go unnoticed. Default: none (they are
-	// logged).
+	// failures never go unnoticed. A refused grant (errors.Is(err,
+	// ErrReauthRequired)) is reported once, by the call that parks the
+	// account (with a Store that implements [AccountStore]; see
+	// OnAccountStatus), not by every later call that finds it parked.
+	// Default: none (they are logged).
 	OnError func(ctx context.Context, cal Calendar, err error)
+	// OnAccountStatus is called once per change of an account's status
+	// (see [AccountStatus]), in the instance that made the change: when
+	// the provider refuses a grant (AccountNeedsReauth: show the user a
+	// Reconnect button), when the connect flow completes again
+	// (AccountActive) and when the host disconnects it. a is the account
+	// as stored after the change; previous its status before. Needs a
+	// Store that implements [AccountStore]. Default: none (changes are
+	// logged).
+	OnAccountStatus func(ctx context.Context, a Account, previous AccountStatus)
+	// OnCalendarsChanged is called when the discovery sweep (SweepDiscover)
+	// finds that calendars were added to or removed from an account since
+	// it was last listed. Needs a Store that implements [AccountStore] and
+	// providers that implement provider.CalendarLister. Default: none.
+	OnCalendarsChanged func(ctx context.Context, a Account, added, removed []CalendarInfo)
+	// DiscoverInterval is how often Run lists the calendars of every
+	// active account to notice added and removed ones (SweepDiscover).
+	// Default: DefaultDiscoverInterval.
+	DiscoverInterval time.Duration
 	// Workers is the number of goroutines processing notifications in Run.
 	// Default: DefaultWorkers.
 	Workers int
@@ -223,6 +246,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.SafetyNetAfter <= 0 {
 		c.SafetyNetAfter = DefaultSafetyNetAfter
+	}
+	if c.DiscoverInterval <= 0 {
+		c.DiscoverInterval = DefaultDiscoverInterval
 	}
 	if c.SafetyNetInterval <= 0 {
 		c.SafetyNetInterval = DefaultSafetyNetInterval

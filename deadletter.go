@@ -88,6 +88,9 @@ func (e *Engine) recordFailure(ctx context.Context, dl DeadLetters, n Notificati
 	if errors.Is(cause, ErrCalendarUnavailable) {
 		return // a calendar refused for good is parked, not retried
 	}
+	if _, ok := e.accountStore(); ok && errors.Is(cause, ErrReauthRequired) {
+		return // its account is parked; ResumeAccount syncs it again
+	}
 	id := n.workID()
 	prev, err := dl.Attempt(ctx, id)
 	if err == nil && !retrying && prev.NextAttempt.After(now) {

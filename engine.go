@@ -108,6 +108,14 @@ func (e *Engine) Connect(ctx context.Context, cal Calendar, req ConnectRequest) 
 	if _, err := e.provider(cal.Provider); err != nil {
 		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
 	}
+	// No provider call for an account whose grant was refused: the user
+	// must complete the connect flow first (ResumeAccount).
+	if parked, err := e.accountParked(ctx, cal); err != nil || parked {
+		if err == nil {
+			err = errAccountParked
+		}
+		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
+	}
 	sub, err := e.connect(ctx, cal, req)
 	if err != nil {
 		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
@@ -194,9 +202,14 @@ func (e *Engine) connect(ctx context.Context, cal Calendar, req ConnectRequest) 
 }
 
 // Disconnect stops every subscription of the calendar and deletes the
-// calendar with its events from the Store. A subscription the provider no
-// longer knows is not an error. Like Connect, it waits up to 30 s for the
-// calendar's subscription lease.
+// calendar with its events from the Store. Stopping is attempted, not
+// required: when the provider refuses (a revoked grant answers 401) or
+// cannot be reached, the local state is removed all the same, the failure
+// is logged and reported to OnError, and the subscription expires at the
+// provider on its own (its notifications are refused meanwhile, as of any
+// unknown subscription). A subscription the provider no longer knows is
+// not an error. Like Connect, it waits up to 30 s for the calendar's
+// subscription lease.
 func (e *Engine) Disconnect(ctx context.Context, calendarID string) error {
 	cal, err := e.cfg.Store.Calendar(ctx, calendarID)
 	if err != nil {
@@ -220,7 +233,15 @@ func (e *Engine) Disconnect(ctx context.Context, calendarID string) error {
 	for i := range subs {
 		e.obs.providerCall(cal.ID)
 		if err := p.Stop(ctx, cal, &subs[i]); err != nil && !errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("calsync: Disconnect %s: stop %s: %w", calendarID, subs[i].ID, err)
+			if ctx.Err() != nil {
+				return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, ctx.Err())
+			}
+			err = fmt.Errorf("calsync: Disconnect %s: cannot stop subscription %s (removed locally; it expires at the provider on %s): %w",
+				calendarID, subs[i].ID, subs[i].Expiration.UTC().Format(time.RFC3339), err)
+			e.log.WarnContext(ctx, "calsync: provider refused to stop subscription; disconnecting anyway", "calendar", calendarID, "subscription", subs[i].ID, "err", err)
+			if e.cfg.OnError != nil {
+				e.cfg.OnError(ctx, cal, err)
+			}
 		}
 	}
 	if err := e.cfg.Store.DeleteCalendar(ctx, calendarID); err != nil {
@@ -306,8 +327,11 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 func (e *Engine) fail(ctx context.Context, cal Calendar, err error) {
-	if errors.Is(err, errParked) {
+	if errors.Is(err, errParked) || errors.Is(err, errAccountParked) {
 		return // reported once, when it was parked
+	}
+	if errors.Is(err, ErrReauthRequired) && !e.reauthRequired(ctx, cal, err) {
+		return // the account was parked already: reported then
 	}
 	e.obs.failed()
 	e.log.ErrorContext(ctx, "calsync: sync failed", "calendar", cal.ID, "provider", cal.Provider, "err", err)

@@ -123,6 +123,29 @@ func newObserver(cfg Config, expiring func(context.Context, time.Time) ([]Subscr
 	}, expiry, lag); err != nil {
 		return nil, fmt.Errorf("calsync: metrics: %w", err)
 	}
+	if as, ok := cfg.Store.(AccountStore); ok {
+		reauth, err := m.Int64ObservableGauge("calsync.accounts.needs_reauth", metric.WithUnit("{account}"),
+			metric.WithDescription("Accounts whose grant the provider refused, waiting for the user to reconnect (their calendars are parked)."))
+		if err != nil {
+			return nil, fmt.Errorf("calsync: metrics: %w", err)
+		}
+		if _, err := m.RegisterCallback(func(ctx context.Context, ob metric.Observer) error {
+			accts, err := as.ListAccounts(ctx)
+			if err != nil {
+				return err
+			}
+			var n int64
+			for _, a := range accts {
+				if a.Status == AccountNeedsReauth {
+					n++
+				}
+			}
+			ob.ObserveInt64(reauth, n)
+			return nil
+		}, reauth); err != nil {
+			return nil, fmt.Errorf("calsync: metrics: %w", err)
+		}
+	}
 	return o, nil
 }
 

@@ -90,8 +90,8 @@ func (e *Engine) perform(ctx context.Context, n Notification) (ran bool, err err
 		_, err = e.syncOnce(ctx, cal)
 		return err
 	}, func(err error) { e.fail(ctx, cal, err) })
-	if errors.Is(err, errParked) {
-		return ran, nil // nothing to do until the host acts
+	if errors.Is(err, errParked) || errors.Is(err, errAccountParked) {
+		return ran, nil // nothing to do until the host or the user acts
 	}
 	return ran, err
 }

@@ -21,67 +21,83 @@ func (e *Engine) renewExpiring(ctx context.Context) (int, error) {
 		errs []error
 	)
 	for _, s := range subs {
-		// Another instance, or another goroutine of this one, may have
-		// renewed or replaced it since the list was read: it is read
-		// again under its calendar's subscription lease.
-		cur, release, held, err := e.leaseSubscription(ctx, s.ID)
-		switch {
-		case held:
-			e.log.DebugContext(ctx, "calsync: renewal skipped: its calendar's subscriptions are being changed elsewhere", "subscription", s.ID)
-			continue
-		case errors.Is(err, ErrNotFound):
-			e.log.DebugContext(ctx, "calsync: renewal skipped: subscription already replaced", "subscription", s.ID)
-			continue
-		case err != nil:
-			errs = append(errs, fmt.Errorf("calsync: renew %s: %w", s.ID, err))
-			continue
-		case !cur.Expiration.Before(due):
-			release()
-			e.log.DebugContext(ctx, "calsync: renewal skipped: subscription already renewed", "subscription", s.ID)
-			continue
-		}
-		cal, err := e.cfg.Store.Calendar(ctx, cur.CalendarID)
+		renewed, err := e.renewSubscription(ctx, s.ID, due)
 		if err != nil {
-			release()
-			errs = append(errs, fmt.Errorf("calsync: renew %s: %w", s.ID, err))
-			continue
-		}
-		if parked, err := e.parked(ctx, cal); err != nil || parked {
-			// No provider call for a calendar refused for good.
-			release()
-			if err != nil {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		syncNeeded, err := e.resubscribe(ctx, cal, cur, 0)
-		release()
-		if err != nil {
-			if errors.Is(err, ErrCalendarUnavailable) {
-				e.park(ctx, cal, err)
-			}
-			e.fail(ctx, cal, err)
 			errs = append(errs, err)
-			continue
 		}
-		n++
-		if syncNeeded {
-			// The old subscription is stopped (or was gone): what it
-			// announced last, or lost, is fetched now. If this sync
-			// fails, retry it like a failed notification rather than
-			// wait for the safety net.
-			var last error
-			e.syncs.Do(cal.ID, func() error {
-				_, last = e.syncOnce(ctx, cal)
-				return last
-			}, func(err error) { e.fail(ctx, cal, err) })
-			if last != nil {
-				e.retryFolded(ctx, cal, last)
-			}
+		if renewed {
+			n++
 		}
 	}
 	e.alertExpiring(ctx)
 	return n, errors.Join(errs...)
+}
+
+// renewOne renews one subscription if it still expires before due (see
+// renewSubscription), for ResumeAccount.
+func (e *Engine) renewOne(ctx context.Context, id string, due time.Time) error {
+	_, err := e.renewSubscription(ctx, id, due)
+	return err
+}
+
+// renewSubscription renews or replaces subscription id if it still
+// expires before due once its calendar's subscription lease is taken,
+// then syncs the calendar if the replacement may have missed changes. It
+// reports whether this call renewed it. Nothing is done for a parked
+// calendar or account.
+func (e *Engine) renewSubscription(ctx context.Context, id string, due time.Time) (bool, error) {
+	// Another instance, or another goroutine of this one, may have
+	// renewed or replaced it since the list was read: it is read
+	// again under its calendar's subscription lease.
+	cur, release, held, err := e.leaseSubscription(ctx, id)
+	switch {
+	case held:
+		e.log.DebugContext(ctx, "calsync: renewal skipped: its calendar's subscriptions are being changed elsewhere", "subscription", id)
+		return false, nil
+	case errors.Is(err, ErrNotFound):
+		e.log.DebugContext(ctx, "calsync: renewal skipped: subscription already replaced", "subscription", id)
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("calsync: renew %s: %w", id, err)
+	case !cur.Expiration.Before(due):
+		release()
+		e.log.DebugContext(ctx, "calsync: renewal skipped: subscription already renewed", "subscription", id)
+		return false, nil
+	}
+	cal, err := e.cfg.Store.Calendar(ctx, cur.CalendarID)
+	if err != nil {
+		release()
+		return false, fmt.Errorf("calsync: renew %s: %w", id, err)
+	}
+	if parked, err := e.parked(ctx, cal); err != nil || parked {
+		// No provider call for a calendar refused for good.
+		release()
+		return false, err
+	}
+	syncNeeded, err := e.resubscribe(ctx, cal, cur, 0)
+	release()
+	if err != nil {
+		if errors.Is(err, ErrCalendarUnavailable) {
+			e.park(ctx, cal, err)
+		}
+		e.fail(ctx, cal, err)
+		return false, err
+	}
+	if syncNeeded {
+		// The old subscription is stopped (or was gone): what it
+		// announced last, or lost, is fetched now. If this sync
+		// fails, retry it like a failed notification rather than
+		// wait for the safety net.
+		var last error
+		e.syncs.Do(cal.ID, func() error {
+			_, last = e.syncOnce(ctx, cal)
+			return last
+		}, func(err error) { e.fail(ctx, cal, err) })
+		if last != nil {
+			e.retryFolded(ctx, cal, last)
+		}
+	}
+	return true, nil
 }
 
 // resubscribeLeased runs resubscribe for a lifecycle notification under

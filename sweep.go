@@ -52,11 +52,17 @@ const (
 	// Config.FeedRetention, acknowledged or not (Stores that implement
 	// [ChangeFeed]). Every Config.SafetyNetInterval.
 	SweepPruneFeed Sweep = "prune_feed"
+	// SweepDiscover lists the calendars of every active account (a Store
+	// that implements [AccountStore], providers that implement
+	// provider.CalendarLister) and calls Config.OnCalendarsChanged for
+	// each account whose calendars were added or removed since they were
+	// last listed. Every Config.DiscoverInterval.
+	SweepDiscover Sweep = "discover"
 )
 
 // Sweeps lists every sweep, in the order Run first runs them.
 func Sweeps() []Sweep {
-	return []Sweep{SweepCatchUp, SweepRenew, SweepRetry, SweepSafetyNet, SweepPruneLedger, SweepPruneFeed}
+	return []Sweep{SweepCatchUp, SweepRenew, SweepRetry, SweepSafetyNet, SweepPruneLedger, SweepPruneFeed, SweepDiscover}
 }
 
 // SweepInterval returns how often Run runs s: zero for SweepCatchUp, which
@@ -69,6 +75,8 @@ func (e *Engine) SweepInterval(s Sweep) time.Duration {
 		return e.cfg.RetryInterval
 	case SweepSafetyNet, SweepPruneLedger, SweepPruneFeed:
 		return e.cfg.SafetyNetInterval
+	case SweepDiscover:
+		return e.cfg.DiscoverInterval
 	}
 	return 0
 }
@@ -103,6 +111,8 @@ func (e *Engine) RunSweep(ctx context.Context, s Sweep) (int, error) {
 		return e.pruneLedger(ctx)
 	case SweepPruneFeed:
 		return e.pruneFeed(ctx)
+	case SweepDiscover:
+		return e.discover(ctx)
 	}
 	return 0, fmt.Errorf("calsync: unknown sweep %q", string(s))
 }
@@ -125,6 +135,8 @@ func (e *Engine) schedule(ctx context.Context) {
 	defer retry.Stop()
 	safety := time.NewTicker(e.cfg.SafetyNetInterval)
 	defer safety.Stop()
+	discover := time.NewTicker(e.cfg.DiscoverInterval)
+	defer discover.Stop()
 	e.runSweep(ctx, SweepRenew)
 	for {
 		select {
@@ -134,6 +146,8 @@ func (e *Engine) schedule(ctx context.Context) {
 			e.runSweep(ctx, SweepRenew)
 		case <-retry.C:
 			e.runSweep(ctx, SweepRetry)
+		case <-discover.C:
+			e.runSweep(ctx, SweepDiscover)
 		case <-safety.C:
 			e.runSweep(ctx, SweepSafetyNet)
 			e.runSweep(ctx, SweepPruneLedger)

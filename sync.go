@@ -73,9 +73,15 @@ func (e *Engine) Resync(ctx context.Context, calendarID string) (SyncResult, err
 	if err != nil {
 		return SyncResult{}, fmt.Errorf("calsync: Resync %s: %w", calendarID, err)
 	}
-	if parked, err := e.parked(ctx, cal); err != nil || parked {
+	if st, err := e.cfg.Store.SyncState(ctx, cal.ID); err != nil || st.Unavailable != "" {
 		if err == nil {
 			err = errParked
+		}
+		return SyncResult{}, fmt.Errorf("calsync: Resync %s: %w", calendarID, err)
+	}
+	if parked, err := e.accountParked(ctx, cal); err != nil || parked {
+		if err == nil {
+			err = errAccountParked
 		}
 		return SyncResult{}, fmt.Errorf("calsync: Resync %s: %w", calendarID, err)
 	}
@@ -121,6 +127,12 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 	}
 	if st.Unavailable != "" {
 		return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, errParked)
+	}
+	if parked, err := e.accountParked(ctx, cal); err != nil || parked {
+		if err == nil {
+			err = errAccountParked
+		}
+		return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, err)
 	}
 	// expect is the stored state this sync read or last wrote. Every Apply
 	// carries it, so that another instance of the host app syncing the

@@ -31,6 +31,7 @@ type fakeProvider struct {
 	// hooks, called without mu held
 	beforeFetch func(n int, pos provider.Position) error
 	onWatch     func(req provider.WatchRequest) error
+	onStop      func(sub *provider.Subscription) error
 	// now is the provider's clock for expirations; default time.Now.
 	now func() time.Time
 }
@@ -121,6 +122,11 @@ func (f *fakeProvider) Watch(_ context.Context, cal provider.Calendar, req provi
 }
 
 func (f *fakeProvider) Stop(_ context.Context, _ provider.Calendar, sub *provider.Subscription) error {
+	if f.onStop != nil {
+		if err := f.onStop(sub); err != nil {
+			return err
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stopped = append(f.stopped, sub.ID)

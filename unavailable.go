@@ -36,13 +36,17 @@ func (e *Engine) park(ctx context.Context, cal Calendar, cause error) {
 		"calendar", cal.ID, "provider", cal.Provider, "err", cause)
 }
 
-// parked reports whether cal is parked.
+// parked reports whether cal is parked: refused for good by the
+// provider, or of an account whose grant was refused.
 func (e *Engine) parked(ctx context.Context, cal Calendar) (bool, error) {
 	st, err := e.cfg.Store.SyncState(ctx, cal.ID)
 	if err != nil {
 		return false, fmt.Errorf("calsync: %s: %w", cal.ID, err)
 	}
-	return st.Unavailable != "", nil
+	if st.Unavailable != "" {
+		return true, nil
+	}
+	return e.accountParked(ctx, cal)
 }
 
 // unpark clears SyncState.Unavailable, reporting whether it was set: the

@@ -61,6 +61,7 @@ type capabilities struct {
 	attempts  map[string]calsync.Attempt
 	dead      map[string]calsync.DeadLetter
 	tokens    map[string]vault.SealedToken
+	accounts  map[string]calsync.Account
 	leases    map[string]lease
 	consumers map[string]int64
 }
@@ -74,6 +75,7 @@ func (s *Store) lock() *capabilities {
 		x.attempts = make(map[string]calsync.Attempt)
 		x.dead = make(map[string]calsync.DeadLetter)
 		x.tokens = make(map[string]vault.SealedToken)
+		x.accounts = make(map[string]calsync.Account)
 		x.leases = make(map[string]lease)
 		x.consumers = make(map[string]int64)
 	}

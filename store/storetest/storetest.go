@@ -22,7 +22,7 @@ import (
 // guarantees.
 //
 // The optional capabilities need no flag: a Store that implements
-// [calsync.Ledger], [calsync.DeadLetters], [vault.Accounts],
+// [calsync.Ledger], [calsync.DeadLetters], [vault.Accounts], [calsync.AccountStore],
 // [calsync.Leases] or [calsync.ChangeFeed] is checked as one, and the
 // subtests of a capability it does not implement are skipped.
 type Features struct {
@@ -119,6 +119,8 @@ var cases = []struct {
 	{"LedgerPrune", testLedgerPrune},
 	{"DeadLetters", testDeadLetters},
 	{"Accounts", testAccounts},
+	{"AccountStates", testAccountStates},
+	{"AccountSwapConcurrent", testAccountSwapConcurrent},
 	{"Leases", testLeases},
 	{"LeasesConcurrentAcquire", testLeasesConcurrentAcquire},
 	{"Feed", testFeed},
