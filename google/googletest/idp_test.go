@@ -375,6 +375,9 @@ func TestIDPReadonlyScopeRefusesWrites(t *testing.T) {
 	if _, err := svc.Events.List(calID).Do(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := svc.CalendarList.List().Do(); err != nil {
+		t.Fatal(err)
+	}
 	_, err := svc.Events.Insert(calID, timedEvent("a", e.clock.Now(), time.Hour)).Do()
 	gerr := apiErr(t, err, http.StatusForbidden, "insufficientPermissions")
 	if gerr.Message != "Request had insufficient authentication scopes." {

@@ -135,16 +135,18 @@ func (s *Server) Close() {
 
 // Operation names, for [Fault].Op.
 const (
-	OpEventsList      = "events.list"
-	OpEventsGet       = "events.get"
-	OpEventsInsert    = "events.insert"
-	OpEventsPatch     = "events.patch"
-	OpEventsUpdate    = "events.update"
-	OpEventsDelete    = "events.delete"
-	OpEventsImport    = "events.import"
-	OpEventsInstances = "events.instances"
-	OpEventsWatch     = "events.watch"
-	OpChannelsStop    = "channels.stop"
+	OpEventsList       = "events.list"
+	OpEventsGet        = "events.get"
+	OpEventsInsert     = "events.insert"
+	OpEventsPatch      = "events.patch"
+	OpEventsUpdate     = "events.update"
+	OpEventsDelete     = "events.delete"
+	OpEventsImport     = "events.import"
+	OpEventsInstances  = "events.instances"
+	OpEventsWatch      = "events.watch"
+	OpChannelsStop     = "channels.stop"
+	OpCalendarListList = "calendarList.list"
+	OpCalendarListGet  = "calendarList.get"
 )
 
 func (s *Server) routes() http.Handler {
@@ -160,6 +162,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("DELETE "+cal+"/{eventId}", s.api(OpEventsDelete, s.handleDelete))
 	mux.Handle("GET "+cal+"/{eventId}/instances", s.api(OpEventsInstances, s.handleInstances))
 	mux.Handle("POST /calendar/v3/channels/stop", s.api(OpChannelsStop, s.handleStop))
+	mux.Handle("GET /calendar/v3/users/me/calendarList", s.api(OpCalendarListList, s.handleCalendarListList))
+	mux.Handle("GET /calendar/v3/users/me/calendarList/{calendarId}", s.api(OpCalendarListGet, s.handleCalendarListGet))
 	mux.HandleFunc("GET /o/oauth2/auth", s.handleAuthorize)
 	mux.HandleFunc("POST /token", s.handleToken)
 	mux.HandleFunc("POST /revoke", s.handleRevoke)
