@@ -30,6 +30,13 @@
 // member; no fields parameter is sent), Event.Details included: see the
 // mapping table in package provider. Raw keeps the item's JSON.
 //
+// # Calendar discovery
+//
+// [Provider.ListCalendars] implements provider.CalendarLister with
+// calendarList.list, following every page: the primary calendar first, then
+// Google's order; Name is summaryOverride, else summary, and Color is
+// backgroundColor. Hidden calendars are not listed (Google's default).
+//
 // # Errors
 //
 // Errors of the API are *provider.Error values (status, reason,

@@ -58,20 +58,22 @@ func (r *row) exception() bool { return r.kind == kindInstance && r.own != nil }
 
 // calendarState is one emulated calendar and its change log.
 type calendarState struct {
-	id         string
-	tzName     string
-	loc        *time.Location
-	created    time.Time
-	updated    time.Time
-	seq        uint64 // last sequence number handed out
-	epoch      uint32 // bumped by ExpireSyncTokens
-	lastEtag   int64
-	rows       map[string]*row
-	ids        []string // sorted ids of rows, except those in added
-	added      []string // ids added since ids was last sorted
-	resourceID string
-	deleted    bool      // DeleteCalendar: unknown to every request
-	denied     *apiError // RevokeCalendarAccess: the answer to every request
+	id          string
+	tzName      string
+	loc         *time.Location
+	created     time.Time
+	updated     time.Time
+	seq         uint64 // last sequence number handed out
+	epoch       uint32 // bumped by ExpireSyncTokens
+	lastEtag    int64
+	rows        map[string]*row
+	ids         []string // sorted ids of rows, except those in added
+	added       []string // ids added since ids was last sorted
+	resourceID  string
+	deleted     bool         // DeleteCalendar: unknown to every request
+	denied      *apiError    // RevokeCalendarAccess: the answer to every request
+	info        CalendarInfo // SetCalendarInfo: the calendar list entry
+	infoVersion int          // bumped by SetCalendarInfo, for the etag
 }
 
 func newCalendar(id, tzName string, loc *time.Location, now time.Time) *calendarState {

@@ -33,11 +33,95 @@
 //     one page)
 //   - POST calendars/{calendarId}/events/watch (events.watch)
 //   - POST channels/stop (channels.stop)
+//   - GET users/me/calendarList (calendarList.list) and
+//     GET users/me/calendarList/{calendarId} (calendarList.get)
 //
-// Every request needs "Authorization: Bearer <token>" with any non-empty
-// token that was not revoked, else 401 authError. Errors use Google's
+// and under [Server.URL] the identity provider's GET /o/oauth2/auth,
+// POST /token and POST /revoke (see Identity provider).
+//
+// Every API request needs "Authorization: Bearer <token>", else 401
+// authError. A token issued by the identity provider must be live (see
+// below); any other non-empty token is accepted until revoked with
+// [Server.RevokeToken] or [Server.RevokeAll], so tests can use static
+// tokens ([Server.Client] sends one). Errors use Google's
 // envelope {"error":{"errors":[...],"code":N,"message":"..."}}. The keyword
 // "primary" names the first calendar added with [Server.AddCalendar].
+//
+// # Calendar list
+//
+// Every calendar added with [Server.AddCalendar] is an entry of the
+// calendar list, in the order added, with Google's resource shape (kind
+// calendar#calendarListEntry, etag, id, summary, summaryOverride when set,
+// timeZone, colorId, backgroundColor, foregroundColor, selected,
+// accessRole, defaultReminders, conferenceProperties, primary). The first
+// calendar is primary; by default an entry's summary is its id, its role
+// "owner" and its colour colorId "14" (#9fe1e7 on #000000), and
+// [Server.SetCalendarInfo] changes them. A deleted calendar, or one whose
+// access was revoked ([Server.RevokeCalendarAccess]), leaves the list
+// (calendarList.get answers 404). calendarList.list pages by maxResults
+// (default [DefaultCalendarListPageSize], at most
+// [MaxCalendarListPageSize]) and honours minAccessRole; it issues no
+// nextSyncToken, and a syncToken gets 410.
+//
+// # Identity provider
+//
+// The server is also an OAuth 2.0 authorization server that behaves like
+// Google's (https://developers.google.com/identity/protocols/oauth2/web-server),
+// for the authorization-code flow with PKCE and offline access, so a whole
+// connect flow runs with the unmodified golang.org/x/oauth2 client:
+//
+//	srv.RegisterClient(id, secret, "https://app.example.com/callback")
+//	conf := &oauth2.Config{ClientID: id, ClientSecret: secret,
+//		Endpoint: srv.OAuthEndpoint(), RedirectURL: "https://app.example.com/callback",
+//		Scopes: []string{googletest.ScopeCalendar}}
+//	u := conf.AuthCodeURL(state, oauth2.AccessTypeOffline, oauth2.S256ChallengeOption(verifier))
+//	// GET u answers 302 to the callback with code, state and scope
+//	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+//
+// There is one user, who is signed in and consents at once.
+// GET /o/oauth2/auth checks, in this order: an unknown client_id is a 401
+// HTML page "invalid_client" and a redirect_uri not registered exactly
+// ([Server.RegisterClient]) a 400 page "redirect_uri_mismatch", neither
+// redirecting, as Google does; then a response_type other than "code"
+// redirects with error=unsupported_response_type (RFC 6749 4.1.2.1; what
+// Google shows is unconfirmed); a missing scope is a 400 page
+// "invalid_request" ("Missing required parameter: scope", as recorded from
+// Google); a refusal ([Server.DenyConsent]) redirects with
+// error=access_denied. state is echoed unchanged. code_challenge_method may
+// be S256 or plain (the default when only code_challenge is given).
+//
+// POST /token takes client credentials in the form or as HTTP Basic (401
+// invalid_client otherwise). grant_type=authorization_code: a code is good
+// once (any exchange spends it) and for [AuthCodeLifetime] by
+// [Config.Now], for the client it was issued to, with the redirect_uri of
+// its authorization request (else 400 redirect_uri_mismatch) and, if a
+// code_challenge was sent, the matching code_verifier; any other failure is
+// 400 invalid_grant. The answer is {access_token, expires_in: 3599,
+// token_type: "Bearer", scope, refresh_token}, the refresh token only for
+// access_type=offline on the client's first consent or with
+// prompt=consent, as Google does. grant_type=refresh_token answers a new
+// access token and no refresh_token (Google does not rotate them); a
+// revoked or unknown refresh token is 400 invalid_grant "Token has been
+// expired or revoked.". Answers carry Cache-Control no-store.
+// [Server.TokenRequests] counts the requests by grant type.
+//
+// POST /revoke (form field token, an access or refresh token) revokes the
+// token's whole grant: 200, or 400 invalid_token for a token it does not
+// know. [Server.RevokeGrants] revokes every grant, as when the user
+// withdraws access at myaccount.google.com; a consent after that counts as
+// a first one. A token of a revoked grant gets 401 authError at the API,
+// and so does an access token [AccessTokenLifetime] (3599 s) after it was
+// issued, by [Config.Now]. Since golang.org/x/oauth2 computes expiry with
+// the real clock, a client on a fake clock keeps sending an expired token
+// and gets 401, as a client with a skewed clock does on Google.
+//
+// Scopes are recorded: a token whose scopes include neither [ScopeCalendar]
+// nor [ScopeCalendarEvents] gets 403 insufficientPermissions ("Request had
+// insufficient authentication scopes.") on events.insert, import, patch,
+// update and delete, and a token with no Calendar scope on every call.
+// Tokens not issued by the identity provider are never checked for scopes
+// or expiry. Secrets (codes, tokens, client secrets, verifiers) are never
+// logged.
 //
 // # Sync tokens and the change log
 //
@@ -145,6 +229,7 @@
 // [Server.FailNext] (rate limits, 5xx, any error; [Fault.RetryAfterIn]
 // dates Retry-After from the moment of failure), [Server.SetLatency],
 // [Server.ExpireSyncTokens], [Server.RevokeToken] and [Server.RevokeAll],
+// [Server.RevokeGrants] and [Server.DenyConsent],
 // [Server.DeleteCalendar] and [Server.RevokeCalendarAccess] (a calendar
 // refused for good: 404, or a 403 that is not a rate limit), and for
 // notifications [Server.DropNextNotifications],
@@ -163,8 +248,10 @@
 //
 // # Limitations
 //
-// Not emulated: calendarList, acl and settings (including their watch
-// methods), events.move, events.quickAdd, batch requests,
+// Not emulated: calendarList writes, calendarList sync tokens and
+// showHidden/showDeleted, acl and settings (including their watch
+// methods), the identity provider's other flows (device, installed-app
+// loopback, service accounts, ID tokens, include_granted_scopes), events.move, events.quickAdd, batch requests,
 // If-Match and If-None-Match, the "not_exists" resource state, and the
 // timeZone, maxAttendees and alwaysIncludeEmail list parameters (accepted
 // and ignored, as are the list parameters events.watch accepts). Sync tokens

@@ -88,6 +88,9 @@ var knownReasons = map[string]apiError{
 	"conditionNotMet":      {domain: "global", message: "Precondition Failed", locationType: "header", location: "If-Match"},
 	"backendError":         {domain: "global", message: "Backend Error"},
 	"parseError":           {domain: "global", message: "Parse Error"},
+	// A token whose scopes do not allow the call (live answers: status
+	// PERMISSION_DENIED, errors[0].message "Insufficient Permission").
+	"insufficientPermissions": {domain: "global", message: "Request had insufficient authentication scopes."},
 }
 
 // defaultReason is the reason used by a fault that names only a status.

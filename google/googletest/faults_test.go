@@ -175,7 +175,7 @@ func TestPrimaryAndUnknownRoutes(t *testing.T) {
 	if err := srv.AddCalendar("x@example.com", "Mars/Olympus"); err == nil {
 		t.Fatal("AddCalendar with a bad zone succeeded")
 	}
-	status, _, body := rawDo(t, srv, "GET", "users/me/calendarList", nil, "")
+	status, _, body := rawDo(t, srv, "GET", "users/me/settings", nil, "")
 	if status != 404 || body != `{"error":{"errors":[{"domain":"global","reason":"notFound","message":"Not Found"}],"code":404,"message":"Not Found"}}` {
 		t.Fatalf("unknown route: %d %s", status, body)
 	}

@@ -74,7 +74,7 @@ func TestRequestLog(t *testing.T) {
 		}
 	}
 	// Unknown routes are not operations.
-	rawDo(t, srv, "GET", "users/me/calendarList", nil, "")
+	rawDo(t, srv, "GET", "users/me/settings", nil, "")
 	if got := srv.RequestCount("", ""); got != 7 {
 		t.Errorf("unknown route logged: %d requests", got)
 	}

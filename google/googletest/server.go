@@ -38,6 +38,7 @@ type Server struct {
 	latency   time.Duration
 	revoked   map[string]bool
 	seen      map[string]bool
+	idp       *idpState
 
 	pmu        sync.Mutex // push state; never held while taking mu
 	closed     bool
@@ -83,6 +84,7 @@ func NewServer(cfg Config) *Server {
 		chaos:   mrand.New(mrand.NewPCG(cfg.Seed, 0x6861727368)),
 		revoked: map[string]bool{},
 		seen:    map[string]bool{},
+		idp:     newIDP(),
 		queues:  map[*channel]*pushQueue{},
 		idle:    make(chan struct{}),
 	}
@@ -133,16 +135,18 @@ func (s *Server) Close() {
 
 // Operation names, for [Fault].Op.
 const (
-	OpEventsList      = "events.list"
-	OpEventsGet       = "events.get"
-	OpEventsInsert    = "events.insert"
-	OpEventsPatch     = "events.patch"
-	OpEventsUpdate    = "events.update"
-	OpEventsDelete    = "events.delete"
-	OpEventsImport    = "events.import"
-	OpEventsInstances = "events.instances"
-	OpEventsWatch     = "events.watch"
-	OpChannelsStop    = "channels.stop"
+	OpEventsList       = "events.list"
+	OpEventsGet        = "events.get"
+	OpEventsInsert     = "events.insert"
+	OpEventsPatch      = "events.patch"
+	OpEventsUpdate     = "events.update"
+	OpEventsDelete     = "events.delete"
+	OpEventsImport     = "events.import"
+	OpEventsInstances  = "events.instances"
+	OpEventsWatch      = "events.watch"
+	OpChannelsStop     = "channels.stop"
+	OpCalendarListList = "calendarList.list"
+	OpCalendarListGet  = "calendarList.get"
 )
 
 func (s *Server) routes() http.Handler {
@@ -158,6 +162,11 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("DELETE "+cal+"/{eventId}", s.api(OpEventsDelete, s.handleDelete))
 	mux.Handle("GET "+cal+"/{eventId}/instances", s.api(OpEventsInstances, s.handleInstances))
 	mux.Handle("POST /calendar/v3/channels/stop", s.api(OpChannelsStop, s.handleStop))
+	mux.Handle("GET /calendar/v3/users/me/calendarList", s.api(OpCalendarListList, s.handleCalendarListList))
+	mux.Handle("GET /calendar/v3/users/me/calendarList/{calendarId}", s.api(OpCalendarListGet, s.handleCalendarListGet))
+	mux.HandleFunc("GET /o/oauth2/auth", s.handleAuthorize)
+	mux.HandleFunc("POST /token", s.handleToken)
+	mux.HandleFunc("POST /revoke", s.handleRevoke)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound())
 	})
@@ -186,7 +195,7 @@ func (s *Server) api(op string, h http.HandlerFunc) http.Handler {
 				return
 			}
 		}
-		if e := s.authenticate(r); e != nil {
+		if e := s.authenticate(r, op); e != nil {
 			writeError(w, e)
 			return
 		}
@@ -207,8 +216,10 @@ func (s *Server) api(op string, h http.HandlerFunc) http.Handler {
 }
 
 // authenticate requires "Authorization: Bearer <non-empty>" that was not
-// revoked.
-func (s *Server) authenticate(r *http.Request) *apiError {
+// revoked. A token issued by the identity provider must also be live
+// (not expired, its grant not revoked) and carry a scope that allows op;
+// any other token is accepted as is.
+func (s *Server) authenticate(r *http.Request, op string) *apiError {
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	token = strings.TrimSpace(token)
 	if !strings.EqualFold(scheme, "Bearer") || token == "" {
@@ -220,6 +231,9 @@ func (s *Server) authenticate(r *http.Request) *apiError {
 		return newAPIError(http.StatusUnauthorized, "authError", "")
 	}
 	s.seen[token] = true
+	if e, ok := s.authenticateIDP(token, op); ok {
+		return e
+	}
 	return nil
 }
 
