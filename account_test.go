@@ -139,8 +139,10 @@ func TestDisconnectWithDeadGrant(t *testing.T) {
 	var reported []error
 	var changes []calsync.AccountStatus
 	e, _ := newTestEngine(t, p, st, calsync.Config{
-		OnError:         func(_ context.Context, _ calsync.Calendar, err error) { reported = append(reported, err) },
-		OnAccountStatus: func(_ context.Context, a calsync.Account, _ calsync.AccountStatus) { changes = append(changes, a.Status) },
+		OnError: func(_ context.Context, _ calsync.Calendar, err error) { reported = append(reported, err) },
+		OnAccountStatus: func(_ context.Context, a calsync.Account, _ calsync.AccountStatus) {
+			changes = append(changes, a.Status)
+		},
 	})
 	if _, err := e.Connect(ctx, fakeCal, calsync.ConnectRequest{Address: "https://example.com/hook"}); err != nil {
 		t.Fatal(err)
