@@ -29,7 +29,7 @@ import (
 type tokenEndpoint struct {
 	srv     *httptest.Server
 	calls   atomic.Int32
-	entered chan struct{} // gets a value as each refresh starts, if not nil
+	entered chan struct{} // gets a value as a refresh starts, if not nil and empty
 	gate    chan struct{} // a refresh waits for it to close, if not nil
 
 	mu     sync.Mutex
@@ -56,7 +56,10 @@ func (e *tokenEndpoint) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	e.calls.Add(1)
 	if e.entered != nil {
-		e.entered <- struct{}{}
+		select {
+		case e.entered <- struct{}{}:
+		default: // a test watches for the first refresh only
+		}
 	}
 	if e.gate != nil {
 		<-e.gate
@@ -466,7 +469,14 @@ func TestSourcesWaiterCancel(t *testing.T) {
 	go func() { _, err := s.Token(ctx, "alice"); first <- err }()
 	<-f.ep.entered
 	second := make(chan string, 1)
-	go func() { tok, _ := s.Token(t.Context(), "alice"); second <- tok.AccessToken }()
+	go func() {
+		tok, err := s.Token(t.Context(), "alice")
+		if err != nil {
+			second <- err.Error()
+			return
+		}
+		second <- tok.AccessToken
+	}()
 	cancel()
 	if err := <-first; !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled caller: %v", err)
@@ -489,5 +499,39 @@ func TestNewSourcesValidates(t *testing.T) {
 		if _, err := vault.NewSources(cfg); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// racingLeases stores a fresh token, as another instance finishing its
+// refresh would, just before granting the lease.
+type racingLeases struct {
+	*memory.Store
+	v   *vault.Vault
+	tok *oauth2.Token
+}
+
+func (l racingLeases) AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error) {
+	if err := l.v.PutToken(ctx, l.Store, "alice", l.tok); err != nil {
+		return false, err
+	}
+	return l.Store.AcquireLease(ctx, name, owner, now, ttl)
+}
+
+func TestSourcesRereadsUnderLease(t *testing.T) {
+	f := newSourcesFixture(t, true)
+	other := &oauth2.Token{AccessToken: "at-other", RefreshToken: "rt-other", Expiry: f.clock.Now().Add(time.Hour)}
+	s, err := vault.NewSources(vault.SourcesConfig{
+		Vault: f.v, Accounts: f.store, Leases: racingLeases{Store: f.store, v: f.v, tok: other},
+		OAuth: &oauth2.Config{Endpoint: oauth2.Endpoint{TokenURL: f.ep.srv.URL, AuthStyle: oauth2.AuthStyleInParams}},
+		Now:   f.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := s.Token(t.Context(), "alice"); err != nil || tok.AccessToken != "at-other" {
+		t.Fatalf("Token = %v, %v; want at-other, stored before the lease was granted", tok, err)
+	}
+	if c := f.ep.calls.Load(); c != 0 {
+		t.Errorf("%d refreshes, want 0", c)
 	}
 }
