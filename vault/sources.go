@@ -436,17 +436,16 @@ var reauthCodes = []string{"invalid_grant", "interaction_required", "consent_req
 // token. Its text names the account, the error code and the HTTP status,
 // never the response body (which may echo tokens).
 //
-// When Code is invalid_grant (a revoked, expired or rotated-out refresh
-// token), interaction_required, consent_required or login_required
-// (Microsoft's conditional access wanting the user back), Reauth is true
-// and it wraps provider.ErrReauthRequired
-// and the *oauth2.RetrieveError (which the providers take as a refused
-// grant). Other refusals wrap neither and are
-// retried on the next call: a 5xx, and invalid_client or
+// Reauth is true, and the error wraps provider.ErrReauthRequired and the
+// *oauth2.RetrieveError (which the providers take as a refused grant), when
+// Code is invalid_grant (a revoked, expired or rotated-out refresh token)
+// or interaction_required, consent_required or login_required (Microsoft's
+// conditional access wanting the user back). Other refusals wrap neither
+// and are tried again on the next call: a 5xx, and invalid_client or
 // unauthorized_client, which mean the host's OAuth client is misconfigured
-// (a wrong or expired client secret) — every account shares that, and
-// connecting again does not fix it. Beware that the wrapped RetrieveError's own
-// Error text, and its Body, may hold secrets.
+// (a wrong or expired client secret), which every account shares and
+// connecting again does not fix. Beware that the wrapped RetrieveError's
+// own Error text, and its Body, may hold secrets.
 type RefreshError struct {
 	// AccountID is the account whose token was refused.
 	AccountID string
