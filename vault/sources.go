@@ -151,6 +151,16 @@ type Sources struct {
 type account struct {
 	tok        *oauth2.Token // fresh when cached; nil when not cached
 	refreshing *refresh      // the refresh in flight, if any
+	unsaved    *unsaved      // a refreshed token the store refused, if any
+}
+
+// unsaved is a refreshed token that could not be stored. Its refresh
+// token may be the only valid one (rotation), so the next refresh stores
+// it, or refreshes with it, rather than with the stored one, as long as
+// the store still holds the token it was refreshed from.
+type unsaved struct {
+	tok  *oauth2.Token
+	from string // the stored refresh token when tok was refreshed
 }
 
 // refresh is one refresh of an account's token, which every caller that
@@ -203,7 +213,11 @@ func (a accountSource) Token() (*oauth2.Token, error) { return a.s.Token(a.ctx, 
 // goes on for the others. A refused refresh is a *[RefreshError]; a
 // missing stored token wraps both the store's not-found error and
 // provider.ErrReauthRequired; other failures (network, store) are plain
-// errors. Failures are not cached: the next call tries again.
+// errors. Failures are not cached: the next call tries again. A refreshed
+// token the store refuses is not handed out; it is kept in memory, and the
+// next call stores it (or refreshes with its refresh token, which rotation
+// may have made the only valid one) unless the store has a newer token by
+// then.
 func (s *Sources) Token(ctx context.Context, accountID string) (*oauth2.Token, error) {
 	if accountID == "" {
 		return nil, errors.New("vault: Token: empty account ID")
@@ -288,10 +302,14 @@ func (s *Sources) run(ctx context.Context, accountID string, a *account, r *refr
 	if s.cfg.HTTPClient != nil {
 		ctx = context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient)
 	}
-	tok, err := s.refresh(ctx, accountID)
+	s.mu.Lock()
+	pending := a.unsaved
+	s.mu.Unlock()
+	tok, pending, err := s.refresh(ctx, accountID, pending)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a.refreshing = nil
+	a.unsaved = pending
 	if err == nil {
 		a.tok = tok // a is no longer in s.accounts if Forget ran: harmless
 	}
@@ -300,11 +318,16 @@ func (s *Sources) run(ctx context.Context, accountID string, a *account, r *refr
 }
 
 // refresh returns a fresh token of accountID: the stored one if it is
-// fresh, else a refreshed one, stored before it is returned.
-func (s *Sources) refresh(ctx context.Context, accountID string) (*oauth2.Token, error) {
+// fresh, else a refreshed one, stored before it is returned. p is the
+// account's unsaved token, if any; refresh returns what is unsaved after
+// it.
+func (s *Sources) refresh(ctx context.Context, accountID string, p *unsaved) (*oauth2.Token, *unsaved, error) {
 	stored, err := s.load(ctx, accountID)
-	if err != nil || s.fresh(stored) {
-		return stored, err
+	if err != nil {
+		return nil, p, err
+	}
+	if s.fresh(stored) {
+		return stored, nil, nil
 	}
 	if s.cfg.Leases != nil {
 		// Wait for the lease, unless another instance stores a fresh token
@@ -319,17 +342,20 @@ func (s *Sources) refresh(ctx context.Context, accountID string) (*oauth2.Token,
 			return false, err
 		})
 		if err != nil {
-			return nil, err
+			return nil, p, err
 		}
 		if fresh != nil {
-			return fresh, nil
+			return fresh, nil, nil
 		}
 		defer release()
-		if stored, err = s.load(ctx, accountID); err != nil || s.fresh(stored) {
-			return stored, err
+		if stored, err = s.load(ctx, accountID); err != nil {
+			return nil, p, err
+		}
+		if s.fresh(stored) {
+			return stored, nil, nil
 		}
 	}
-	return s.exchange(ctx, accountID, stored)
+	return s.exchange(ctx, accountID, stored, p)
 }
 
 // load reads and opens accountID's stored token.
@@ -343,38 +369,54 @@ func (s *Sources) load(ctx context.Context, accountID string) (*oauth2.Token, er
 }
 
 // exchange refreshes stored at the token endpoint and stores the result.
-func (s *Sources) exchange(ctx context.Context, accountID string, stored *oauth2.Token) (*oauth2.Token, error) {
-	if stored.RefreshToken == "" {
-		return nil, fmt.Errorf("vault: token of account %q expired and has no refresh token: %w", accountID, provider.ErrReauthRequired)
+// If p was refreshed from stored, exchange stores p's token instead if it
+// is still fresh, or else refreshes with p's refresh token. A token it
+// cannot store is returned as the unsaved token, with the error.
+func (s *Sources) exchange(ctx context.Context, accountID string, stored *oauth2.Token, p *unsaved) (*oauth2.Token, *unsaved, error) {
+	if p != nil && p.from != stored.RefreshToken {
+		p = nil // the store moved on: another refresh, or a new grant
 	}
-	// A token without an access token is never valid, so this always asks
-	// the token endpoint, whatever the real clock says.
-	got, err := s.cfg.OAuth.TokenSource(ctx, &oauth2.Token{RefreshToken: stored.RefreshToken}).Token()
-	if err != nil {
-		if re, ok := errors.AsType[*oauth2.RetrieveError](err); ok {
-			return nil, newRefreshError(accountID, re)
+	rt := stored.RefreshToken
+	if p != nil {
+		rt = p.tok.RefreshToken
+	}
+	var tok *oauth2.Token
+	if p != nil && s.fresh(p.tok) {
+		tok = p.tok
+	} else {
+		if rt == "" {
+			return nil, nil, fmt.Errorf("vault: token of account %q expired and has no refresh token: %w", accountID, provider.ErrReauthRequired)
 		}
-		// Not a refusal: the network or the endpoint failed. Its text
-		// names the token URL, never the request body.
-		return nil, fmt.Errorf("vault: refresh token of account %q: %w", accountID, err)
-	}
-	tok := &oauth2.Token{AccessToken: got.AccessToken, TokenType: got.TokenType, RefreshToken: got.RefreshToken, Expiry: got.Expiry, ExpiresIn: got.ExpiresIn}
-	if tok.RefreshToken == "" {
-		tok.RefreshToken = stored.RefreshToken // Google does not rotate
-	}
-	if tok.ExpiresIn > 0 {
-		// Measure the lifetime with our clock, as fresh does.
-		tok.Expiry = s.cfg.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)
+		// A token without an access token is never valid, so this always
+		// asks the token endpoint, whatever the real clock says.
+		got, err := s.cfg.OAuth.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+		if err != nil {
+			if re, ok := errors.AsType[*oauth2.RetrieveError](err); ok {
+				return nil, nil, newRefreshError(accountID, re)
+			}
+			// Not a refusal: the network or the endpoint failed. Its
+			// text names the token URL, never the request body.
+			return nil, p, fmt.Errorf("vault: refresh token of account %q: %w", accountID, err)
+		}
+		tok = &oauth2.Token{AccessToken: got.AccessToken, TokenType: got.TokenType, RefreshToken: got.RefreshToken, Expiry: got.Expiry, ExpiresIn: got.ExpiresIn}
+		if tok.RefreshToken == "" {
+			tok.RefreshToken = rt // Google does not rotate
+		}
+		if tok.ExpiresIn > 0 {
+			// Measure the lifetime with our clock, as fresh does.
+			tok.Expiry = s.cfg.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)
+		}
 	}
 	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 	defer cancel()
 	if err := s.cfg.Vault.PutToken(saveCtx, s.cfg.Accounts, accountID, tok); err != nil {
 		// Handing out a token whose refresh token is not stored would lose
-		// a rotated refresh token for good on the next restart.
-		return nil, fmt.Errorf("vault: refreshed token of account %q not saved: %w", accountID, err)
+		// a rotated refresh token for good on the next restart; keeping
+		// it lets the next call store it.
+		return nil, &unsaved{tok: tok, from: stored.RefreshToken}, fmt.Errorf("vault: refreshed token of account %q not saved: %w", accountID, err)
 	}
 	s.cfg.Logger.DebugContext(ctx, "vault: refreshed token", "account", accountID, "rotated", tok.RefreshToken != stored.RefreshToken)
-	return tok, nil
+	return tok, nil, nil
 }
 
 // waitLease takes the token lease of accountID, waiting (50 ms doubling to

@@ -355,27 +355,44 @@ func (a *failingAccounts) PutAccountToken(ctx context.Context, t vault.SealedTok
 }
 
 func TestSourcesSaveFailure(t *testing.T) {
-	f := newSourcesFixture(t, false)
+	f := newSourcesFixture(t, true) // the endpoint revokes rt-0 on its first use
 	accounts := &failingAccounts{Store: f.store}
 	accounts.fail.Store(true)
 	s := f.sources(t, true, accounts)
+	ctx := t.Context()
 
-	tok, err := s.Token(t.Context(), "alice")
+	tok, err := s.Token(ctx, "alice")
 	if err == nil || tok != nil {
 		t.Fatalf("Token = %v, %v; want an error and no token", tok, err)
 	}
 	if !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("err = %v, want the store's error", err)
 	}
-	stored, _ := f.v.Token(t.Context(), f.store, "alice")
-	if stored.AccessToken != "at-0" {
+	if stored, _ := f.v.Token(ctx, f.store, "alice"); stored.AccessToken != "at-0" {
 		t.Errorf("stored %q, want at-0 untouched", stored.AccessToken)
 	}
 
+	// Still failing, and the unsaved token has expired: the next refresh
+	// uses its rotated refresh token, the only valid one.
+	f.clock.Add(2 * time.Hour)
+	if _, err := s.Token(ctx, "alice"); err == nil || errors.Is(err, provider.ErrReauthRequired) {
+		t.Fatalf("Token = %v; want the store's error, not a refused grant", err)
+	}
+	if rt := f.ep.lastRefreshToken(); rt != "rt-1" {
+		t.Errorf("refresh presented %q, want the unsaved rotated rt-1", rt)
+	}
+
+	// The store recovers: the unsaved token is stored, without a refresh.
 	accounts.fail.Store(false)
-	tok, err = s.Token(t.Context(), "alice")
+	tok, err = s.Token(ctx, "alice")
 	if err != nil || tok.AccessToken != "at-2" {
-		t.Fatalf("Token after the store recovered = %v, %v; want a new refresh", tok, err)
+		t.Fatalf("Token after the store recovered = %v, %v; want the unsaved at-2", tok, err)
+	}
+	if c := f.ep.calls.Load(); c != 2 {
+		t.Errorf("%d refreshes, want 2", c)
+	}
+	if stored, err := f.v.Token(ctx, f.store, "alice"); err != nil || stored.RefreshToken != "rt-2" {
+		t.Errorf("stored %v, %v; want rt-2", stored, err)
 	}
 }
 
