@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/calsync/calsync/google"
 	"github.com/calsync/calsync/store/memory"
 	"github.com/calsync/calsync/vault"
 )
@@ -45,4 +46,47 @@ func Example_rotation() {
 	}
 	fmt.Println("resealed", n, "now under", rec.KeyID, "refresh token kept:", got.RefreshToken == tok.RefreshToken)
 	// Output: resealed 1 now under 2026-11 refresh token kept: true
+}
+
+func ExampleSources() {
+	ctx := context.Background()
+	store := memory.New() // any Store implementing vault.Accounts (and leases)
+	v, err := vault.New(vault.Config{Keys: map[string]vault.Key{"2026-11": vault.NewKey()}, Current: "2026-11"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	sources, err := vault.NewSources(vault.SourcesConfig{
+		Vault:    v,
+		Accounts: store,
+		Leases:   store,
+		OAuth: &oauth2.Config{
+			ClientID:     "client-id.apps.googleusercontent.com",
+			ClientSecret: "from your secret store",
+			Endpoint:     oauth2.Endpoint{TokenURL: "https://oauth2.googleapis.com/token"},
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The provider asks for tokens through the method value.
+	if _, err := google.New(google.Config{TokenSource: sources.TokenSource}); err != nil {
+		log.Fatal(err)
+	}
+
+	// The connect flow stores the account's token.
+	connected := &oauth2.Token{AccessToken: "ya29.example", TokenType: "Bearer", RefreshToken: "1//example", Expiry: time.Now().Add(time.Hour)}
+	if err := sources.PutToken(ctx, "user-42", connected); err != nil {
+		log.Fatal(err)
+	}
+	// Fresh, so no refresh: the stored token is handed out.
+	ts, err := sources.TokenSource(ctx, "user-42")
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok, err := ts.Token()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tok.AccessToken, tok.RefreshToken == "")
+	// Output: ya29.example true
 }

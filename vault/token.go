@@ -113,7 +113,8 @@ func (v *Vault) Reseal(ctx context.Context, accounts Accounts) (int, error) {
 // expiry or type), stores it sealed as accountID's token before returning
 // it. If storing fails, Token returns the error (the caller's request
 // fails rather than a rotated refresh token being lost silently) and tries
-// again on the next call.
+// again on the next call. Most hosts want [Sources] instead, which also
+// refreshes once across goroutines and instances.
 //
 // ctx is used for the Store writes, as oauth2.Config.TokenSource uses its
 // ctx for refreshes; TokenSource keeps it for the life of the returned
