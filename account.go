@@ -208,6 +208,15 @@ func (e *Engine) reauthRequired(ctx context.Context, cal Calendar, cause error) 
 	return changed
 }
 
+// noteReauth parks cal's account if err is a refused grant found by a call
+// the host made (Sync, Connect): the host has the error, so nothing is
+// reported to OnError; OnAccountStatus fires as for any transition.
+func (e *Engine) noteReauth(ctx context.Context, cal Calendar, err error) {
+	if err != nil && errors.Is(err, ErrReauthRequired) && !errors.Is(err, errAccountParked) {
+		e.reauthRequired(ctx, cal, err)
+	}
+}
+
 // reauthReason is the Reason stored for a refused grant: the provider
 // error's code and message, which never carry a token.
 func reauthReason(err error) string {

@@ -118,6 +118,7 @@ func (e *Engine) Connect(ctx context.Context, cal Calendar, req ConnectRequest) 
 	}
 	sub, err := e.connect(ctx, cal, req)
 	if err != nil {
+		e.noteReauth(ctx, cal, err)
 		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
 	}
 	e.log.InfoContext(ctx, "calsync: calendar connected", "calendar", cal.ID, "subscription", sub)

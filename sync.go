@@ -45,6 +45,9 @@ func (e *Engine) Sync(ctx context.Context, calendarID string) (SyncResult, error
 			return resErr
 		}, nil)
 		if ran {
+			// The host hears of a refused grant from the error; the
+			// account is parked all the same.
+			e.noteReauth(ctx, cal, resErr)
 			if resErr != nil && runs > 1 {
 				// The failed run was a follow-up for notifications folded
 				// into this sync, already acknowledged: retry them.

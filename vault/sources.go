@@ -229,9 +229,29 @@ func (s *Sources) Token(ctx context.Context, accountID string) (*oauth2.Token, e
 		s.accounts[accountID] = a
 	}
 	if a.tok != nil && s.fresh(a.tok) {
-		tok := handOut(a.tok)
+		cached := a.tok
 		s.mu.Unlock()
-		return tok, nil
+		// The stored token wins over the cached one: another instance
+		// refreshed it, or the user reconnected the account and the
+		// cached token belongs to the revoked grant (using it would
+		// park the account again). One read and one open per call.
+		stored, err := s.load(ctx, accountID)
+		switch {
+		case errors.Is(err, provider.ErrReauthRequired):
+			s.Forget(accountID) // the token was deleted: disconnected
+			return nil, err
+		case err != nil || stored.AccessToken == cached.AccessToken:
+			return handOut(cached), nil // an unreachable store does not stop a valid token
+		}
+		s.mu.Lock()
+		if a.tok == cached {
+			a.tok = nil
+		}
+		if s.fresh(stored) {
+			a.tok = stored
+			s.mu.Unlock()
+			return handOut(stored), nil
+		}
 	}
 	r := a.refreshing
 	if r == nil {
