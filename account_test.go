@@ -65,6 +65,9 @@ func TestRevokedAccountParkedForADay(t *testing.T) {
 	if err != nil || a.Status != calsync.AccountNeedsReauth || a.Reason != "invalid_grant (HTTP 400)" || a.Provider != "fake" {
 		t.Fatalf("Account = %+v, %v", a, err)
 	}
+	if h, err := e.CalendarHealth(ctx, cal2.ID); err != nil || h.AccountStatus != calsync.AccountNeedsReauth {
+		t.Errorf("CalendarHealth.AccountStatus = %q, %v; want needs_reauth", h.AccountStatus, err)
+	}
 
 	// One simulated day: a push every hour on each calendar (Google keeps
 	// delivering to a channel whose grant was revoked), every sweep every
