@@ -175,3 +175,66 @@ func TestDisconnectWithDeadGrant(t *testing.T) {
 		t.Errorf("status changes = %v, want [disconnected]", changes)
 	}
 }
+
+// listingProvider is a fakeProvider that lists calendars.
+type listingProvider struct {
+	*fakeProvider
+	cals  []calsync.CalendarInfo
+	err   error
+	lists int
+}
+
+func (l *listingProvider) ListCalendars(context.Context, string) ([]calsync.CalendarInfo, error) {
+	l.lists++
+	return slices.Clone(l.cals), l.err
+}
+
+// The discovery sweep tells the host of calendars added to and removed
+// from an account, and does not ask the provider for a parked account.
+func TestDiscoverySweep(t *testing.T) {
+	ctx := context.Background()
+	p := &listingProvider{fakeProvider: newFakeProvider(10), cals: []calsync.CalendarInfo{{ID: "primary", Primary: true}, {ID: "team"}}}
+	type event struct{ added, removed []string }
+	var events []event
+	ids := func(cs []calsync.CalendarInfo) (out []string) {
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	e, err := calsync.NewEngine(calsync.Config{Store: memory.New(), Providers: []calsync.Provider{p},
+		OnCalendarsChanged: func(_ context.Context, a calsync.Account, added, removed []calsync.CalendarInfo) {
+			events = append(events, event{ids(added), ids(removed)})
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ListCalendars(ctx, "fake", "acct"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.RunSweep(ctx, calsync.SweepDiscover); err != nil || n != 1 || len(events) != 0 {
+		t.Fatalf("unchanged: RunSweep = %d, %v; events %v", n, err, events)
+	}
+	p.cals = []calsync.CalendarInfo{{ID: "primary", Primary: true}, {ID: "holidays"}}
+	if _, err := e.RunSweep(ctx, calsync.SweepDiscover); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || !slices.Equal(events[0].added, []string{"holidays"}) || !slices.Equal(events[0].removed, []string{"team"}) {
+		t.Fatalf("events = %+v, want holidays added and team removed", events)
+	}
+	if a, _ := e.Account(ctx, "acct"); !slices.Equal(ids(a.Calendars), []string{"primary", "holidays"}) {
+		t.Errorf("remembered calendars = %v", ids(a.Calendars))
+	}
+	// A refused grant parks the account; the sweep leaves it alone.
+	p.err = &provider.Error{Provider: "fake", Op: "calendarList", StatusCode: 401, Err: provider.ErrReauthRequired}
+	if _, err := e.RunSweep(ctx, calsync.SweepDiscover); !errors.Is(err, calsync.ErrReauthRequired) {
+		t.Fatalf("RunSweep with a refused grant = %v", err)
+	}
+	lists := p.lists
+	if _, err := e.RunSweep(ctx, calsync.SweepDiscover); err != nil || p.lists != lists {
+		t.Errorf("sweep of a parked account: %v, %d listings; want none", err, p.lists-lists)
+	}
+	if _, err := e.ListCalendars(ctx, "fake", "acct"); !errors.Is(err, calsync.ErrReauthRequired) || p.lists != lists {
+		t.Errorf("ListCalendars of a parked account = %v after %d listings; want ErrReauthRequired and none", err, p.lists-lists)
+	}
+}
