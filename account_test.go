@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/provider"
 	"github.com/calsync/calsync/store/memory"
@@ -236,5 +239,52 @@ func TestDiscoverySweep(t *testing.T) {
 	}
 	if _, err := e.ListCalendars(ctx, "fake", "acct"); !errors.Is(err, calsync.ErrReauthRequired) || p.lists != lists {
 		t.Errorf("ListCalendars of a parked account = %v after %d listings; want ErrReauthRequired and none", err, p.lists-lists)
+	}
+}
+
+// The gauge calsync.accounts.needs_reauth counts the parked accounts.
+func TestNeedsReauthGauge(t *testing.T) {
+	ctx := context.Background()
+	reader := sdkmetric.NewManualReader()
+	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer meters.Shutdown(ctx)
+	p := newFakeProvider(10)
+	e, _ := newTestEngine(t, p, memory.New(), calsync.Config{MeterProvider: meters})
+	gauge := func() int64 {
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(ctx, &rm); err != nil {
+			t.Fatal(err)
+		}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if g, ok := m.Data.(metricdata.Gauge[int64]); ok && m.Name == "calsync.accounts.needs_reauth" && len(g.DataPoints) == 1 {
+					return g.DataPoints[0].Value
+				}
+			}
+		}
+		t.Fatal("no calsync.accounts.needs_reauth gauge")
+		return 0
+	}
+	for _, id := range []string{"a1", "a2"} {
+		if _, err := e.Connect(ctx, calsync.Calendar{ID: id + "/cal", Provider: "fake", AccountID: id}, calsync.ConnectRequest{Address: "https://example.com/hook"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g := gauge(); g != 0 {
+		t.Errorf("gauge = %d before any refusal, want 0", g)
+	}
+	p.beforeFetch = func(int, provider.Position) error {
+		return &provider.Error{Provider: "fake", StatusCode: 400, Reason: "invalid_grant", Err: provider.ErrReauthRequired}
+	}
+	_ = e.Process(ctx, calsync.Notification{Kind: calsync.Changed, Provider: "fake", CalendarID: "a1/cal"})
+	if g := gauge(); g != 1 {
+		t.Errorf("gauge = %d with one account refused, want 1", g)
+	}
+	p.beforeFetch = nil
+	if err := e.ResumeAccount(ctx, "a1", "fake"); err != nil {
+		t.Fatal(err)
+	}
+	if g := gauge(); g != 0 {
+		t.Errorf("gauge = %d after the account resumed, want 0", g)
 	}
 }
