@@ -172,6 +172,9 @@ func (s *Server) serveOAuth(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	tenant, endpoint := m[1], m[2]
+	if tenant == "v1.0" || tenant == "beta" {
+		return false // a Graph path, answered as Graph answers unknown segments
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		s.oauthError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body could not be read.")
