@@ -13,6 +13,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/connect"
 	"github.com/calsync/calsync/google"
 	"github.com/calsync/calsync/google/googletest"
 	"github.com/calsync/calsync/retry"
@@ -42,7 +43,15 @@ func newGoogleSide(pushClient *http.Client) *googleSide {
 
 func (g *googleSide) close() { g.emu.Close() }
 
-func (g *googleSide) provider(meters metric.MeterProvider) (calsync.Provider, error) {
+func (g *googleSide) oauth(redirectURL string) connect.Provider {
+	g.emu.RegisterClient("quickstart-google", "quickstart-google-secret", redirectURL)
+	return connect.Google(google.Name, oauth2.Config{ClientID: "quickstart-google", ClientSecret: "quickstart-google-secret",
+		Endpoint: g.emu.OAuthEndpoint(), RedirectURL: redirectURL}, false)
+}
+
+func (g *googleSide) tokenClient() *http.Client { return nil }
+
+func (g *googleSide) provider(meters metric.MeterProvider, tokens func(context.Context, string) (oauth2.TokenSource, error)) (calsync.Provider, error) {
 	for _, id := range g.calendars {
 		if err := g.emu.AddCalendar(id, "Europe/Berlin"); err != nil {
 			return nil, err
@@ -66,7 +75,7 @@ func (g *googleSide) provider(meters metric.MeterProvider) (calsync.Provider, er
 	return google.New(google.Config{
 		HTTPClient:  &http.Client{Transport: &retry.Transport{Base: &retry.LimitTransport{Limiter: lim, Base: counted}}},
 		Endpoint:    g.emu.Endpoint(),
-		TokenSource: func(context.Context, string) (oauth2.TokenSource, error) { return g.token, nil },
+		TokenSource: tokens,
 		PageSize:    10, // small pages, to show paging on a tiny calendar
 	})
 }
@@ -88,9 +97,11 @@ func (g *googleSide) seed(ctx context.Context) error {
 	return nil
 }
 
-func (g *googleSide) connect(ctx context.Context, engine *calsync.Engine, hookURL string) error {
-	for _, id := range g.calendars {
-		cal := calsync.Calendar{ID: id, Provider: google.Name, AccountID: "demo-user", RemoteID: id}
+func (g *googleSide) connect(ctx context.Context, engine *calsync.Engine, hookURL string, res connect.Result) error {
+	for _, c := range res.Calendars {
+		// The host's picker: this demo takes every calendar found.
+		id := c.ID
+		cal := calsync.Calendar{ID: id, Provider: google.Name, AccountID: res.AccountID, RemoteID: id}
 		sub, err := engine.Connect(ctx, cal, calsync.ConnectRequest{Address: hookURL})
 		if err != nil {
 			return err

@@ -4,7 +4,9 @@
 // the embedded SQLite store, and a webhook server on loopback that both
 // emulators push notifications to.
 //
-// It connects two Google calendars and one Outlook calendar side by side,
+// It connects a Google and an Outlook account through the OAuth connect flow
+// (package connect, against the emulators' identity providers), then two
+// Google calendars and one Outlook calendar side by side,
 // then creates, moves and deletes events through the emulators (including
 // recurring events with a changed and a cancelled occurrence), prints every
 // change as it reaches the host callback, and finally prints a summary and
@@ -19,7 +21,9 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -28,9 +32,12 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"golang.org/x/oauth2"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/connect"
 	"github.com/calsync/calsync/store/sqlite"
+	"github.com/calsync/calsync/vault"
 )
 
 func main() {
@@ -46,15 +53,23 @@ func main() {
 // side is one provider's half of the demo: its emulator, the calendars
 // connected on it, and the edits made through its API.
 type side interface {
+	// oauth registers the quickstart as an OAuth client of the emulator's
+	// identity provider, with redirectURL, and returns it for the connect
+	// flow.
+	oauth(redirectURL string) connect.Provider
+	// tokenClient is the HTTP client that reaches the emulator's token
+	// endpoint (nil: the default one).
+	tokenClient() *http.Client
 	// provider returns the calsync Provider for the emulator, counting its
-	// API calls in meters.
-	provider(meters metric.MeterProvider) (calsync.Provider, error)
+	// API calls in meters, with the accounts' tokens from tokens.
+	provider(meters metric.MeterProvider, tokens func(context.Context, string) (oauth2.TokenSource, error)) (calsync.Provider, error)
 	// handler returns the webhook handler to mount for the Engine.
 	handler(engine *calsync.Engine) (http.Handler, error)
 	// seed fills the calendars before they are connected.
 	seed(ctx context.Context) error
-	// connect connects the side's calendars.
-	connect(ctx context.Context, engine *calsync.Engine, hookURL string) error
+	// connect connects the calendars the user picks among those of the
+	// account the connect flow returned.
+	connect(ctx context.Context, engine *calsync.Engine, hookURL string, res connect.Result) error
 	// The steps of the demo; the Engine converges after each.
 	create(ctx context.Context) error
 	edit(ctx context.Context) error
@@ -118,15 +133,6 @@ func run(ctx context.Context) error {
 	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer meters.Shutdown(context.Background())
 
-	var providers []calsync.Provider
-	for _, name := range order {
-		p, err := sides[name].provider(meters)
-		if err != nil {
-			return err
-		}
-		providers = append(providers, p)
-	}
-
 	// The embedded default store: one SQLite file, here in a temporary
 	// directory removed at the end.
 	dir, err := os.MkdirTemp("", "calsync-quickstart-")
@@ -139,6 +145,36 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer store.Close()
+
+	// The users' OAuth tokens are sealed in the Store with a vault key (a
+	// real app reads it from its secret store), and each provider gets
+	// them from a vault.Sources, which refreshes and re-stores them.
+	v, err := vault.New(vault.Config{Keys: map[string]vault.Key{"demo": vault.NewKey()}, Current: "demo"})
+	if err != nil {
+		return err
+	}
+	// The host's own pages: the connect flow's two handlers. Plain HTTP
+	// on loopback; a real app serves them on its HTTPS origin.
+	appMux := http.NewServeMux()
+	app := httptest.NewServer(appMux)
+	defer app.Close()
+	var (
+		providers []calsync.Provider
+		clients   []connect.Provider
+		sources   = map[string]*vault.Sources{}
+	)
+	for _, name := range order {
+		cp := sides[name].oauth(app.URL + "/connect/callback")
+		ts, err := vault.NewSources(vault.SourcesConfig{Vault: v, Accounts: store, Leases: store, OAuth: &cp.OAuth, HTTPClient: sides[name].tokenClient()})
+		if err != nil {
+			return err
+		}
+		p, err := sides[name].provider(meters, ts.TokenSource)
+		if err != nil {
+			return err
+		}
+		providers, clients, sources[name] = append(providers, p), append(clients, cp), ts
+	}
 
 	pr := &printer{}
 	var (
@@ -166,6 +202,28 @@ func run(ctx context.Context) error {
 		}
 		mux.Handle("/hooks/"+name, h)
 	}
+	var (
+		resMu   sync.Mutex
+		results = map[string]connect.Result{}
+	)
+	flow, err := connect.New(connect.Config{
+		Engine: engine, Vault: v, Tokens: store, Providers: clients, Sources: sources,
+		// A real app returns the user of its session.
+		User: func(*http.Request) (string, error) { return "demo-user", nil },
+		Done: func(w http.ResponseWriter, _ *http.Request, res connect.Result) {
+			resMu.Lock()
+			results[res.Provider] = res
+			resMu.Unlock()
+			fmt.Fprintln(w, "connected") // a real app shows a calendar picker
+		},
+		HTTPClient: sides["msgraph"].tokenClient(),
+		Logger:     slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		return err
+	}
+	appMux.Handle("GET /connect/start", flow.Start())
+	appMux.Handle("GET /connect/callback", flow.Callback())
 	runCtx, stop := context.WithCancel(ctx)
 	runDone := make(chan struct{})
 	go func() { engine.Run(runCtx); close(runDone) }()
@@ -194,9 +252,31 @@ func run(ctx context.Context) error {
 			return fmt.Errorf("seed %s: %w", name, err)
 		}
 	}
+	fmt.Println("== connecting a Google account and an Outlook account through the OAuth connect flow (consent, code exchange with PKCE, token sealed)")
+	// The user's browser: it follows the redirects from the app to the
+	// emulated consent page and back to the app's callback.
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return err
+	}
+	browser := &http.Client{Jar: jar, Transport: sides["msgraph"].tokenClient().Transport, Timeout: 30 * time.Second}
+	for _, name := range order {
+		resp, err := browser.Get(app.URL + "/connect/start?provider=" + name)
+		if err != nil {
+			return fmt.Errorf("connect flow %s: %w", name, err)
+		}
+		resp.Body.Close()
+		resMu.Lock()
+		res, ok := results[name]
+		resMu.Unlock()
+		if resp.StatusCode != http.StatusOK || !ok {
+			return fmt.Errorf("connect flow %s ended with HTTP %d", name, resp.StatusCode)
+		}
+		fmt.Printf("  %s account %s: %d calendars found\n", name, res.AccountID, len(res.Calendars))
+	}
 	fmt.Println("== connecting two Google calendars and one Outlook calendar (subscription + initial full sync)")
 	for _, name := range order {
-		if err := sides[name].connect(ctx, engine, hooks.URL+"/hooks/"+name); err != nil {
+		if err := sides[name].connect(ctx, engine, hooks.URL+"/hooks/"+name, results[name]); err != nil {
 			return fmt.Errorf("connect %s: %w", name, err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/connect"
 	"github.com/calsync/calsync/msgraph"
 	"github.com/calsync/calsync/msgraph/msgraphtest"
 	"github.com/calsync/calsync/retry"
@@ -41,7 +42,17 @@ func newOutlookSide(notificationClient *http.Client) *outlookSide {
 
 func (o *outlookSide) close() { o.srv.Close() }
 
-func (o *outlookSide) provider(meters metric.MeterProvider) (calsync.Provider, error) {
+func (o *outlookSide) oauth(redirectURL string) connect.Provider {
+	o.srv.RegisterClient("quickstart-outlook", "quickstart-outlook-secret", redirectURL)
+	return connect.Microsoft(msgraph.Name, oauth2.Config{ClientID: "quickstart-outlook", ClientSecret: "quickstart-outlook-secret",
+		Endpoint: o.srv.OAuthEndpoint("common"), RedirectURL: redirectURL}, false)
+}
+
+// tokenClient reaches the emulator's token endpoint, which serves TLS
+// with its own certificate.
+func (o *outlookSide) tokenClient() *http.Client { return o.srv.Client() }
+
+func (o *outlookSide) provider(meters metric.MeterProvider, tokens func(context.Context, string) (oauth2.TokenSource, error)) (calsync.Provider, error) {
 	// The emulator serves TLS with its own certificate, which its client's
 	// transport trusts. In production leave HTTPClient nil for the default
 	// stack (retries over Graph's per-mailbox limits).
@@ -54,11 +65,9 @@ func (o *outlookSide) provider(meters metric.MeterProvider) (calsync.Provider, e
 		return nil, err
 	}
 	return msgraph.New(msgraph.Config{
-		HTTPClient: &http.Client{Transport: &retry.Transport{Base: &retry.LimitTransport{Limiter: lim, Base: base}}},
-		BaseURL:    o.srv.URL() + "/v1.0",
-		TokenSource: func(context.Context, string) (oauth2.TokenSource, error) {
-			return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "quickstart-graph-token"}), nil
-		},
+		HTTPClient:  &http.Client{Transport: &retry.Transport{Base: &retry.LimitTransport{Limiter: lim, Base: base}}},
+		BaseURL:     o.srv.URL() + "/v1.0",
+		TokenSource: tokens,
 		MaxPageSize: 5,
 	})
 }
@@ -81,8 +90,13 @@ func (o *outlookSide) seed(context.Context) error {
 	return nil
 }
 
-func (o *outlookSide) connect(ctx context.Context, engine *calsync.Engine, hookURL string) error {
-	cal := calsync.Calendar{ID: o.cal, Provider: msgraph.Name, AccountID: o.user}
+func (o *outlookSide) connect(ctx context.Context, engine *calsync.Engine, hookURL string, res connect.Result) error {
+	// The host's picker: this demo takes the user's default calendar
+	// (RemoteID "" names it, whatever its id).
+	if len(res.Calendars) == 0 || !res.Calendars[0].Primary {
+		return fmt.Errorf("the account lists no default calendar: %+v", res.Calendars)
+	}
+	cal := calsync.Calendar{ID: o.cal, Provider: msgraph.Name, AccountID: res.AccountID}
 	sub, err := engine.Connect(ctx, cal, calsync.ConnectRequest{Address: hookURL, LifecycleAddress: hookURL})
 	if err != nil {
 		return err
