@@ -349,6 +349,11 @@ func (f *Flow) finish(r *http.Request) (Result, error) {
 		return res, fmt.Errorf("%w at %s: the token endpoint could not be reached", ErrExchange, st.Provider)
 	}
 	res.AccountID = f.cfg.AccountID(st.User, st.Provider)
+	if tok.ExpiresIn > 0 {
+		// oauth2 dates the expiry by the wall clock; the token sources
+		// judge it by Config.Now.
+		tok.Expiry = f.cfg.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
 	if tok.RefreshToken == "" {
 		// Some consents return none (a re-consent without prompt): keep
 		// the one stored, if any; without one the account needs a new
