@@ -85,6 +85,7 @@ type app struct {
 	cfg       appConfig
 	log       *slog.Logger
 	store     appStore
+	vault     *vault.Vault
 	engine    *calsync.Engine
 	flow      *connect.Flow
 	sources   map[string]*vault.Sources
@@ -141,6 +142,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.vault = v
 	redirect := cfg.PublicURL + "/connect/callback"
 
 	// The providers: the emulators, or the real ones.
