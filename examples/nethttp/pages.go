@@ -225,7 +225,7 @@ func (a *app) signOut(w http.ResponseWriter, r *http.Request) {
 
 // pickerPage is the data of picker.html.
 type pickerPage struct {
-	Provider, Label, AccountID string
+	User, Provider, Label, AccountID string
 	Calendars                  []pickerCalendar
 }
 
@@ -242,7 +242,7 @@ func (a *app) connected(w http.ResponseWriter, r *http.Request, res connect.Resu
 		return
 	}
 	pi, _ := a.provider(res.Provider)
-	p := pickerPage{Provider: res.Provider, Label: pi.Label, AccountID: res.AccountID}
+	p := pickerPage{User: res.User, Provider: res.Provider, Label: pi.Label, AccountID: res.AccountID}
 	for _, c := range res.Calendars {
 		_, err := a.store.Calendar(r.Context(), connect.CalendarID(res.AccountID, c.ID))
 		p.Calendars = append(p.Calendars, pickerCalendar{CalendarInfo: c, Connected: err == nil})
