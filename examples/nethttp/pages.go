@@ -226,7 +226,7 @@ func (a *app) signOut(w http.ResponseWriter, r *http.Request) {
 // pickerPage is the data of picker.html.
 type pickerPage struct {
 	User, Provider, Label, AccountID string
-	Calendars                  []pickerCalendar
+	Calendars                        []pickerCalendar
 }
 
 type pickerCalendar struct {
