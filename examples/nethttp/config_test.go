@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,17 @@ func TestConfigure(t *testing.T) {
 					cfg.Microsoft != (oauthClient{"m", "ms"}) || cfg.MicrosoftTenant != "contoso.example" || len(cfg.VaultKey) != 32 {
 					t.Errorf("cfg = %+v, addr %q", cfg, addr)
 				}
+			},
+		},
+		{
+			name: "emulate starts on a fresh store",
+			args: []string{"-emulate"},
+			env:  env(),
+			check: func(t *testing.T, cfg appConfig, addr string) {
+				if addr != ":8080" || cfg.PublicURL != "http://localhost:8080" || cfg.DB == "calsync.db" || !strings.HasPrefix(cfg.DB, os.TempDir()) {
+					t.Errorf("cfg = %+v, addr %q", cfg, addr)
+				}
+				os.RemoveAll(filepath.Dir(cfg.DB))
 			},
 		},
 		{

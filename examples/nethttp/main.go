@@ -7,13 +7,13 @@
 //
 //	go run ./examples/nethttp -emulate
 //
-// then open http://localhost:8080. The Google Calendar and Microsoft
-// Graph emulators run in the process, with their identity providers (the
-// consent is automatic), seeded calendars and events, and pushes to a
-// loopback HTTPS receiver; a random vault key is generated, and the SQLite
-// file is calsync.db unless -db says otherwise. Any name signs you in.
-// The emulators' GUI-free APIs are only reachable from the process, so
-// edits to the calendars are what the tests make (see browser_test.go).
+// then open http://localhost:8080 and sign in with any name. The Google
+// Calendar and Microsoft Graph emulators run in the process, with their
+// identity providers (the consent is automatic), seeded calendars and
+// events, and pushes to a loopback HTTPS receiver. Their state lives as
+// long as the process, so a random vault key is generated and the SQLite
+// file is a new temporary one unless -db is given. browser_test.go clicks
+// through the whole app this way, including a revoked grant.
 //
 // # Run it for real
 //
@@ -67,6 +67,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -91,12 +92,14 @@ func main() {
 func configure(args []string, getenv func(string) string) (cfg appConfig, addr string, err error) {
 	fs := flag.NewFlagSet("nethttp", flag.ContinueOnError)
 	fs.StringVar(&addr, "addr", ":8080", "address to listen on")
-	fs.StringVar(&cfg.DB, "db", "calsync.db", "SQLite database file")
+	fs.StringVar(&cfg.DB, "db", "calsync.db", "SQLite database file (with -emulate: a new temporary one unless given)")
 	fs.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL URL (instead of -db)")
 	fs.BoolVar(&cfg.Emulate, "emulate", false, "run against in-process emulators of Google and Microsoft Graph")
 	if err := fs.Parse(args); err != nil {
 		return cfg, "", err
 	}
+	dbSet := false
+	fs.Visit(func(f *flag.Flag) { dbSet = dbSet || f.Name == "db" })
 	cfg.Google = oauthClient{ID: getenv("GOOGLE_CLIENT_ID"), Secret: getenv("GOOGLE_CLIENT_SECRET")}
 	cfg.Microsoft = oauthClient{ID: getenv("MICROSOFT_CLIENT_ID"), Secret: getenv("MICROSOFT_CLIENT_SECRET")}
 	cfg.MicrosoftTenant = getenv("MICROSOFT_TENANT")
@@ -110,6 +113,14 @@ func configure(args []string, getenv func(string) string) (cfg appConfig, addr s
 			return cfg, "", fmt.Errorf("-addr %q: %w", addr, err)
 		}
 		cfg.PublicURL = "http://localhost:" + port
+	}
+	if cfg.Emulate && !dbSet {
+		// The emulators start empty each run: so does the store.
+		dir, err := os.MkdirTemp("", "calsync-nethttp-")
+		if err != nil {
+			return cfg, "", err
+		}
+		cfg.DB = filepath.Join(dir, "calsync.db")
 	}
 	if k := getenv("CALSYNC_VAULT_KEY"); k != "" {
 		if cfg.VaultKey, err = vault.ParseKey(k); err != nil {
