@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/provider"
 	"github.com/calsync/calsync/store/memory"
@@ -64,6 +67,9 @@ func TestRevokedAccountParkedForADay(t *testing.T) {
 	a, err := e.Account(ctx, "acct")
 	if err != nil || a.Status != calsync.AccountNeedsReauth || a.Reason != "invalid_grant (HTTP 400)" || a.Provider != "fake" {
 		t.Fatalf("Account = %+v, %v", a, err)
+	}
+	if h, err := e.CalendarHealth(ctx, cal2.ID); err != nil || h.AccountStatus != calsync.AccountNeedsReauth {
+		t.Errorf("CalendarHealth.AccountStatus = %q, %v; want needs_reauth", h.AccountStatus, err)
 	}
 
 	// One simulated day: a push every hour on each calendar (Google keeps
@@ -170,5 +176,115 @@ func TestDisconnectWithDeadGrant(t *testing.T) {
 	}
 	if !slices.Equal(changes, []calsync.AccountStatus{calsync.AccountDisconnected}) {
 		t.Errorf("status changes = %v, want [disconnected]", changes)
+	}
+}
+
+// listingProvider is a fakeProvider that lists calendars.
+type listingProvider struct {
+	*fakeProvider
+	cals  []calsync.CalendarInfo
+	err   error
+	lists int
+}
+
+func (l *listingProvider) ListCalendars(context.Context, string) ([]calsync.CalendarInfo, error) {
+	l.lists++
+	return slices.Clone(l.cals), l.err
+}
+
+// The discovery sweep tells the host of calendars added to and removed
+// from an account, and does not ask the provider for a parked account.
+func TestDiscoverySweep(t *testing.T) {
+	ctx := context.Background()
+	p := &listingProvider{fakeProvider: newFakeProvider(10), cals: []calsync.CalendarInfo{{ID: "primary", Primary: true}, {ID: "team"}}}
+	type event struct{ added, removed []string }
+	var events []event
+	ids := func(cs []calsync.CalendarInfo) (out []string) {
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	e, err := calsync.NewEngine(calsync.Config{Store: memory.New(), Providers: []calsync.Provider{p},
+		OnCalendarsChanged: func(_ context.Context, a calsync.Account, added, removed []calsync.CalendarInfo) {
+			events = append(events, event{ids(added), ids(removed)})
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ListCalendars(ctx, "fake", "acct"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.RunSweep(ctx, calsync.SweepDiscover); err != nil || n != 1 || len(events) != 0 {
+		t.Fatalf("unchanged: RunSweep = %d, %v; events %v", n, err, events)
+	}
+	p.cals = []calsync.CalendarInfo{{ID: "primary", Primary: true}, {ID: "holidays"}}
+	if _, err := e.RunSweep(ctx, calsync.SweepDiscover); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || !slices.Equal(events[0].added, []string{"holidays"}) || !slices.Equal(events[0].removed, []string{"team"}) {
+		t.Fatalf("events = %+v, want holidays added and team removed", events)
+	}
+	if a, _ := e.Account(ctx, "acct"); !slices.Equal(ids(a.Calendars), []string{"primary", "holidays"}) {
+		t.Errorf("remembered calendars = %v", ids(a.Calendars))
+	}
+	// A refused grant parks the account; the sweep leaves it alone.
+	p.err = &provider.Error{Provider: "fake", Op: "calendarList", StatusCode: 401, Err: provider.ErrReauthRequired}
+	if _, err := e.RunSweep(ctx, calsync.SweepDiscover); !errors.Is(err, calsync.ErrReauthRequired) {
+		t.Fatalf("RunSweep with a refused grant = %v", err)
+	}
+	lists := p.lists
+	if _, err := e.RunSweep(ctx, calsync.SweepDiscover); err != nil || p.lists != lists {
+		t.Errorf("sweep of a parked account: %v, %d listings; want none", err, p.lists-lists)
+	}
+	if _, err := e.ListCalendars(ctx, "fake", "acct"); !errors.Is(err, calsync.ErrReauthRequired) || p.lists != lists {
+		t.Errorf("ListCalendars of a parked account = %v after %d listings; want ErrReauthRequired and none", err, p.lists-lists)
+	}
+}
+
+// The gauge calsync.accounts.needs_reauth counts the parked accounts.
+func TestNeedsReauthGauge(t *testing.T) {
+	ctx := context.Background()
+	reader := sdkmetric.NewManualReader()
+	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer meters.Shutdown(ctx)
+	p := newFakeProvider(10)
+	e, _ := newTestEngine(t, p, memory.New(), calsync.Config{MeterProvider: meters})
+	gauge := func() int64 {
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(ctx, &rm); err != nil {
+			t.Fatal(err)
+		}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if g, ok := m.Data.(metricdata.Gauge[int64]); ok && m.Name == "calsync.accounts.needs_reauth" && len(g.DataPoints) == 1 {
+					return g.DataPoints[0].Value
+				}
+			}
+		}
+		t.Fatal("no calsync.accounts.needs_reauth gauge")
+		return 0
+	}
+	for _, id := range []string{"a1", "a2"} {
+		if _, err := e.Connect(ctx, calsync.Calendar{ID: id + "/cal", Provider: "fake", AccountID: id}, calsync.ConnectRequest{Address: "https://example.com/hook"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g := gauge(); g != 0 {
+		t.Errorf("gauge = %d before any refusal, want 0", g)
+	}
+	p.beforeFetch = func(int, provider.Position) error {
+		return &provider.Error{Provider: "fake", StatusCode: 400, Reason: "invalid_grant", Err: provider.ErrReauthRequired}
+	}
+	_ = e.Process(ctx, calsync.Notification{Kind: calsync.Changed, Provider: "fake", CalendarID: "a1/cal"})
+	if g := gauge(); g != 1 {
+		t.Errorf("gauge = %d with one account refused, want 1", g)
+	}
+	p.beforeFetch = nil
+	if err := e.ResumeAccount(ctx, "a1", "fake"); err != nil {
+		t.Fatal(err)
+	}
+	if g := gauge(); g != 0 {
+		t.Errorf("gauge = %d after the account resumed, want 0", g)
 	}
 }

@@ -2,6 +2,7 @@ package calsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -114,6 +115,11 @@ type CalendarHealth struct {
 	// good (deleted, or access lost): why. Nothing is synced or renewed
 	// until the host connects it again (Connect) or disconnects it.
 	Unavailable string
+	// AccountStatus is the status of the calendar's account (a Store that
+	// implements [AccountStore]; AccountActive otherwise, and for an
+	// account the Store keeps no record of). With AccountNeedsReauth
+	// nothing is synced or renewed until the user reconnects.
+	AccountStatus AccountStatus
 	// SubscriptionExpiry is the latest expiration among the calendar's
 	// subscriptions; zero if it has none.
 	SubscriptionExpiry time.Time
@@ -136,7 +142,17 @@ func (e *Engine) CalendarHealth(ctx context.Context, calendarID string) (Calenda
 	if err != nil {
 		return CalendarHealth{}, fmt.Errorf("calsync: health %s: %w", calendarID, err)
 	}
-	h := CalendarHealth{Calendar: cal, LastSync: st.LastSync, FullSyncInProgress: st.FullSync() && st.Generation != 0, Unavailable: st.Unavailable}
+	h := CalendarHealth{Calendar: cal, LastSync: st.LastSync, FullSyncInProgress: st.FullSync() && st.Generation != 0, Unavailable: st.Unavailable,
+		AccountStatus: AccountActive}
+	if as, ok := e.accountStore(); ok && cal.AccountID != "" {
+		a, err := as.Account(ctx, cal.AccountID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return CalendarHealth{}, fmt.Errorf("calsync: health %s: %w", calendarID, err)
+		}
+		if err == nil {
+			h.AccountStatus = a.Status
+		}
+	}
 	if !st.LastSync.IsZero() {
 		h.CursorAge = e.cfg.Now().Sub(st.LastSync)
 	}

@@ -140,8 +140,18 @@
 // below the SDK (a recorder transport) so that the status, Retry-After and
 // Graph's error code survive whatever body came with them.
 //
+// # Calendar discovery
+//
+// [Provider.ListCalendars] (provider.CalendarLister) lists an account's
+// calendars from GET /me/calendars, following @odata.nextLink, with the
+// mailbox's time zone from GET /me/mailboxSettings converted to an IANA
+// name. The time zone needs the MailboxSettings.Read scope besides
+// Calendars.Read; without it the calendars are listed with TimeZone "".
+//
 // # Testing
 //
-// Package msgraphtest is an emulator of the Graph endpoints used here;
-// point [Config.BaseURL] at it.
+// Package msgraphtest is an emulator of the Graph endpoints used here, and
+// of the Microsoft identity platform's authorization code flow, so that
+// tests can connect an account with golang.org/x/oauth2; point
+// [Config.BaseURL] at it.
 package msgraph

@@ -231,8 +231,9 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Provider implements provider.Provider, provider.Renewer and
-// provider.Reauthorizer for Microsoft Graph calendars. It is safe for
+// Provider implements provider.Provider, provider.Renewer,
+// provider.Reauthorizer, provider.SubscriptionChecker and
+// provider.CalendarLister for Microsoft Graph calendars. It is safe for
 // concurrent use.
 type Provider struct {
 	cfg     Config

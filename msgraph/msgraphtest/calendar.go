@@ -71,6 +71,7 @@ type mailbox struct {
 	primary   string
 	calendars map[string]*calendarState
 	order     []string
+	timeZone  string // mailboxSettings.timeZone
 }
 
 // calendarState is one calendar and its change log. Every write bumps seq
@@ -84,6 +85,7 @@ type calendarState struct {
 	seq         int64
 	epoch       int64  // delta tokens of older epochs are expired
 	expiredCode string // error code for expired tokens
+	meta        calendarMeta
 	events      map[string]*eventState
 	instSeq     map[string]int64
 	evSeq       map[string]int64
@@ -153,7 +155,7 @@ func (s *Server) addUserLocked(id string) *mailbox {
 	if mb := s.users[id]; mb != nil {
 		return mb
 	}
-	mb := &mailbox{id: id, calendars: map[string]*calendarState{}}
+	mb := &mailbox{id: id, calendars: map[string]*calendarState{}, timeZone: DefaultTimeZone}
 	mb.primary = "AQMk" + base64.URLEncoding.EncodeToString(s.randBytesLocked(30))
 	s.users[id] = mb
 	s.userOrder = append(s.userOrder, id)
@@ -170,6 +172,7 @@ func (s *Server) addCalendarLocked(mb *mailbox, id string) *calendarState {
 		events:  map[string]*eventState{},
 		instSeq: map[string]int64{},
 		evSeq:   map[string]int64{},
+		meta:    defaultMeta(mb, id),
 	}
 	mb.calendars[id] = c
 	mb.order = append(mb.order, id)

@@ -234,8 +234,19 @@ type Config struct {
 	// (microsoftgraph/msgraph-metadata#608); /beta serves them.
 	AllowCalendarDeltaV1 bool
 
+	// AcceptRotatedRefreshTokens keeps a refresh token valid after it has
+	// been redeemed. The identity platform answers every refresh with a
+	// new refresh token and the client must keep the new one; Microsoft
+	// may accept the old one for a while, but documents no such grace, so
+	// by default the emulator refuses a refresh token that was rotated away
+	// with 400 invalid_grant AADSTS70008, and a client that loses the new
+	// token fails in tests rather than in production. Default: false.
+	AcceptRotatedRefreshTokens bool
+
 	// Logger receives debug logs about requests and deliveries. Bearer
-	// tokens, validation tokens and clientState values are never logged.
+	// tokens, validation tokens and clientState values are never logged,
+	// nor authorization codes, refresh tokens, client secrets or PKCE
+	// verifiers.
 	// Default: silent.
 	Logger *slog.Logger
 }

@@ -48,12 +48,77 @@
 //     events delta is beta-only, so v1.0 answers the same 400.
 //   - POST {owner}/events, GET, PATCH, DELETE {owner}/events/{id} (and the
 //     calendar forms), so that clients can write too.
+//   - GET {owner}/calendars: the calendar resources (id, name, color,
+//     hexColor, isDefaultCalendar, changeKey, canShare, canViewPrivateItems,
+//     canEdit, allowedOnlineMeetingProviders, defaultOnlineMeetingProvider,
+//     isTallyingResponses, isRemovable, owner), the primary calendar first,
+//     in pages of $top (default [DefaultPageSize]) linked by
+//     @odata.nextLink with $skip. [Server.SetCalendar] changes a calendar's
+//     name, colours, canEdit and owner; [Server.DeleteCalendar] removes it.
+//   - GET {owner}/mailboxSettings, whose timeZone is [DefaultTimeZone]
+//     (Windows format, Graph's default) until [Server.SetTimeZone].
 //
 // Every request needs "Authorization: Bearer <token>" with any non-empty
 // token that was not revoked, else 401 InvalidAuthenticationToken. "me" is
-// the user mapped to the token by [Server.MapToken], else the first user
-// added. Errors use Graph's envelope
+// the signed-in user of a token the identity platform issued (see below),
+// else the user mapped to the token by [Server.MapToken], else the first
+// user added. Errors use Graph's envelope
 // {"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}.
+//
+// # Identity platform
+//
+// The server is also a Microsoft identity platform (OAuth 2.0 v2.0,
+// authorization code flow with PKCE,
+// https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow),
+// so that a whole connect flow runs without internet with the unmodified
+// golang.org/x/oauth2 client (see the example of [Server.OAuthEndpoint]):
+//
+//	srv.RegisterClient("client-id", "secret", "https://app.example/callback")
+//	conf := &oauth2.Config{ClientID: "client-id", ClientSecret: "secret",
+//		Endpoint: srv.OAuthEndpoint("common"), RedirectURL: "https://app.example/callback",
+//		Scopes: []string{"offline_access", "https://graph.microsoft.com/Calendars.ReadWrite"}}
+//	verifier := oauth2.GenerateVerifier()
+//	// GET conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)) with
+//	// srv.Client(): 302 to the callback with code and state.
+//	ctx := context.WithValue(ctx, oauth2.HTTPClient, srv.Client())
+//	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+//
+// GET {tenant}/oauth2/v2.0/authorize ({tenant} is common, organizations,
+// consumers, a tenant id or a domain) signs in the user whose id or
+// address (id@contoso.onmicrosoft.com) is login_hint, else the first user,
+// consents at once and redirects to redirect_uri with code and state. An
+// unknown client_id (AADSTS700016) or a redirect_uri not registered exactly
+// (AADSTS50011) is an error page without redirect; [Server.DenyConsent]
+// makes it redirect with error=access_denied (AADSTS65004). Scopes may
+// carry Graph's resource prefix or not.
+//
+// POST {tenant}/oauth2/v2.0/token redeems a code once, within
+// [AuthorizationCodeLifetime] by [Config.Now], with the same redirect_uri,
+// the client's secret (else 401 invalid_client AADSTS7000215) and the PKCE
+// code_verifier (else invalid_grant AADSTS501481); or a refresh token. It
+// answers token_type, scope (Graph scopes with their resource), expires_in
+// 3599, ext_expires_in, access_token and, when offline_access was asked
+// for, refresh_token. Every refresh returns a new refresh token, as
+// Microsoft's does, and by default the one it replaces is refused
+// afterwards with invalid_grant AADSTS70008: Microsoft may accept a
+// replaced refresh token for a while, but documents no such grace, so a
+// client must keep the newest; [Config.AcceptRotatedRefreshTokens] keeps
+// old ones valid. [Server.RevokeGrants] revokes a user's grants, as
+// revokeSignInSessions does: refresh is invalid_grant AADSTS50173 and the
+// grant's access tokens are 401 at once. Errors carry error,
+// error_description ("AADSTSnnnn: ..."), error_codes, timestamp, trace_id
+// and correlation_id. [Server.TokenRequests] counts token requests by grant
+// type; requests to the identity platform are not in [Server.Requests],
+// and no fault, latency or concurrency limit applies to them.
+//
+// An access token the identity platform issued stands for its signed-in
+// user and expires after expires_in by [Config.Now] (then 401
+// InvalidAuthenticationToken). Its scopes are checked: reading calendars,
+// events, delta and subscriptions needs a Calendars scope; writing events
+// Calendars.ReadWrite; mailboxSettings MailboxSettings.Read; else 403
+// ErrorAccessDenied "Access is denied. Check credentials and try again.".
+// Tokens the identity platform did not issue keep working as before: any
+// non-empty token, with every permission.
 //
 // # Event properties
 //
@@ -160,7 +225,8 @@
 // Retry-After by default, an HTTP date, or none; 5xx; any error),
 // [Server.SetLatency], [Server.ExpireDeltaTokens], [Server.RevokeToken],
 // [Server.RevokeAll], [Server.TimeOutNextValidations],
-// [Server.SetMaxSubscriptionLifetime], [Server.DeleteCalendar], and for
+// [Server.SetMaxSubscriptionLifetime], [Server.DeleteCalendar],
+// [Server.RevokeGrants], [Server.DenyConsent], and for
 // notifications [Server.DropNextNotifications],
 // [Server.DropAllNotifications], [Server.DuplicateNextNotifications] and
 // [Server.DelayNotifications]. [Server.WaitIdle] waits until every

@@ -43,6 +43,7 @@ type Server struct {
 	timeoutsN   int            // validations left to time out
 	inflight    map[string]int // API requests in flight per mailbox
 	requests    []Request
+	oauth       oauthState
 
 	dmu        sync.Mutex // delivery state; never held while taking mu
 	closed     bool
@@ -84,6 +85,12 @@ func NewServer(cfg Config) *Server {
 		inflight:    map[string]int{},
 		queues:      map[string]*deliveryQueue{},
 		idle:        make(chan struct{}),
+		oauth: oauthState{
+			clients: map[string]*oauthClient{},
+			codes:   map[string]*authCode{},
+			refresh: map[string]*refreshToken{},
+			access:  map[string]*accessToken{},
+		},
 	}
 	close(s.idle)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -142,6 +149,8 @@ const (
 	OpGetEvent                = "event.get"
 	OpUpdateEvent             = "event.update"
 	OpDeleteEvent             = "event.delete"
+	OpListCalendars           = "calendars.list"
+	OpGetMailboxSettings      = "mailboxSettings.get"
 )
 
 // request is one parsed API request.
@@ -151,9 +160,14 @@ type request struct {
 	token   string   // bearer
 	me      string   // user "me" stands for
 	log     *Request // what Requests reports; handlers may fill in User and Calendar
+	issued  bool     // the token was issued by the identity platform (oauth.go)
+	scopes  []string // its scopes
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveOAuth(w, r) {
+		return
+	}
 	path := strings.Trim(r.URL.Path, "/")
 	version, rest, _ := strings.Cut(path, "/")
 	rec := &statusWriter{ResponseWriter: w}
@@ -186,6 +200,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.User = req.me
+	if e := permit(req, op); e != nil {
+		s.writeError(w, r, e)
+		return
+	}
 	if t != nil {
 		if t.owner != "" {
 			log.User = t.owner
@@ -244,6 +262,12 @@ func (s *Server) route(method string, req *request) (string, *target, handler) {
 	owner, rest, ok := splitOwner(segs)
 	if !ok {
 		return "", nil, nil
+	}
+	switch {
+	case len(rest) == 1 && eq(rest[0], "calendars") && method == http.MethodGet:
+		return OpListCalendars, &target{owner: owner}, s.listCalendarsHandler(owner)
+	case len(rest) == 1 && eq(rest[0], "mailboxSettings") && method == http.MethodGet:
+		return OpGetMailboxSettings, &target{owner: owner}, s.mailboxSettingsHandler(owner)
 	}
 	cal, rest, ok := splitCalendar(rest)
 	if !ok {
@@ -325,7 +349,9 @@ func (s *Server) wait(r *http.Request) bool {
 }
 
 // authenticate requires "Authorization: Bearer <non-empty>" that was not
-// revoked, and resolves "me".
+// revoked, and resolves "me": the signed-in user of a token the identity
+// platform issued (which must not be expired or revoked), else the user
+// MapToken gives the token, else the first user.
 func (s *Server) authenticate(r *http.Request, req *request) *apiError {
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	token = strings.TrimSpace(token)
@@ -339,6 +365,9 @@ func (s *Server) authenticate(r *http.Request, req *request) *apiError {
 	}
 	s.seen[token] = true
 	req.token = token
+	if issued, e := s.authenticateIssuedLocked(token, req); issued {
+		return e
+	}
 	req.me = s.tokenUser[token]
 	if req.me == "" && len(s.userOrder) > 0 {
 		req.me = s.userOrder[0]
