@@ -186,14 +186,27 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		ps, clients = append(ps, p), append(clients, cp)
 		a.providers = append(a.providers, googleInfo)
 	}
-	if cfg.Microsoft.ID != "" && !cfg.Emulate {
+	if a.emu != nil {
+		cfg.Microsoft = a.emu.graphClient
+	}
+	if cfg.Microsoft.ID != "" {
 		conf := oauth2.Config{ClientID: cfg.Microsoft.ID, ClientSecret: cfg.Microsoft.Secret, Endpoint: endpoints.AzureAD(cfg.MicrosoftTenant), RedirectURL: redirect}
+		mc := msgraph.Config{}
+		var hc *http.Client // for the token endpoint
+		if a.emu != nil {
+			conf.Endpoint = a.emu.graph.OAuthEndpoint(cfg.MicrosoftTenant)
+			conf.Endpoint.AuthURL = graphAuthURL(cfg.PublicURL, cfg.MicrosoftTenant)
+			hc = a.emu.graph.Client()
+			mc.HTTPClient, mc.BaseURL = hc, a.emu.graph.URL()+"/v1.0"
+			exchangeClient = hc // it reaches the plain-HTTP Google emulator too
+		}
 		cp := connect.Microsoft(msgraph.Name, conf, false)
-		src, err := newSources(msgraph.Name, &cp.OAuth, nil)
+		src, err := newSources(msgraph.Name, &cp.OAuth, hc)
 		if err != nil {
 			return nil, err
 		}
-		p, err := msgraph.New(msgraph.Config{TokenSource: src.TokenSource})
+		mc.TokenSource = src.TokenSource
+		p, err := msgraph.New(mc)
 		if err != nil {
 			return nil, err
 		}

@@ -76,8 +76,8 @@ func testID(id string) chromedp.CSS {
 	return chromedp.CSS(`[data-testid="` + id + `"]`)
 }
 
-// A user signs in, connects a Google calendar through the connect flow and
-// the picker, and sees it synced; the grant is revoked at Google, the
+// A user signs in, connects a Google and an Outlook calendar through the
+// connect flow and the picker, and sees them synced; the Google grant is revoked at Google, the
 // status page says the account needs reconnecting; the user reconnects,
 // and the calendar syncs again, with the event made while it was parked.
 func TestBrowserConnectRevokeReconnect(t *testing.T) {
@@ -114,8 +114,9 @@ func TestBrowserConnectRevokeReconnect(t *testing.T) {
 	}
 
 	const (
-		account = "google:alice"
-		workCal = account + "/" + demoWork
+		account        = "google:alice"
+		workCal        = account + "/" + demoWork
+		outlookAccount = "msgraph:alice"
 	)
 	do("sign in",
 		chromedp.Navigate(ta.srv.URL+"/"),
@@ -133,7 +134,7 @@ func TestBrowserConnectRevokeReconnect(t *testing.T) {
 	for _, c := range []string{demoWork, demoFamily, demoTeam} {
 		do("picker lists "+c, chromedp.WaitVisible(testID("pick-"+c)))
 	}
-	shot("1-picker")
+	shot("1-picker-google")
 	do("pick the work calendar",
 		chromedp.Click(testID("pick-"+demoWork)),
 		chromedp.Click(chromedp.ID("choose-submit")),
@@ -151,7 +152,32 @@ func TestBrowserConnectRevokeReconnect(t *testing.T) {
 	if cals, _ := ta.store.ListCalendars(ctx); len(cals) != 1 {
 		t.Errorf("%d calendars connected, want only the one picked", len(cals))
 	}
-	shot("2-status")
+	shot("2-status-google")
+
+	// The same for Outlook, through the Graph emulator's identity platform.
+	outlookPrimary, err := ta.emu.outlookPrimary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outlookCal := outlookAccount + "/" + outlookPrimary
+	do("connect Outlook", chromedp.Click(chromedp.ID("connect-outlook")), chromedp.WaitVisible(chromedp.ID("picker")),
+		chromedp.WaitVisible(testID("pick-"+demoProjects)))
+	shot("3-picker-outlook")
+	do("pick the Outlook calendar",
+		chromedp.Click(testID("pick-"+outlookPrimary)),
+		chromedp.Click(chromedp.ID("choose-submit")),
+		chromedp.WaitVisible(testID("calendar-"+outlookCal)),
+	)
+	if got := text(testID("status-" + outlookAccount)); got != "active" {
+		t.Errorf("Outlook account status %q, want active", got)
+	}
+	if got := text(testID("last-sync-" + outlookCal)); got == "never" || got == "" {
+		t.Errorf("Outlook last sync %q, want a time", got)
+	}
+	if got := text(testID("events-" + outlookCal)); !strings.Contains(got, "Design review") {
+		t.Errorf("events of the Outlook calendar %q, want the seeded Design review", got)
+	}
+	shot("4-status")
 
 	// The user revokes the app's access at Google; a change made meanwhile
 	// pushes a notification whose sync finds the grant refused.
@@ -175,7 +201,10 @@ func TestBrowserConnectRevokeReconnect(t *testing.T) {
 	if got := text(testID("events-" + workCal)); strings.Contains(got, "Made while parked") {
 		t.Errorf("the event made after the revocation was synced while parked: %q", got)
 	}
-	shot("3-needs-reauth")
+	if got := text(testID("status-" + outlookAccount)); got != "active" {
+		t.Errorf("Outlook account status %q after Google's revocation, want active", got)
+	}
+	shot("5-needs-reauth")
 
 	// Reconnect: the flow resumes the account and lands back on the
 	// status page; the calendar caught up.
@@ -192,7 +221,7 @@ func TestBrowserConnectRevokeReconnect(t *testing.T) {
 	if gone, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="reconnect-`+account+`"]') === null`)); err != nil || !gone {
 		t.Errorf("the Reconnect button is still shown after reconnecting (%v)", err)
 	}
-	shot("4-reconnected")
+	shot("6-reconnected")
 
 	tok, err := ta.vault.Token(ctx, ta.store, account)
 	if err != nil {
