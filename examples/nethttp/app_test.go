@@ -51,7 +51,7 @@ func startApp(t *testing.T) *testApp {
 		cancel()
 		<-done
 		a.Close()
-		checkNoSecrets(t, buf.String(), a.emu.googleClient.Secret)
+		checkNoSecrets(t, buf.String(), a.emu.googleClient.Secret, a.emu.graphClient.Secret)
 	})
 	return &testApp{app: a, srv: srv, log: buf}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/msgraph/msgraphtest"
 )
 
 // newBrowser returns a chromedp context on a fresh headless Chromium, or
@@ -222,6 +223,34 @@ func TestBrowserConnectRevokeReconnect(t *testing.T) {
 		t.Errorf("the Reconnect button is still shown after reconnecting (%v)", err)
 	}
 	shot("6-reconnected")
+
+	// The same at Microsoft: the user's sessions are revoked; Outlook's
+	// account is parked alone and comes back the same way.
+	ta.emu.graph.RevokeGrants(demoOutlookUser)
+	start := time.Now().Add(72 * time.Hour).Truncate(time.Hour)
+	if _, err := ta.emu.graph.CreateEvent(demoOutlookUser, "", msgraphtest.Event{Subject: "Booked while revoked", Start: start, End: start.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ta.emu.graph.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ta.engine.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if acc, err := ta.engine.Account(ctx, outlookAccount); err != nil || acc.Status != calsync.AccountNeedsReauth {
+		t.Fatalf("after Microsoft's revocation and a notification, account = %+v (%v), want needs_reauth", acc, err)
+	}
+	do("Outlook needs reconnecting", chromedp.Reload(), chromedp.WaitVisible(testID("reconnect-"+outlookAccount)))
+	if got := text(testID("status-" + account)); got != "active" {
+		t.Errorf("Google account status %q after Microsoft's revocation, want active", got)
+	}
+	do("reconnect Outlook", chromedp.Click(testID("reconnect-"+outlookAccount)), chromedp.WaitVisible(chromedp.ID("flash")))
+	if got := text(testID("status-" + outlookAccount)); got != "active" {
+		t.Errorf("Outlook account status after reconnecting %q, want active", got)
+	}
+	if got := text(testID("events-" + outlookCal)); !strings.Contains(got, "Booked while revoked") {
+		t.Errorf("Outlook events after reconnecting %q, want the one booked while revoked", got)
+	}
 
 	tok, err := ta.vault.Token(ctx, ta.store, account)
 	if err != nil {
