@@ -124,89 +124,40 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		}
 	}()
 
-	if cfg.Postgres != "" {
-		st, err := postgres.Open(ctx, cfg.Postgres, nil)
-		if err != nil {
-			return nil, fmt.Errorf("open postgres: %w", err)
-		}
-		a.store, a.closers = st, append(a.closers, st.Close)
-	} else {
-		st, err := sqlite.Open(ctx, cfg.DB, nil)
-		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", cfg.DB, err)
-		}
-		a.store, a.closers = st, append(a.closers, func() { _ = st.Close() })
-	}
-
-	v, err := vault.New(vault.Config{Keys: map[string]vault.Key{"k1": cfg.VaultKey}, Current: "k1"})
-	if err != nil {
+	if err := a.openStore(ctx); err != nil {
 		return nil, err
 	}
-	a.vault = v
-	redirect := cfg.PublicURL + "/connect/callback"
-
-	// The providers: the emulators, or the real ones.
-	var (
-		ps      []calsync.Provider
-		clients []connect.Provider
-		// exchangeClient reaches the token endpoints (nil: the default
-		// client); with the emulators, one that trusts Graph's emulator.
-		exchangeClient *http.Client
-	)
-	newSources := func(name string, oauth *oauth2.Config, hc *http.Client) (*vault.Sources, error) {
-		s, err := vault.NewSources(vault.SourcesConfig{Vault: v, Accounts: a.store, Leases: a.store, OAuth: oauth, HTTPClient: hc, Logger: a.log})
-		a.sources[name] = s
-		return s, err
+	if a.vault, err = vault.New(vault.Config{Keys: map[string]vault.Key{"k1": cfg.VaultKey}, Current: "k1"}); err != nil {
+		return nil, err
 	}
+	redirect := cfg.PublicURL + "/connect/callback"
+	var exchangeClient *http.Client // for the code exchange; nil: the default
 	if cfg.Emulate {
 		if a.emu, err = startEmulators(redirect); err != nil {
 			return nil, err
 		}
 		a.closers = append(a.closers, a.emu.close)
 		a.hookBase = a.emu.hooks.URL
-		cfg.Google = a.emu.googleClient
+		cfg.Google, cfg.Microsoft = a.emu.googleClient, a.emu.graphClient
+		// It trusts the Graph emulator's certificate, and reaches the
+		// plain-HTTP Google emulator as well.
+		exchangeClient = a.emu.graph.Client()
 	}
+
+	var (
+		ps      []calsync.Provider
+		clients []connect.Provider
+	)
 	if cfg.Google.ID != "" {
-		conf := oauth2.Config{ClientID: cfg.Google.ID, ClientSecret: cfg.Google.Secret, Endpoint: endpoints.Google, RedirectURL: redirect}
-		gc := google.Config{}
-		if a.emu != nil {
-			conf.Endpoint = a.emu.google.OAuthEndpoint()
-			gc.Endpoint, gc.HTTPClient = a.emu.google.Endpoint(), &http.Client{}
-		}
-		cp := connect.Google(google.Name, conf, false)
-		src, err := newSources(google.Name, &cp.OAuth, nil)
-		if err != nil {
-			return nil, err
-		}
-		gc.TokenSource = src.TokenSource
-		p, err := google.New(gc)
+		p, cp, err := a.googleProvider(cfg.Google, redirect)
 		if err != nil {
 			return nil, err
 		}
 		ps, clients = append(ps, p), append(clients, cp)
 		a.providers = append(a.providers, googleInfo)
 	}
-	if a.emu != nil {
-		cfg.Microsoft = a.emu.graphClient
-	}
 	if cfg.Microsoft.ID != "" {
-		conf := oauth2.Config{ClientID: cfg.Microsoft.ID, ClientSecret: cfg.Microsoft.Secret, Endpoint: endpoints.AzureAD(cfg.MicrosoftTenant), RedirectURL: redirect}
-		mc := msgraph.Config{}
-		var hc *http.Client // for the token endpoint
-		if a.emu != nil {
-			conf.Endpoint = a.emu.graph.OAuthEndpoint(cfg.MicrosoftTenant)
-			conf.Endpoint.AuthURL = graphAuthURL(cfg.PublicURL, cfg.MicrosoftTenant)
-			hc = a.emu.graph.Client()
-			mc.HTTPClient, mc.BaseURL = hc, a.emu.graph.URL()+"/v1.0"
-			exchangeClient = hc // it reaches the plain-HTTP Google emulator too
-		}
-		cp := connect.Microsoft(msgraph.Name, conf, false)
-		src, err := newSources(msgraph.Name, &cp.OAuth, hc)
-		if err != nil {
-			return nil, err
-		}
-		mc.TokenSource = src.TokenSource
-		p, err := msgraph.New(mc)
+		p, cp, err := a.outlookProvider(cfg.Microsoft, cfg.MicrosoftTenant, redirect)
 		if err != nil {
 			return nil, err
 		}
@@ -235,7 +186,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		return nil, err
 	}
 	a.flow, err = connect.New(connect.Config{
-		Engine: a.engine, Vault: v, Tokens: a.store, Leases: a.store, Sources: a.sources,
+		Engine: a.engine, Vault: a.vault, Tokens: a.store, Leases: a.store, Sources: a.sources,
 		Providers:  clients,
 		User:       a.user,
 		Done:       a.connected,
@@ -250,6 +201,76 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// openStore opens the PostgreSQL store if configured, else the SQLite one.
+func (a *app) openStore(ctx context.Context) error {
+	if a.cfg.Postgres != "" {
+		st, err := postgres.Open(ctx, a.cfg.Postgres, nil)
+		if err != nil {
+			return fmt.Errorf("open postgres: %w", err)
+		}
+		a.store, a.closers = st, append(a.closers, st.Close)
+		return nil
+	}
+	st, err := sqlite.Open(ctx, a.cfg.DB, nil)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", a.cfg.DB, err)
+	}
+	a.store, a.closers = st, append(a.closers, func() { _ = st.Close() })
+	return nil
+}
+
+// tokenSources returns the sources of the provider's stored tokens,
+// refreshed with oauth through hc (nil: the default client).
+func (a *app) tokenSources(name string, oauth *oauth2.Config, hc *http.Client) (*vault.Sources, error) {
+	s, err := vault.NewSources(vault.SourcesConfig{Vault: a.vault, Accounts: a.store, Leases: a.store, OAuth: oauth, HTTPClient: hc, Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
+	a.sources[name] = s
+	return s, nil
+}
+
+// googleProvider returns Google Calendar and its OAuth client: the real
+// ones, or the emulator's.
+func (a *app) googleProvider(client oauthClient, redirect string) (calsync.Provider, connect.Provider, error) {
+	conf := oauth2.Config{ClientID: client.ID, ClientSecret: client.Secret, Endpoint: endpoints.Google, RedirectURL: redirect}
+	gc := google.Config{}
+	if a.emu != nil {
+		conf.Endpoint = a.emu.google.OAuthEndpoint()
+		gc.Endpoint, gc.HTTPClient = a.emu.google.Endpoint(), &http.Client{}
+	}
+	cp := connect.Google(google.Name, conf, false)
+	src, err := a.tokenSources(google.Name, &cp.OAuth, nil)
+	if err != nil {
+		return nil, cp, err
+	}
+	gc.TokenSource = src.TokenSource
+	p, err := google.New(gc)
+	return p, cp, err
+}
+
+// outlookProvider returns Outlook through Microsoft Graph and its OAuth
+// client: the real ones for tenant, or the emulator's.
+func (a *app) outlookProvider(client oauthClient, tenant, redirect string) (calsync.Provider, connect.Provider, error) {
+	conf := oauth2.Config{ClientID: client.ID, ClientSecret: client.Secret, Endpoint: endpoints.AzureAD(tenant), RedirectURL: redirect}
+	mc := msgraph.Config{}
+	var hc *http.Client // for the token endpoint
+	if a.emu != nil {
+		conf.Endpoint = a.emu.graph.OAuthEndpoint(tenant)
+		conf.Endpoint.AuthURL = graphAuthURL(a.cfg.PublicURL, tenant)
+		hc = a.emu.graph.Client()
+		mc.HTTPClient, mc.BaseURL = hc, a.emu.graph.URL()+"/v1.0"
+	}
+	cp := connect.Microsoft(msgraph.Name, conf, false)
+	src, err := a.tokenSources(msgraph.Name, &cp.OAuth, hc)
+	if err != nil {
+		return nil, cp, err
+	}
+	mc.TokenSource = src.TokenSource
+	p, err := msgraph.New(mc)
+	return p, cp, err
 }
 
 // Handler returns the app's pages, connect flow, webhooks and /healthz.
