@@ -12,6 +12,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/google"
+	"github.com/calsync/calsync/msgraph"
 	"github.com/calsync/calsync/msgraph/msgraphtest"
 )
 
@@ -209,7 +211,7 @@ func TestBrowserConnectRevokeReconnect(t *testing.T) {
 
 	// Reconnect: the flow resumes the account and lands back on the
 	// status page; the calendar caught up.
-	do("reconnect", chromedp.Click(testID("reconnect-"+account)), chromedp.WaitVisible(chromedp.ID("flash")))
+	do("reconnect", chromedp.Click(testID("reconnect-"+account)), chromedp.WaitVisible(testID("flash-"+google.Name)))
 	if got := text(testID("status-" + account)); got != "active" {
 		t.Errorf("account status after reconnecting %q, want active", got)
 	}
@@ -244,7 +246,7 @@ func TestBrowserConnectRevokeReconnect(t *testing.T) {
 	if got := text(testID("status-" + account)); got != "active" {
 		t.Errorf("Google account status %q after Microsoft's revocation, want active", got)
 	}
-	do("reconnect Outlook", chromedp.Click(testID("reconnect-"+outlookAccount)), chromedp.WaitVisible(chromedp.ID("flash")))
+	do("reconnect Outlook", chromedp.Click(testID("reconnect-"+outlookAccount)), chromedp.WaitVisible(testID("flash-"+msgraph.Name)))
 	if got := text(testID("status-" + outlookAccount)); got != "active" {
 		t.Errorf("Outlook account status after reconnecting %q, want active", got)
 	}
@@ -252,7 +254,21 @@ func TestBrowserConnectRevokeReconnect(t *testing.T) {
 		t.Errorf("Outlook events after reconnecting %q, want the one booked while revoked", got)
 	}
 
-	tok, err := ta.vault.Token(ctx, ta.store, account)
+	// Disconnect: the Google account's calendars stop syncing and its
+	// token is forgotten; Outlook's stay.
+	do("disconnect Google", chromedp.Click(testID("disconnect-"+account)), chromedp.WaitVisible(testID("disconnected-"+account)))
+	if got := text(testID("status-" + account)); got != "disconnected" {
+		t.Errorf("Google account status after disconnecting %q, want disconnected", got)
+	}
+	if got := text(testID("status-" + outlookAccount)); got != "active" {
+		t.Errorf("Outlook account status after disconnecting Google %q, want active", got)
+	}
+	if cals, _ := ta.store.ListCalendars(ctx); len(cals) != 1 || cals[0].ID != outlookCal {
+		t.Errorf("calendars after disconnecting Google = %v, want only %s", cals, outlookCal)
+	}
+	shot("7-disconnected")
+
+	tok, err := ta.vault.Token(ctx, ta.store, outlookAccount)
 	if err != nil {
 		t.Fatal(err)
 	}

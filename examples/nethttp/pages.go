@@ -71,10 +71,12 @@ func (a *app) fail(w http.ResponseWriter, status int, title, text string) {
 
 // statusPage is the data of status.html.
 type statusPage struct {
-	User      string
-	Flash     string
-	Providers []providerInfo
-	Accounts  []accountView
+	User  string
+	Flash string // a notice at the top
+	// FlashProvider is the provider the notice is about.
+	FlashProvider string
+	Providers     []providerInfo
+	Accounts      []accountView
 }
 
 type accountView struct {
@@ -125,7 +127,7 @@ func (a *app) status(w http.ResponseWriter, r *http.Request) {
 	p := statusPage{User: user, Providers: a.providers}
 	if name := r.URL.Query().Get("reconnected"); name != "" {
 		if pi, ok := a.provider(name); ok {
-			p.Flash = pi.Label + " account reconnected: its calendars sync again."
+			p.Flash, p.FlashProvider = pi.Label+" account reconnected: its calendars sync again.", pi.Name
 		}
 	}
 	if p.Accounts, err = a.accountViews(r.Context(), user); err != nil {
