@@ -12,8 +12,14 @@
 // identity providers (the consent is automatic), seeded calendars and
 // events, and pushes to a loopback HTTPS receiver. Their state lives as
 // long as the process, so a random vault key is generated and the SQLite
-// file is a new temporary one unless -db is given. browser_test.go clicks
-// through the whole app this way, including a revoked grant.
+// file is a new temporary one unless -db is given. The GOOGLE_* and
+// MICROSOFT_* variables are ignored: demo clients are registered with the
+// emulators.
+//
+// browser_test.go clicks through the whole app this way in headless
+// Chromium, revoked grants included, and saves screenshots:
+//
+//	CALSYNC_SCREENSHOTS=/tmp/shots go test ./examples/nethttp
 //
 // # Run it for real
 //
@@ -55,6 +61,10 @@
 //	POST /hooks/google         Google push notifications
 //	POST /hooks/graph          Microsoft Graph change and lifecycle notifications
 //	GET  /healthz              200 "ok" when the store answers, else 503
+//
+// With -emulate, GET /emulator/graph/{tenant}/oauth2/v2.0/authorize relays
+// the browser to the Graph emulator's consent, whose HTTPS certificate no
+// browser trusts.
 package main
 
 import (
