@@ -48,6 +48,9 @@ type appConfig struct {
 	MicrosoftTenant string
 	// Logger receives the app's and calsync's logs (never a secret).
 	Logger *slog.Logger
+	// TempDir, if set, is a directory main made for DB and removes at
+	// exit.
+	TempDir string
 }
 
 // oauthClient is a client registered with a provider. Its secret is

@@ -57,7 +57,10 @@ func TestConfigure(t *testing.T) {
 				if addr != ":8080" || cfg.PublicURL != "http://localhost:8080" || cfg.DB == "calsync.db" || !strings.HasPrefix(cfg.DB, os.TempDir()) {
 					t.Errorf("cfg = %+v, addr %q", cfg, addr)
 				}
-				os.RemoveAll(filepath.Dir(cfg.DB))
+				if cfg.TempDir != filepath.Dir(cfg.DB) {
+					t.Errorf("TempDir %q, want the DB's directory", cfg.TempDir)
+				}
+				os.RemoveAll(cfg.TempDir)
 			},
 		},
 		{

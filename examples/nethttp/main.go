@@ -130,7 +130,7 @@ func configure(args []string, getenv func(string) string) (cfg appConfig, addr s
 		if err != nil {
 			return cfg, "", err
 		}
-		cfg.DB = filepath.Join(dir, "calsync.db")
+		cfg.DB, cfg.TempDir = filepath.Join(dir, "calsync.db"), dir
 	}
 	if k := getenv("CALSYNC_VAULT_KEY"); k != "" {
 		if cfg.VaultKey, err = vault.ParseKey(k); err != nil {
@@ -152,6 +152,9 @@ func configure(args []string, getenv func(string) string) (cfg appConfig, addr s
 func run(cfg appConfig, addr string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.TempDir != "" {
+		defer os.RemoveAll(cfg.TempDir)
+	}
 	a, err := newApp(ctx, cfg)
 	if err != nil {
 		return err
