@@ -1,196 +1,201 @@
-// Command nethttp is a whole host program wired to the real providers: it
-// serves calsync's webhook handlers on net/http, keeps the calendars named
-// on the command line in sync in a SQLite file, and logs every change.
+// Command nethttp is a whole host app on net/http: users sign in, connect
+// their Google and Outlook calendars through the OAuth connect flow, pick
+// the calendars to sync, and see on a status page how each calendar syncs
+// and whether an account needs reconnecting.
 //
-// It needs real credentials and a public HTTPS URL that reaches -addr (a
-// reverse proxy or tunnel with a valid certificate: Google and Graph deliver
-// only to HTTPS). For a run with no credentials at all, see
-// examples/quickstart.
+// # Run it with no accounts: -emulate
 //
-//	GOOGLE_CLIENT_ID=... GOOGLE_CLIENT_SECRET=... \
-//	go run ./examples/nethttp -public-url https://sync.example.com \
-//	    -google-token token.json -google-calendar primary
+//	go run ./examples/nethttp -emulate
 //
-// token.json is an oauth2.Token as JSON (with a refresh_token), obtained by
-// your app's sign-in with the calendar.readonly scope. Add
-// -graph-token/-graph-calendar (with GRAPH_CLIENT_ID, GRAPH_CLIENT_SECRET,
-// GRAPH_TENANT) for an Outlook calendar.
+// then open http://localhost:8080 and sign in with any name. The Google
+// Calendar and Microsoft Graph emulators run in the process, with their
+// identity providers (the consent is automatic), seeded calendars and
+// events, and pushes to a loopback HTTPS receiver. Their state lives as
+// long as the process, so a random vault key is generated and the SQLite
+// file is a new temporary one unless -db is given. The GOOGLE_* and
+// MICROSOFT_* variables are ignored: demo clients are registered with the
+// emulators.
+//
+// browser_test.go clicks through the whole app this way in headless
+// Chromium, revoked grants included, and saves screenshots:
+//
+//	CALSYNC_SCREENSHOTS=/tmp/shots go test ./examples/nethttp
+//
+// # Run it for real
+//
+// Register an OAuth client with Google (Google Cloud console, "Web
+// application") and with Microsoft (Entra app registration, "Web"
+// platform), each with the redirect URI
+//
+//	$PUBLIC_URL/connect/callback
+//
+// and serve the app behind an HTTPS reverse proxy or tunnel that reaches
+// -addr at PUBLIC_URL (the providers redirect and push only to HTTPS):
+//
+//	export GOOGLE_CLIENT_ID=... GOOGLE_CLIENT_SECRET=...
+//	export MICROSOFT_CLIENT_ID=... MICROSOFT_CLIENT_SECRET=... MICROSOFT_TENANT=common
+//	export PUBLIC_URL=https://sync.example.com
+//	export CALSYNC_VAULT_KEY=$(head -c32 /dev/urandom | base64)
+//	go run ./examples/nethttp -addr :8080 -db calsync.db
+//
+// A provider whose client id is unset is left out. -postgres URL keeps
+// everything in PostgreSQL instead of SQLite. Keep CALSYNC_VAULT_KEY
+// secret and stable: it seals the users' OAuth tokens in the database.
+//
+// # What a real app changes
+//
+// The sign-in is fake: a cookie holding any name, which anyone can set. A
+// real app takes the user from its own session (connect.Config.User).
+// The POST forms are guarded against cross-site request forgery by
+// net/http's CrossOriginProtection (Sec-Fetch-Site and Origin), which
+// modern browsers make sufficient without tokens.
+//
+// # Routes
+//
+//	GET  /                     status page, or the sign-in form
+//	POST /signin, /signout     the fake sign-in
+//	GET  /connect/start        ?provider=google|msgraph: to the consent page
+//	GET  /connect/callback     the OAuth redirect URI: to the calendar picker
+//	POST /connect/choose       sync the picked calendars
+//	POST /accounts/disconnect  stop syncing an account, forget its token
+//	POST /hooks/google         Google push notifications
+//	POST /hooks/graph          Microsoft Graph change and lifecycle notifications
+//	GET  /healthz              200 "ok" when the store answers, else 503
+//
+// With -emulate, GET /emulator/graph/{tenant}/oauth2/v2.0/authorize relays
+// the browser to the Graph emulator's consent, whose HTTPS certificate no
+// browser trusts.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
+	"path/filepath"
+	"syscall"
 	"time"
 
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/endpoints"
-
-	"github.com/calsync/calsync"
-	"github.com/calsync/calsync/google"
-	"github.com/calsync/calsync/msgraph"
-	"github.com/calsync/calsync/store/sqlite"
-	"github.com/calsync/calsync/webhook"
+	"github.com/calsync/calsync/vault"
 )
 
 func main() {
-	var (
-		addr        = flag.String("addr", ":8080", "address to listen on (behind your HTTPS proxy)")
-		publicURL   = flag.String("public-url", "", "public HTTPS URL that reaches -addr (required)")
-		dbPath      = flag.String("db", "calsync.db", "SQLite database file")
-		googleToken = flag.String("google-token", "", "file with the Google user's oauth2.Token as JSON")
-		googleCal   = flag.String("google-calendar", "primary", "Google calendar id to sync")
-		graphToken  = flag.String("graph-token", "", "file with the Microsoft user's oauth2.Token as JSON")
-		graphCal    = flag.String("graph-calendar", "", "Outlook calendar id to sync (empty: the default calendar)")
-	)
-	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(log, *addr, *publicURL, *dbPath, *googleToken, *googleCal, *graphToken, *graphCal); err != nil {
+	cfg, addr, err := configure(os.Args[1:], os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nethttp:", err)
+		os.Exit(2)
+	}
+	cfg.Logger = log
+	if err := run(cfg, addr); err != nil {
 		log.Error("nethttp", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(log *slog.Logger, addr, publicURL, dbPath, googleToken, googleCal, graphToken, graphCal string) error {
-	if !strings.HasPrefix(publicURL, "https://") {
-		return errors.New("-public-url must be the https:// URL the providers deliver to (see the package doc)")
+// configure reads the flags in args and the environment through getenv.
+func configure(args []string, getenv func(string) string) (cfg appConfig, addr string, err error) {
+	fs := flag.NewFlagSet("nethttp", flag.ContinueOnError)
+	fs.StringVar(&addr, "addr", ":8080", "address to listen on")
+	fs.StringVar(&cfg.DB, "db", "calsync.db", "SQLite database file (with -emulate: a new temporary one unless given)")
+	fs.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL URL (instead of -db)")
+	fs.BoolVar(&cfg.Emulate, "emulate", false, "run against in-process emulators of Google and Microsoft Graph")
+	if err := fs.Parse(args); err != nil {
+		return cfg, "", err
 	}
-	if googleToken == "" && graphToken == "" {
-		return errors.New("give -google-token and/or -graph-token (see the package doc); for a run without credentials use examples/quickstart")
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-
-	store, err := sqlite.Open(ctx, dbPath, nil)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-
-	var (
-		providers []calsync.Provider
-		cals      []calsync.Calendar
-	)
-	if googleToken != "" {
-		conf := &oauth2.Config{ClientID: os.Getenv("GOOGLE_CLIENT_ID"), ClientSecret: os.Getenv("GOOGLE_CLIENT_SECRET"), Endpoint: endpoints.Google}
-		ts, err := tokenSource(ctx, conf, googleToken)
+	dbSet := false
+	fs.Visit(func(f *flag.Flag) { dbSet = dbSet || f.Name == "db" })
+	cfg.Google = oauthClient{ID: getenv("GOOGLE_CLIENT_ID"), Secret: getenv("GOOGLE_CLIENT_SECRET")}
+	cfg.Microsoft = oauthClient{ID: getenv("MICROSOFT_CLIENT_ID"), Secret: getenv("MICROSOFT_CLIENT_SECRET")}
+	cfg.MicrosoftTenant = getenv("MICROSOFT_TENANT")
+	cfg.PublicURL = getenv("PUBLIC_URL")
+	if cfg.PublicURL == "" {
+		if !cfg.Emulate {
+			return cfg, "", errors.New("PUBLIC_URL is required (the public https:// URL that reaches -addr), unless -emulate")
+		}
+		_, port, err := net.SplitHostPort(addr)
 		if err != nil {
-			return err
+			return cfg, "", fmt.Errorf("-addr %q: %w", addr, err)
 		}
-		p, err := google.New(google.Config{TokenSource: func(context.Context, string) (oauth2.TokenSource, error) { return ts, nil }})
+		cfg.PublicURL = "http://localhost:" + port
+	}
+	if cfg.Emulate && !dbSet {
+		// The emulators start empty each run: so does the store.
+		dir, err := os.MkdirTemp("", "calsync-nethttp-")
 		if err != nil {
-			return err
+			return cfg, "", err
 		}
-		providers = append(providers, p)
-		cals = append(cals, calsync.Calendar{ID: "google/" + googleCal, Provider: google.Name, AccountID: "me", RemoteID: googleCal})
+		cfg.DB, cfg.TempDir = filepath.Join(dir, "calsync.db"), dir
 	}
-	if graphToken != "" {
-		conf := &oauth2.Config{ClientID: os.Getenv("GRAPH_CLIENT_ID"), ClientSecret: os.Getenv("GRAPH_CLIENT_SECRET"),
-			Endpoint: endpoints.AzureAD(os.Getenv("GRAPH_TENANT")), Scopes: []string{"offline_access", "Calendars.Read"}}
-		ts, err := tokenSource(ctx, conf, graphToken)
-		if err != nil {
-			return err
+	if k := getenv("CALSYNC_VAULT_KEY"); k != "" {
+		if cfg.VaultKey, err = vault.ParseKey(k); err != nil {
+			return cfg, "", fmt.Errorf("CALSYNC_VAULT_KEY: %w", err)
 		}
-		p, err := msgraph.New(msgraph.Config{TokenSource: func(context.Context, string) (oauth2.TokenSource, error) { return ts, nil }})
-		if err != nil {
-			return err
-		}
-		providers = append(providers, p)
-		cals = append(cals, calsync.Calendar{ID: "outlook/" + graphCal, Provider: msgraph.Name, AccountID: "me", RemoteID: graphCal})
+	} else if cfg.Emulate {
+		// Tokens sealed with it cannot be opened by the next run: the
+		// accounts then need reconnecting, which the demo shows well.
+		cfg.VaultKey = vault.NewKey()
+	} else {
+		return cfg, "", errors.New("CALSYNC_VAULT_KEY is required: 32 random bytes, base64")
 	}
-
-	engine, err := calsync.NewEngine(calsync.Config{
-		Store:     store,
-		Providers: providers,
-		Logger:    log,
-		OnChange: func(_ context.Context, cal calsync.Calendar, changes []calsync.Change) {
-			for _, c := range changes {
-				summary := ""
-				if c.Event != nil {
-					summary = c.Event.Summary
-				}
-				log.Info("change", "calendar", cal.ID, "op", c.Op.String(), "event", c.EventID, "summary", summary)
-			}
-		},
-		OnError: func(_ context.Context, cal calsync.Calendar, err error) {
-			if errors.Is(err, calsync.ErrReauthRequired) {
-				log.Error("the account must sign in again", "calendar", cal.ID)
-			}
-		},
-		Alerts: calsync.AlertConfig{
-			OnAlert: func(_ context.Context, a calsync.Alert) { log.Warn("alert", "kind", a.Kind, "message", a.Message) },
-		},
-	})
-	if err != nil {
-		return err
-	}
-
-	gh, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: engine, Logger: log})
-	if err != nil {
-		return err
-	}
-	mh, err := webhook.NewGraph(webhook.GraphConfig{Sink: engine, Logger: log})
-	if err != nil {
-		return err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("POST /hooks/google", gh)
-	mux.Handle("POST /hooks/graph", mh) // Graph's validation handshake is a POST too
-	srv := &http.Server{
-		Addr:              addr,
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdown)
-	}()
-	go func() {
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("listen", "err", err)
-			stop()
-		}
-	}()
-
-	// Connect each calendar once; later runs find it in the store, and Run
-	// catches it up and renews its subscription.
-	for _, cal := range cals {
-		if _, err := store.Calendar(ctx, cal.ID); err == nil {
-			continue
-		}
-		hook := publicURL + "/hooks/" + map[string]string{google.Name: "google", msgraph.Name: "graph"}[cal.Provider]
-		if _, err := engine.Connect(ctx, cal, calsync.ConnectRequest{Address: hook, LifecycleAddress: hook}); err != nil {
-			return fmt.Errorf("connect %s: %w", cal.ID, err)
-		}
-	}
-	log.Info("syncing; Ctrl-C to stop", "calendars", len(cals))
-	if err := engine.Run(ctx); !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return nil
+	return cfg, addr, nil
 }
 
-// tokenSource reads a token file and returns a source that refreshes it.
-// A real app keeps tokens in its database, sealed with package vault.
-func tokenSource(ctx context.Context, conf *oauth2.Config, path string) (oauth2.TokenSource, error) {
-	b, err := os.ReadFile(path)
+// run serves the app on addr until SIGINT or SIGTERM, then shuts down:
+// the server first (in-flight requests finish, new ones are refused),
+// then the Engine.
+func run(cfg appConfig, addr string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if cfg.TempDir != "" {
+		defer os.RemoveAll(cfg.TempDir)
+	}
+	a, err := newApp(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var tok oauth2.Token
-	if err := json.Unmarshal(b, &tok); err != nil {
-		return nil, fmt.Errorf("%s: not an oauth2.Token: %w", path, err)
+	defer a.Close()
+
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      60 * time.Second, // a Connect runs the calendar's first sync
+		IdleTimeout:       2 * time.Minute,
 	}
-	return conf.TokenSource(ctx, &tok), nil
+	runCtx, stopEngine := context.WithCancel(context.Background())
+	defer stopEngine()
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- a.Run(runCtx) }()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.ListenAndServe() }()
+	cfg.Logger.Info("listening", "addr", addr, "url", cfg.PublicURL, "emulate", cfg.Emulate)
+
+	select {
+	case err = <-serveErr:
+		err = fmt.Errorf("serve: %w", err)
+	case err = <-engineDone:
+		err = fmt.Errorf("engine stopped: %w", err)
+		engineDone <- nil
+	case <-ctx.Done():
+		cfg.Logger.Info("shutting down")
+		err = nil
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdown); serr != nil {
+		cfg.Logger.Warn("shutdown", "err", serr)
+	}
+	stopEngine()
+	if rerr := <-engineDone; rerr != nil && !errors.Is(rerr, context.Canceled) && err == nil {
+		err = rerr
+	}
+	return err
 }
