@@ -186,14 +186,8 @@ func newGoogleHost(t *testing.T) (*host, *googletest.Server) {
 	h.flow, err = connect.New(connect.Config{
 		Engine: h.engine, Vault: v, Tokens: h.store, Providers: []connect.Provider{gp},
 		Sources: map[string]*vault.Sources{google.Name: sources},
-		User: func(r *http.Request) (string, error) {
-			c, err := r.Cookie("user")
-			if err != nil {
-				return "", err
-			}
-			return c.Value, nil
-		},
-		Done: h.done, Failed: h.failed, Now: h.clock.Now, Logger: logger,
+		User:    cookieUser,
+		Done:    h.done, Failed: h.failed, Now: h.clock.Now, Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -201,6 +195,15 @@ func newGoogleHost(t *testing.T) (*host, *googletest.Server) {
 	mux.Handle("GET /connect/start", h.flow.Start())
 	mux.Handle("GET /connect/callback", h.flow.Callback())
 	return h, emu
+}
+
+// cookieUser is the host's session: the signed-in user is a cookie.
+func cookieUser(r *http.Request) (string, error) {
+	c, err := r.Cookie("user")
+	if err != nil {
+		return "", err
+	}
+	return c.Value, nil
 }
 
 type lockedWriter struct {

@@ -71,14 +71,8 @@ func newGraphHost(t *testing.T) (*host, *msgraphtest.Server, *http.Client) {
 	h.flow, err = connect.New(connect.Config{
 		Engine: h.engine, Vault: v, Tokens: h.store, Providers: []connect.Provider{mp},
 		Sources: map[string]*vault.Sources{msgraph.Name: sources},
-		User: func(r *http.Request) (string, error) {
-			c, err := r.Cookie("user")
-			if err != nil {
-				return "", err
-			}
-			return c.Value, nil
-		},
-		Done: h.done, Failed: h.failed, Now: h.clock.Now, Logger: logger, HTTPClient: client,
+		User:    cookieUser,
+		Done:    h.done, Failed: h.failed, Now: h.clock.Now, Logger: logger, HTTPClient: client,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package googletest
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/calsync/calsync/internal/pkce"
 )
 
 // Lifetimes of the identity provider, as Google documents or answers them.
@@ -325,7 +326,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 				oauthError(w, http.StatusBadRequest, "invalid_grant", "Missing code verifier.")
 				return
 			}
-			if !pkceMatches(code.method, code.challenge, verifier) {
+			if !pkce.Matches(code.method, code.challenge, verifier) {
 				oauthError(w, http.StatusBadRequest, "invalid_grant", "Invalid code verifier.")
 				return
 			}
@@ -396,17 +397,6 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte("{}"))
-}
-
-// pkceMatches checks a code_verifier against the challenge (RFC 7636
-// section 4.6).
-func pkceMatches(method, challenge, verifier string) bool {
-	want := verifier
-	if method == "S256" {
-		sum := sha256.Sum256([]byte(verifier))
-		want = base64.RawURLEncoding.EncodeToString(sum[:])
-	}
-	return subtle.ConstantTimeCompare([]byte(want), []byte(challenge)) == 1
 }
 
 func tokenJSON(w http.ResponseWriter, v tokenResponse) {

@@ -2,7 +2,6 @@ package msgraphtest
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/calsync/calsync/internal/pkce"
 )
 
 // Lifetimes of the emulated Microsoft identity platform.
@@ -413,7 +414,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		case f.Get("redirect_uri") != code.redirect:
 			s.oauthError(w, r, http.StatusBadRequest, "invalid_grant", 70000, "The provided value for the 'redirect_uri' is not valid. The value must exactly match the redirect URI used to obtain the authorization code.")
 			return
-		case code.challenge != "" && !pkceMatches(code.challenge, code.method, f.Get("code_verifier")):
+		case code.challenge != "" && !pkce.Matches(code.method, code.challenge, f.Get("code_verifier")):
 			s.oauthError(w, r, http.StatusBadRequest, "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request.")
 			return
 		}
@@ -476,19 +477,6 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Pragma", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
-}
-
-// pkceMatches checks a code_verifier against the challenge (RFC 7636).
-func pkceMatches(challenge, method, verifier string) bool {
-	if verifier == "" {
-		return false
-	}
-	want := verifier
-	if method == "S256" {
-		sum := sha256.Sum256([]byte(verifier))
-		want = base64.RawURLEncoding.EncodeToString(sum[:])
-	}
-	return subtle.ConstantTimeCompare([]byte(want), []byte(challenge)) == 1
 }
 
 // oauthError answers with the identity platform's error body:
