@@ -3,7 +3,9 @@ package calsync_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -286,5 +288,44 @@ func TestNeedsReauthGauge(t *testing.T) {
 	}
 	if g := gauge(); g != 0 {
 		t.Errorf("gauge = %d after the account resumed, want 0", g)
+	}
+}
+
+// Two instances on one Store that both meet the refused grant report the
+// transition once between them.
+func TestReauthTransitionOnceAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProvider(10)
+	st := memory.New()
+	var (
+		mu      sync.Mutex
+		changes int
+		errs    int
+	)
+	cfg := calsync.Config{
+		OnAccountStatus: func(context.Context, calsync.Account, calsync.AccountStatus) { mu.Lock(); changes++; mu.Unlock() },
+		OnError:         func(context.Context, calsync.Calendar, error) { mu.Lock(); errs++; mu.Unlock() },
+	}
+	a, _ := newTestEngine(t, p, st, cfg)
+	b, _ := newTestEngine(t, p, st, cfg)
+	cal2 := calsync.Calendar{ID: "cal-2", Provider: "fake", AccountID: fakeCal.AccountID, RemoteID: "other"}
+	for _, c := range []calsync.Calendar{fakeCal, cal2} {
+		if _, err := a.Connect(ctx, c, calsync.ConnectRequest{Address: "https://example.com/hook"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.beforeFetch = func(int, provider.Position) error {
+		return &provider.Error{Provider: "fake", StatusCode: 401, Err: provider.ErrReauthRequired}
+	}
+	var wg sync.WaitGroup
+	for i, e := range []*calsync.Engine{a, b, a, b} {
+		wg.Go(func() {
+			c := []string{fakeCal.ID, cal2.ID}[i%2]
+			_ = e.Process(ctx, calsync.Notification{Kind: calsync.Changed, Provider: "fake", CalendarID: c, MessageID: fmt.Sprint("m", i)})
+		})
+	}
+	wg.Wait()
+	if changes != 1 || errs != 1 {
+		t.Errorf("OnAccountStatus %d times, OnError %d times across two instances; want 1 and 1", changes, errs)
 	}
 }
