@@ -139,7 +139,7 @@ func callbackURL(t *testing.T, c *http.Client, start string) string {
 	return loc
 }
 
-func newGoogleHost(t *testing.T) (*host, *googletest.Server) {
+func newGoogleHost(t *testing.T, opts ...func(*host, *connect.Config)) (*host, *googletest.Server) {
 	t.Helper()
 	h := &host{t: t, clock: &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}, store: memory.New(), log: &bytes.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: h.log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -183,12 +183,16 @@ func newGoogleHost(t *testing.T) (*host, *googletest.Server) {
 		t.Fatal(err)
 	}
 	hookMux.Handle("POST /hooks/google", gh)
-	h.flow, err = connect.New(connect.Config{
+	cfg := connect.Config{
 		Engine: h.engine, Vault: v, Tokens: h.store, Providers: []connect.Provider{gp},
 		Sources: map[string]*vault.Sources{google.Name: sources},
 		User:    cookieUser,
 		Done:    h.done, Failed: h.failed, Now: h.clock.Now, Logger: logger,
-	})
+	}
+	for _, o := range opts {
+		o(h, &cfg)
+	}
+	h.flow, err = connect.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,5 +433,24 @@ func TestGoogleReconnect(t *testing.T) {
 	}
 	if n := h.engine.Stats().FullSyncs - full; n != 0 {
 		t.Errorf("%d full syncs after reconnecting, want 0 (the cursor is still valid)", n)
+	}
+}
+
+// With ConnectPrimary the callback connects the primary calendar itself.
+func TestGoogleConnectPrimary(t *testing.T) {
+	ctx := context.Background()
+	h, _ := newGoogleHost(t, func(h *host, c *connect.Config) {
+		c.ConnectPrimary = &calsync.ConnectRequest{Address: h.hooks.URL + "/hooks/google"}
+	})
+	if status, _ := get(t, h.browser("u1"), h.srv.URL+"/connect/start?provider="+google.Name); status != http.StatusOK {
+		t.Fatalf("flow: %d (%v)", status, h.lastErr())
+	}
+	res := h.results[0]
+	want := calsync.Calendar{ID: "google:u1/alice@example.com", Provider: google.Name, AccountID: "google:u1", RemoteID: "alice@example.com"}
+	if res.Connected == nil || *res.Connected != want {
+		t.Fatalf("Result.Connected = %+v, want %+v", res.Connected, want)
+	}
+	if subs, err := h.store.ListSubscriptions(ctx, want.ID); err != nil || len(subs) != 1 {
+		t.Errorf("subscriptions of the primary calendar = %+v, %v; want one", subs, err)
 	}
 }
