@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,6 +108,11 @@ func TestRevokedAccountParkedForADay(t *testing.T) {
 	}
 	if dls, _ := e.DeadLetters(ctx, "", 10); len(dls) != 0 {
 		t.Errorf("dead letters = %+v, want none", dls)
+	}
+	// The calendar's health still shows the refusal, not a day of
+	// non-syncs.
+	if h, _ := e.Health(fakeCal.ID); !errors.Is(h.LastError, calsync.ErrReauthRequired) || strings.Contains(h.LastError.Error(), "parked") || h.ConsecutiveFailures != 1 {
+		t.Errorf("Health = last error %v, %d consecutive failures; want the refusal, 1", h.LastError, h.ConsecutiveFailures)
 	}
 
 	// The user completes the connect flow again.
