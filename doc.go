@@ -47,12 +47,26 @@
 // provider can (Graph), otherwise by creating the new one first and
 // stopping the old one afterwards, so there is no gap.
 //
+// # Accounts
+//
+// A calendar belongs to an account: one OAuth grant at one provider
+// (Calendar.AccountID). Package connect runs the OAuth flow that creates
+// it, and package vault keeps and refreshes its token. With a Store that
+// implements [AccountStore] (all of calsync's do) the Engine keeps each
+// account's [AccountStatus]: when the provider refuses the grant, the
+// account turns [AccountNeedsReauth] once (Config.OnAccountStatus) and
+// every calendar of it is parked, making no provider call at all, until
+// the user completes the connect flow again ([Engine.ResumeAccount]);
+// then each calendar resumes from its cursor. [Engine.ListCalendars]
+// lists an account's calendars, and [SweepDiscover] reports calendars
+// added or removed later (Config.OnCalendarsChanged).
+//
 // # Periodic work
 //
 // Besides its workers, Run schedules a fixed set of sweeps (see [Sweep]):
 // catch-up at start, renewal, retries of failed notifications, the safety
-// net for calendars whose pushes stopped, and pruning of the ledger and of
-// the change feed. A host with
+// net for calendars whose pushes stopped, pruning of the ledger and of the
+// change feed, and calendar discovery. A host with
 // its own scheduler sets Config.ManualSweeps and runs each with
 // [Engine.RunSweep].
 package calsync

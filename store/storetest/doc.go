@@ -27,7 +27,8 @@
 // checked with errors.Is(err, calsync.ErrNotFound).
 //
 // The optional capabilities ([calsync.Ledger], [calsync.DeadLetters],
-// [vault.Accounts], [calsync.Leases], [calsync.ChangeFeed]) are found by
+// [vault.Accounts], [calsync.AccountStore], [calsync.Leases],
+// [calsync.ChangeFeed]) are found by
 // type assertion, as the Engine finds them: a Store that implements one is
 // checked as one, and the subtests of those it does not implement are
 // skipped. They check the notification ledger's claims (exactly one of
