@@ -93,8 +93,10 @@ type Window struct {
 	// Slide is how long a window is used: a calendar whose window was set
 	// this long ago is fully resynced over a new one (Fetch answers
 	// provider.ErrFullSyncRequired), so that the window moves with time
-	// and its end stays at least After − Slide ahead. Default:
-	// DefaultWindowSlide.
+	// and its end stays at least After − Slide ahead. Its start moves too:
+	// that full sync's sweep removes from the local copy (and reports as
+	// deletions) the events that ended more than Before before it, though
+	// the mailbox keeps them. Default: DefaultWindowSlide.
 	Slide time.Duration
 }
 
