@@ -348,7 +348,6 @@ func (e *Engine) ListCalendars(ctx context.Context, providerName, accountID stri
 		}
 		return nil, fmt.Errorf("calsync: ListCalendars %s: %w", accountID, err)
 	}
-	e.obs.providerCall("")
 	cals, err := lister.ListCalendars(ctx, accountID)
 	if err != nil {
 		if errors.Is(err, ErrReauthRequired) {
