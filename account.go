@@ -89,20 +89,23 @@ func (e *Engine) accountStore() (AccountStore, bool) {
 // reauthorization returns, without calling the provider.
 var errAccountParked = fmt.Errorf("account parked until the user reconnects it: %w", ErrReauthRequired)
 
-// accountParked reports whether cal's account is not active.
-func (e *Engine) accountParked(ctx context.Context, cal Calendar) (bool, error) {
+// accountParkedErr returns errAccountParked if the account is not active,
+// nil if it is (or the Store keeps no accounts), or the error reading it.
+func (e *Engine) accountParkedErr(ctx context.Context, accountID string) error {
 	as, ok := e.accountStore()
-	if !ok || cal.AccountID == "" {
-		return false, nil
+	if !ok || accountID == "" {
+		return nil
 	}
-	a, err := as.Account(ctx, cal.AccountID)
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
+	a, err := as.Account(ctx, accountID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("calsync: account %s: %w", accountID, err)
+	case a.Status != AccountActive:
+		return errAccountParked
 	}
-	if err != nil {
-		return false, fmt.Errorf("calsync: account %s: %w", cal.AccountID, err)
-	}
-	return a.Status != AccountActive, nil
+	return nil
 }
 
 // Account returns what the Store keeps about an account (an error
@@ -265,7 +268,7 @@ func (e *Engine) ResumeAccount(ctx context.Context, accountID, providerName stri
 			if s.Expiration.After(due) {
 				continue
 			}
-			if err := e.renewOne(ctx, s.ID, due); err != nil {
+			if _, err := e.renewSubscription(ctx, s.ID, due); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -341,17 +344,13 @@ func (e *Engine) ListCalendars(ctx context.Context, providerName, accountID stri
 	if !ok {
 		return nil, fmt.Errorf("calsync: ListCalendars %s: %w: provider %q cannot list calendars", accountID, errors.ErrUnsupported, providerName)
 	}
-	probe := Calendar{ID: "account/" + accountID, Provider: providerName, AccountID: accountID}
-	if parked, err := e.accountParked(ctx, probe); err != nil || parked {
-		if err == nil {
-			err = errAccountParked
-		}
+	if err := e.accountParkedErr(ctx, accountID); err != nil {
 		return nil, fmt.Errorf("calsync: ListCalendars %s: %w", accountID, err)
 	}
 	cals, err := lister.ListCalendars(ctx, accountID)
 	if err != nil {
 		if errors.Is(err, ErrReauthRequired) {
-			e.reauthRequired(ctx, probe, err)
+			e.reauthRequired(ctx, Calendar{Provider: providerName, AccountID: accountID}, err)
 		}
 		return nil, fmt.Errorf("calsync: ListCalendars %s: %w", accountID, err)
 	}

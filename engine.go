@@ -110,10 +110,7 @@ func (e *Engine) Connect(ctx context.Context, cal Calendar, req ConnectRequest) 
 	}
 	// No provider call for an account whose grant was refused: the user
 	// must complete the connect flow first (ResumeAccount).
-	if parked, err := e.accountParked(ctx, cal); err != nil || parked {
-		if err == nil {
-			err = errAccountParked
-		}
+	if err := e.accountParkedErr(ctx, cal.AccountID); err != nil {
 		return Subscription{}, fmt.Errorf("calsync: Connect %s: %w", cal.ID, err)
 	}
 	sub, err := e.connect(ctx, cal, req)
@@ -328,7 +325,7 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 func (e *Engine) fail(ctx context.Context, cal Calendar, err error) {
-	if errors.Is(err, errParked) || errors.Is(err, errAccountParked) {
+	if isParked(err) {
 		return // reported once, when it was parked
 	}
 	if errors.Is(err, ErrReauthRequired) && !e.reauthRequired(ctx, cal, err) {

@@ -2,7 +2,6 @@ package calsync
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -387,11 +386,6 @@ func (o *observer) syncDone(ctx context.Context, cal Calendar, start time.Time, 
 		o.active.Add(-1)
 		o.signal()
 	}()
-	if errors.Is(err, errParked) || errors.Is(err, errAccountParked) {
-		// Not a sync: nothing was asked of the provider. The error that
-		// parked it stays the calendar's last error.
-		return
-	}
 	o.mu.Lock()
 	h := o.calendar(cal.ID)
 	h.LastAttempt = start

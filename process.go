@@ -76,7 +76,10 @@ func (e *Engine) perform(ctx context.Context, n Notification) (ran bool, err err
 	}
 	switch n.Kind {
 	case SubscriptionRemoved, ReauthorizationRequired:
-		if parked, err := e.parked(ctx, cal); err != nil || parked {
+		if err := e.readParkedErr(ctx, cal); err != nil {
+			if isParked(err) {
+				return true, nil
+			}
 			return true, err
 		}
 		// The sync below covers the gap; a full one if the subscription
@@ -90,7 +93,7 @@ func (e *Engine) perform(ctx context.Context, n Notification) (ran bool, err err
 		_, err = e.syncOnce(ctx, cal)
 		return err
 	}, func(err error) { e.fail(ctx, cal, err) })
-	if errors.Is(err, errParked) || errors.Is(err, errAccountParked) {
+	if isParked(err) {
 		return ran, nil // nothing to do until the host or the user acts
 	}
 	return ran, err

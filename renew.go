@@ -33,13 +33,6 @@ func (e *Engine) renewExpiring(ctx context.Context) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// renewOne renews one subscription if it still expires before due (see
-// renewSubscription), for ResumeAccount.
-func (e *Engine) renewOne(ctx context.Context, id string, due time.Time) error {
-	_, err := e.renewSubscription(ctx, id, due)
-	return err
-}
-
 // renewSubscription renews or replaces subscription id if it still
 // expires before due once its calendar's subscription lease is taken,
 // then syncs the calendar if the replacement may have missed changes. It
@@ -69,9 +62,12 @@ func (e *Engine) renewSubscription(ctx context.Context, id string, due time.Time
 		release()
 		return false, fmt.Errorf("calsync: renew %s: %w", id, err)
 	}
-	if parked, err := e.parked(ctx, cal); err != nil || parked {
-		// No provider call for a calendar refused for good.
+	if err := e.readParkedErr(ctx, cal); err != nil {
+		// No provider call for a parked calendar.
 		release()
+		if isParked(err) {
+			return false, nil
+		}
 		return false, err
 	}
 	syncNeeded, err := e.resubscribe(ctx, cal, cur, 0)

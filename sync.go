@@ -76,16 +76,7 @@ func (e *Engine) Resync(ctx context.Context, calendarID string) (SyncResult, err
 	if err != nil {
 		return SyncResult{}, fmt.Errorf("calsync: Resync %s: %w", calendarID, err)
 	}
-	if st, err := e.cfg.Store.SyncState(ctx, cal.ID); err != nil || st.Unavailable != "" {
-		if err == nil {
-			err = errParked
-		}
-		return SyncResult{}, fmt.Errorf("calsync: Resync %s: %w", calendarID, err)
-	}
-	if parked, err := e.accountParked(ctx, cal); err != nil || parked {
-		if err == nil {
-			err = errAccountParked
-		}
+	if err := e.readParkedErr(ctx, cal); err != nil {
 		return SyncResult{}, fmt.Errorf("calsync: Resync %s: %w", calendarID, err)
 	}
 	if err := e.requireFullSync(ctx, cal); err != nil {
@@ -117,6 +108,16 @@ const maxConflicts = 3
 // committed with the position it reached, expecting the position it started
 // from (Batch.Expect).
 func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, err error) {
+	st, stErr := e.cfg.Store.SyncState(ctx, cal.ID)
+	var why error
+	if stErr == nil {
+		why = e.parkedErr(ctx, cal, st)
+		if isParked(why) {
+			// Not a sync: nothing is asked of the provider, and the
+			// calendar's health keeps the refusal that parked it.
+			return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, why)
+		}
+	}
 	start := e.cfg.Now()
 	e.obs.syncBegins()
 	defer func() { e.obs.syncDone(ctx, cal, start, res, err) }()
@@ -124,17 +125,7 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 	if err != nil {
 		return res, err
 	}
-	st, err := e.cfg.Store.SyncState(ctx, cal.ID)
-	if err != nil {
-		return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, err)
-	}
-	if st.Unavailable != "" {
-		return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, errParked)
-	}
-	if parked, err := e.accountParked(ctx, cal); err != nil || parked {
-		if err == nil {
-			err = errAccountParked
-		}
+	if err := errors.Join(stErr, why); err != nil {
 		return res, fmt.Errorf("calsync: sync %s: %w", cal.ID, err)
 	}
 	// expect is the stored state this sync read or last wrote. Every Apply

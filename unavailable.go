@@ -2,6 +2,7 @@ package calsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -36,17 +37,31 @@ func (e *Engine) park(ctx context.Context, cal Calendar, cause error) {
 		"calendar", cal.ID, "provider", cal.Provider, "err", cause)
 }
 
-// parked reports whether cal is parked: refused for good by the
-// provider, or of an account whose grant was refused.
-func (e *Engine) parked(ctx context.Context, cal Calendar) (bool, error) {
+// parkedErr returns why cal is parked, given its sync state st: errParked
+// (refused for good by the provider) or errAccountParked (its account's
+// grant was refused); nil if it is not parked, or the error reading its
+// account.
+func (e *Engine) parkedErr(ctx context.Context, cal Calendar, st SyncState) error {
+	if st.Unavailable != "" {
+		return errParked
+	}
+	return e.accountParkedErr(ctx, cal.AccountID)
+}
+
+// readParkedErr is parkedErr with the sync state read from the Store.
+func (e *Engine) readParkedErr(ctx context.Context, cal Calendar) error {
 	st, err := e.cfg.Store.SyncState(ctx, cal.ID)
 	if err != nil {
-		return false, fmt.Errorf("calsync: %s: %w", cal.ID, err)
+		return fmt.Errorf("calsync: %s: %w", cal.ID, err)
 	}
-	if st.Unavailable != "" {
-		return true, nil
-	}
-	return e.accountParked(ctx, cal)
+	return e.parkedErr(ctx, cal, st)
+}
+
+// isParked reports whether err says a calendar is parked: nothing was
+// asked of the provider, and the refusal that parked it was reported
+// when it happened.
+func isParked(err error) bool {
+	return errors.Is(err, errParked) || errors.Is(err, errAccountParked)
 }
 
 // unpark clears SyncState.Unavailable, reporting whether it was set: the
