@@ -60,6 +60,12 @@ type host struct {
 	srv    *httptest.Server
 	hooks  *httptest.Server
 	log    *bytes.Buffer
+	logger *slog.Logger
+	// mux serves the host's pages, hookMux its webhooks.
+	mux, hookMux *http.ServeMux
+	// client reaches the emulator (and the host): the browser's transport
+	// and the token calls. Nil: the default.
+	client *http.Client
 
 	mu      sync.Mutex
 	results []connect.Result
@@ -97,7 +103,11 @@ func (h *host) browser(user string) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	u, _ := url.Parse(h.srv.URL)
 	jar.SetCookies(u, []*http.Cookie{{Name: "user", Value: user}})
-	return &http.Client{Jar: jar}
+	b := &http.Client{Jar: jar}
+	if h.client != nil {
+		b.Transport = h.client.Transport
+	}
+	return b
 }
 
 // stopAtCallback is a browser that stops before the callback, to tamper
@@ -139,17 +149,71 @@ func callbackURL(t *testing.T, c *http.Client, start string) string {
 	return loc
 }
 
+// newHost starts a host's page and webhook servers, its store, vault and
+// log; start wires the rest once the emulator is known.
+func newHost(t *testing.T) *host {
+	t.Helper()
+	h := &host{t: t, clock: &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}, store: memory.New(), log: &bytes.Buffer{},
+		mux: http.NewServeMux(), hookMux: http.NewServeMux()}
+	h.logger = slog.New(slog.NewTextHandler(&lockedWriter{w: h.log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.srv = httptest.NewServer(h.mux)
+	t.Cleanup(h.srv.Close)
+	h.hooks = httptest.NewTLSServer(h.hookMux)
+	t.Cleanup(h.hooks.Close)
+	v, err := vault.New(vault.Config{Keys: map[string]vault.Key{"k1": vault.NewKey()}, Current: "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.vault = v
+	return h
+}
+
+// callback is the host's redirect URI.
+func (h *host) callback() string { return h.srv.URL + "/connect/callback" }
+
+// start wires the Engine on the provider newProvider makes with the
+// accounts' token sources, the webhook newHook makes at hookPath, and the connect
+// flow for cp; opts change the flow's Config.
+func (h *host) start(cp connect.Provider, newProvider func(*vault.Sources) (calsync.Provider, error),
+	hookPath string, newHook func(*calsync.Engine, *slog.Logger) (http.Handler, error), opts ...func(*host, *connect.Config)) {
+	t := h.t
+	t.Helper()
+	sources, err := vault.NewSources(vault.SourcesConfig{Vault: h.vault, Accounts: h.store, Leases: h.store, OAuth: &cp.OAuth, Now: h.clock.Now, HTTPClient: h.client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := newProvider(sources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.engine, err = calsync.NewEngine(calsync.Config{Store: h.store, Providers: []calsync.Provider{p}, Logger: h.logger, Now: h.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook, err := newHook(h.engine, h.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.hookMux.Handle("POST "+hookPath, hook)
+	cfg := connect.Config{
+		Engine: h.engine, Vault: h.vault, Tokens: h.store, Providers: []connect.Provider{cp},
+		Sources: map[string]*vault.Sources{cp.Name: sources},
+		User:    cookieUser,
+		Done:    h.done, Failed: h.failed, Now: h.clock.Now, Logger: h.logger, HTTPClient: h.client,
+	}
+	for _, o := range opts {
+		o(h, &cfg)
+	}
+	if h.flow, err = connect.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	h.mux.Handle("GET /connect/start", h.flow.Start())
+	h.mux.Handle("GET /connect/callback", h.flow.Callback())
+}
+
 func newGoogleHost(t *testing.T, opts ...func(*host, *connect.Config)) (*host, *googletest.Server) {
 	t.Helper()
-	h := &host{t: t, clock: &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}, store: memory.New(), log: &bytes.Buffer{}}
-	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: h.log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	mux := http.NewServeMux()
-	h.srv = httptest.NewServer(mux)
-	t.Cleanup(h.srv.Close)
-	hookMux := http.NewServeMux()
-	h.hooks = httptest.NewTLSServer(hookMux)
-	t.Cleanup(h.hooks.Close)
-
+	h := newHost(t)
 	emu := googletest.NewServer(googletest.Config{Now: h.clock.Now, PushClient: h.hooks.Client()})
 	t.Cleanup(emu.Close)
 	for _, c := range []string{"alice@example.com", "team@example.com"} {
@@ -157,47 +221,14 @@ func newGoogleHost(t *testing.T, opts ...func(*host, *connect.Config)) (*host, *
 			t.Fatal(err)
 		}
 	}
-	emu.RegisterClient("host-app", "host-secret", h.srv.URL+"/connect/callback")
-
-	v, err := vault.New(vault.Config{Keys: map[string]vault.Key{"k1": vault.NewKey()}, Current: "k1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.vault = v
+	emu.RegisterClient("host-app", "host-secret", h.callback())
 	gp := connect.Google(google.Name, oauth2.Config{ClientID: "host-app", ClientSecret: "host-secret",
-		Endpoint: emu.OAuthEndpoint(), RedirectURL: h.srv.URL + "/connect/callback"}, false)
-	sources, err := vault.NewSources(vault.SourcesConfig{Vault: v, Accounts: h.store, Leases: h.store, OAuth: &gp.OAuth, Now: h.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := google.New(google.Config{Endpoint: emu.Endpoint(), HTTPClient: &http.Client{}, TokenSource: sources.TokenSource})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.engine, err = calsync.NewEngine(calsync.Config{Store: h.store, Providers: []calsync.Provider{p}, Logger: logger, Now: h.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gh, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: h.engine, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hookMux.Handle("POST /hooks/google", gh)
-	cfg := connect.Config{
-		Engine: h.engine, Vault: v, Tokens: h.store, Providers: []connect.Provider{gp},
-		Sources: map[string]*vault.Sources{google.Name: sources},
-		User:    cookieUser,
-		Done:    h.done, Failed: h.failed, Now: h.clock.Now, Logger: logger,
-	}
-	for _, o := range opts {
-		o(h, &cfg)
-	}
-	h.flow, err = connect.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux.Handle("GET /connect/start", h.flow.Start())
-	mux.Handle("GET /connect/callback", h.flow.Callback())
+		Endpoint: emu.OAuthEndpoint(), RedirectURL: h.callback()}, false)
+	h.start(gp, func(sources *vault.Sources) (calsync.Provider, error) {
+		return google.New(google.Config{Endpoint: emu.Endpoint(), HTTPClient: &http.Client{}, TokenSource: sources.TokenSource})
+	}, "/hooks/google", func(e *calsync.Engine, log *slog.Logger) (http.Handler, error) {
+		return webhook.NewGoogle(webhook.GoogleConfig{Sink: e, Logger: log})
+	}, opts...)
 	return h, emu
 }
 

@@ -1,14 +1,10 @@
 package connect_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
-	"net/url"
 	"testing"
 	"time"
 
@@ -18,7 +14,6 @@ import (
 	"github.com/calsync/calsync/connect"
 	"github.com/calsync/calsync/msgraph"
 	"github.com/calsync/calsync/msgraph/msgraphtest"
-	"github.com/calsync/calsync/store/memory"
 	"github.com/calsync/calsync/vault"
 	"github.com/calsync/calsync/webhook"
 )
@@ -26,66 +21,24 @@ import (
 // newGraphHost is newGoogleHost for Outlook: the Graph emulator with its
 // identity platform, the host's flow and webhook. The emulator serves TLS
 // with its own certificate: the browser and the token calls use its
-// client, which also reaches the host's plain-HTTP pages.
+// client, which also reaches the host's plain-HTTP pages. It returns a
+// browser signed in as u1.
 func newGraphHost(t *testing.T) (*host, *msgraphtest.Server, *http.Client) {
 	t.Helper()
-	h := &host{t: t, clock: &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}, store: memory.New(), log: &bytes.Buffer{}}
-	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: h.log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	mux := http.NewServeMux()
-	h.srv = httptest.NewServer(mux)
-	t.Cleanup(h.srv.Close)
-	hookMux := http.NewServeMux()
-	h.hooks = httptest.NewTLSServer(hookMux)
-	t.Cleanup(h.hooks.Close)
-
+	h := newHost(t)
 	emu := msgraphtest.NewServer(msgraphtest.Config{Now: h.clock.Now, NotificationClient: h.hooks.Client()})
 	t.Cleanup(emu.Close)
 	emu.AddUser("ana@contoso.example")
-	emu.RegisterClient("host-app", "host-secret", h.srv.URL+"/connect/callback")
-	client := emu.Client()
-
-	v, err := vault.New(vault.Config{Keys: map[string]vault.Key{"k1": vault.NewKey()}, Current: "k1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.vault = v
+	emu.RegisterClient("host-app", "host-secret", h.callback())
+	h.client = emu.Client()
 	mp := connect.Microsoft(msgraph.Name, oauth2.Config{ClientID: "host-app", ClientSecret: "host-secret",
-		Endpoint: emu.OAuthEndpoint("common"), RedirectURL: h.srv.URL + "/connect/callback"}, false)
-	sources, err := vault.NewSources(vault.SourcesConfig{Vault: v, Accounts: h.store, Leases: h.store, OAuth: &mp.OAuth, Now: h.clock.Now, HTTPClient: client})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := msgraph.New(msgraph.Config{BaseURL: emu.URL() + "/v1.0", HTTPClient: client, TokenSource: sources.TokenSource})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.engine, err = calsync.NewEngine(calsync.Config{Store: h.store, Providers: []calsync.Provider{p}, Logger: logger, Now: h.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gh, err := webhook.NewGraph(webhook.GraphConfig{Sink: h.engine, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hookMux.Handle("POST /hooks/graph", gh)
-	h.flow, err = connect.New(connect.Config{
-		Engine: h.engine, Vault: v, Tokens: h.store, Providers: []connect.Provider{mp},
-		Sources: map[string]*vault.Sources{msgraph.Name: sources},
-		User:    cookieUser,
-		Done:    h.done, Failed: h.failed, Now: h.clock.Now, Logger: logger, HTTPClient: client,
+		Endpoint: emu.OAuthEndpoint("common"), RedirectURL: h.callback()}, false)
+	h.start(mp, func(sources *vault.Sources) (calsync.Provider, error) {
+		return msgraph.New(msgraph.Config{BaseURL: emu.URL() + "/v1.0", HTTPClient: h.client, TokenSource: sources.TokenSource})
+	}, "/hooks/graph", func(e *calsync.Engine, log *slog.Logger) (http.Handler, error) {
+		return webhook.NewGraph(webhook.GraphConfig{Sink: e, Logger: log})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux.Handle("GET /connect/start", h.flow.Start())
-	mux.Handle("GET /connect/callback", h.flow.Callback())
-	browser := func() *http.Client {
-		jar, _ := cookiejar.New(nil)
-		u, _ := url.Parse(h.srv.URL)
-		jar.SetCookies(u, []*http.Cookie{{Name: "user", Value: "u1"}})
-		return &http.Client{Jar: jar, Transport: client.Transport}
-	}
-	return h, emu, browser()
+	return h, emu, h.browser("u1")
 }
 
 // The whole flow against the Graph emulator: consent, callback, token
