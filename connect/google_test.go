@@ -23,36 +23,18 @@ import (
 	"github.com/calsync/calsync/connect"
 	"github.com/calsync/calsync/google"
 	"github.com/calsync/calsync/google/googletest"
+	"github.com/calsync/calsync/retry/retrytest"
 	"github.com/calsync/calsync/store/memory"
 	"github.com/calsync/calsync/vault"
 	"github.com/calsync/calsync/webhook"
 )
-
-// clock is a settable clock shared by the emulator, the flow and the
-// token sources.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // host is a host application: its signed-in user comes from a cookie, the
 // connect flow and the webhook are mounted on one server, and the log is
 // kept to be searched for secrets.
 type host struct {
 	t      *testing.T
-	clock  *clock
+	clock  *retrytest.Clock
 	store  *memory.Store
 	vault  *vault.Vault
 	engine *calsync.Engine
@@ -153,7 +135,7 @@ func callbackURL(t *testing.T, c *http.Client, start string) string {
 // log; start wires the rest once the emulator is known.
 func newHost(t *testing.T) *host {
 	t.Helper()
-	h := &host{t: t, clock: &clock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}, store: memory.New(), log: &bytes.Buffer{},
+	h := &host{t: t, clock: retrytest.NewManualClock(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)), store: memory.New(), log: &bytes.Buffer{},
 		mux: http.NewServeMux(), hookMux: http.NewServeMux()}
 	h.logger = slog.New(slog.NewTextHandler(&lockedWriter{w: h.log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.srv = httptest.NewServer(h.mux)

@@ -2,7 +2,6 @@ package google
 
 import (
 	"context"
-	"slices"
 
 	"github.com/calsync/calsync/provider"
 	"github.com/calsync/calsync/retry"
@@ -59,14 +58,6 @@ func (p *Provider) ListCalendars(ctx context.Context, accountID string) ([]provi
 		}
 	}
 	// Stable: the others keep Google's order.
-	slices.SortStableFunc(out, func(a, b provider.CalendarInfo) int {
-		switch {
-		case a.Primary == b.Primary:
-			return 0
-		case a.Primary:
-			return -1
-		}
-		return 1
-	})
+	provider.SortPrimaryFirst(out)
 	return out, nil
 }

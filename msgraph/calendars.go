@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -101,15 +100,7 @@ func (p *Provider) ListCalendars(ctx context.Context, accountID string) ([]provi
 		out = append(out, info)
 	}
 	// Graph lists the default calendar first; make sure of it.
-	slices.SortStableFunc(out, func(a, b provider.CalendarInfo) int {
-		switch {
-		case a.Primary == b.Primary:
-			return 0
-		case a.Primary:
-			return -1
-		}
-		return 1
-	})
+	provider.SortPrimaryFirst(out)
 	return out, nil
 }
 

@@ -1,6 +1,9 @@
 package provider
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // CalendarInfo describes one calendar of an account, as the provider lists
 // it: what a host shows in a calendar picker, and what the Engine compares
@@ -38,4 +41,18 @@ type CalendarInfo struct {
 // concurrent use.
 type CalendarLister interface {
 	ListCalendars(ctx context.Context, accountID string) ([]CalendarInfo, error)
+}
+
+// SortPrimaryFirst moves the primary calendar to the front of cals,
+// keeping the others in their order, as CalendarLister promises.
+func SortPrimaryFirst(cals []CalendarInfo) {
+	slices.SortStableFunc(cals, func(a, b CalendarInfo) int {
+		switch {
+		case a.Primary == b.Primary:
+			return 0
+		case a.Primary:
+			return -1
+		}
+		return 1
+	})
 }

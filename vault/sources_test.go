@@ -17,6 +17,7 @@ import (
 
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/provider"
+	"github.com/calsync/calsync/retry/retrytest"
 	"github.com/calsync/calsync/store/memory"
 	"github.com/calsync/calsync/vault"
 )
@@ -96,31 +97,13 @@ func (e *tokenEndpoint) lastRefreshToken() string {
 	return e.last
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // sourcesFixture is a Vault and a memory Store holding account "alice"'s
 // expired token with refresh token rt-0, a token endpoint and a clock.
 type sourcesFixture struct {
 	v     *vault.Vault
 	store *memory.Store
 	ep    *tokenEndpoint
-	clock *fakeClock
+	clock *retrytest.Clock
 }
 
 func newSourcesFixture(t *testing.T, rotate bool) *sourcesFixture {
@@ -129,7 +112,7 @@ func newSourcesFixture(t *testing.T, rotate bool) *sourcesFixture {
 		v:     mustNew(t, vault.Config{Keys: map[string]vault.Key{"k1": key(1)}, Current: "k1"}),
 		store: memory.New(),
 		ep:    newTokenEndpoint(t, rotate, "rt-0"),
-		clock: &fakeClock{t: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)},
+		clock: retrytest.NewManualClock(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)),
 	}
 	expired := &oauth2.Token{AccessToken: "at-0", TokenType: "Bearer", RefreshToken: "rt-0", Expiry: f.clock.Now().Add(-time.Minute)}
 	if err := f.v.PutToken(t.Context(), f.store, "alice", expired); err != nil {
@@ -254,7 +237,7 @@ func TestSourcesRotatedRefreshTokenIsStoredAndUsed(t *testing.T) {
 		t.Errorf("stored expiry %v, want %v (expires_in by the configured clock)", stored.Expiry, want)
 	}
 
-	f.clock.Add(2 * time.Hour)
+	f.clock.Advance(2 * time.Hour)
 	tok, err = s.Token(ctx, "alice")
 	if err != nil || tok.AccessToken != "at-2" {
 		t.Fatalf("second Token = %v, %v", tok, err)
@@ -374,7 +357,7 @@ func TestSourcesSaveFailure(t *testing.T) {
 
 	// Still failing, and the unsaved token has expired: the next refresh
 	// uses its rotated refresh token, the only valid one.
-	f.clock.Add(2 * time.Hour)
+	f.clock.Advance(2 * time.Hour)
 	if _, err := s.Token(ctx, "alice"); err == nil || errors.Is(err, provider.ErrReauthRequired) {
 		t.Fatalf("Token = %v; want the store's error, not a refused grant", err)
 	}
@@ -405,14 +388,14 @@ func TestSourcesCachesFreshToken(t *testing.T) {
 			t.Fatalf("Token = %v, %v", tok, err)
 		}
 	}
-	f.clock.Add(time.Hour - vault.DefaultRefreshBefore - time.Second)
+	f.clock.Advance(time.Hour - vault.DefaultRefreshBefore - time.Second)
 	if tok, err := s.Token(ctx, "alice"); err != nil || tok.AccessToken != "at-1" {
 		t.Fatalf("Token just before RefreshBefore = %v, %v", tok, err)
 	}
 	if c := f.ep.calls.Load(); c != 1 {
 		t.Errorf("%d refreshes while the token was fresh, want 1", c)
 	}
-	f.clock.Add(2 * time.Second)
+	f.clock.Advance(2 * time.Second)
 	if tok, err := s.Token(ctx, "alice"); err != nil || tok.AccessToken != "at-2" {
 		t.Fatalf("Token within RefreshBefore of expiry = %v, %v; want a refresh", tok, err)
 	}
@@ -436,7 +419,7 @@ func TestSourcesPicksUpTokenStoredElsewhere(t *testing.T) {
 	if tok, err := s.Token(ctx, "alice"); err != nil || tok.AccessToken != "at-new" {
 		t.Errorf("Token = %v, %v; want the stored at-new", tok, err)
 	}
-	f.clock.Add(2 * time.Hour)
+	f.clock.Advance(2 * time.Hour)
 	if tok, err := s.Token(ctx, "alice"); err != nil || tok.AccessToken != "at-new" {
 		t.Errorf("Token = %v, %v; want the stored at-new", tok, err)
 	}
