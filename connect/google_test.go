@@ -467,3 +467,34 @@ func TestGoogleConnectPrimary(t *testing.T) {
 		t.Errorf("subscriptions of the primary calendar = %+v, %v; want one", subs, err)
 	}
 }
+
+// A 401 to an access token whose grant is alive (Google revoked just that
+// token) is answered as Google documents it: refresh and try again. The
+// account stays active.
+func TestGoogleRefusedAccessTokenIsRefreshed(t *testing.T) {
+	ctx := context.Background()
+	h, emu := newGoogleHost(t)
+	if status, _ := get(t, h.browser("u1"), h.srv.URL+"/connect/start?provider="+google.Name); status != http.StatusOK {
+		t.Fatal(status)
+	}
+	cal := calsync.Calendar{ID: "google:u1/alice", Provider: google.Name, AccountID: "google:u1", RemoteID: "alice@example.com"}
+	if _, err := h.engine.Connect(ctx, cal, calsync.ConnectRequest{Address: h.hooks.URL + "/hooks/google"}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := h.store.AccountToken(ctx, "google:u1")
+	tok, err := h.vault.OpenToken(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu.RevokeToken(tok.AccessToken)
+	_, before := emu.TokenRequests()
+	if _, err := h.engine.Sync(ctx, cal.ID); err != nil {
+		t.Fatalf("Sync with a refused access token = %v, want a refresh and success", err)
+	}
+	if _, after := emu.TokenRequests(); after-before != 1 {
+		t.Errorf("%d refreshes, want 1", after-before)
+	}
+	if a, _ := h.engine.Account(ctx, "google:u1"); a.Status != calsync.AccountActive {
+		t.Errorf("account status = %q, want active", a.Status)
+	}
+}

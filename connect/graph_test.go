@@ -130,3 +130,35 @@ func TestGraphConnectDenied(t *testing.T) {
 		t.Errorf("denied: %d, host error %v", status, h.lastErr())
 	}
 }
+
+// The same for Graph: a refused access token of a live grant is refreshed
+// (Microsoft rotates the refresh token meanwhile) and the call succeeds.
+func TestGraphRefusedAccessTokenIsRefreshed(t *testing.T) {
+	ctx := context.Background()
+	h, emu, browser := newGraphHost(t)
+	if status, _ := get(t, browser, h.srv.URL+"/connect/start?provider="+msgraph.Name); status != http.StatusOK {
+		t.Fatal(status)
+	}
+	res := h.results[0]
+	cal := calsync.Calendar{ID: "msgraph:u1/main", Provider: msgraph.Name, AccountID: res.AccountID, RemoteID: res.Calendars[0].ID}
+	hook := h.hooks.URL + "/hooks/graph"
+	if _, err := h.engine.Connect(ctx, cal, calsync.ConnectRequest{Address: hook, LifecycleAddress: hook}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := h.store.AccountToken(ctx, res.AccountID)
+	tok, err := h.vault.OpenToken(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu.RevokeToken(tok.AccessToken)
+	_, before := emu.TokenRequests()
+	if _, err := h.engine.Sync(ctx, cal.ID); err != nil {
+		t.Fatalf("Sync with a refused access token = %v, want a refresh and success", err)
+	}
+	if _, after := emu.TokenRequests(); after-before != 1 {
+		t.Errorf("%d refreshes, want 1", after-before)
+	}
+	if a, _ := h.engine.Account(ctx, res.AccountID); a.Status != calsync.AccountActive {
+		t.Errorf("account status = %q, want active", a.Status)
+	}
+}

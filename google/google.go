@@ -133,8 +133,13 @@ func (p *Provider) service(ctx context.Context, cal provider.Calendar) (*calenda
 	if err != nil {
 		return nil, fmt.Errorf("google: token source for account %s: %w", cal.AccountID, err)
 	}
+	// A 401 is answered as Google documents it (refresh the token, try
+	// again) when the token source can reject a token (vault.Sources).
 	hc := &http.Client{
-		Transport:     &oauth2.Transport{Source: ts, Base: p.cfg.HTTPClient.Transport},
+		Transport: &retry.RefreshOn401{
+			Base:   &oauth2.Transport{Source: ts, Base: p.cfg.HTTPClient.Transport},
+			Source: func(*http.Request) (oauth2.TokenSource, error) { return ts, nil },
+		},
 		CheckRedirect: p.cfg.HTTPClient.CheckRedirect,
 		Jar:           p.cfg.HTTPClient.Jar,
 		Timeout:       p.cfg.HTTPClient.Timeout,

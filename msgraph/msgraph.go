@@ -287,6 +287,16 @@ func New(cfg Config) (*Provider, error) {
 		}
 		parent = &retry.LimitTransport{Limiter: lim, Base: parent}
 	}
+	// A 401 is answered as Microsoft documents it (refresh the token, try
+	// again) when the token source can reject a token (vault.Sources);
+	// below the recorder, which sees only the final answer.
+	parent = &retry.RefreshOn401{Base: parent, Source: func(r *http.Request) (oauth2.TokenSource, error) {
+		account, ok := r.Context().Value(accountKey{}).(string)
+		if !ok {
+			return nil, errNoAccount
+		}
+		return cfg.TokenSource(r.Context(), account)
+	}}
 	hc := &http.Client{
 		Transport: khttp.NewCustomTransportWithParentTransport(&recorder{base: parent},
 			khttp.NewUrlReplaceHandler(true, core.ReplacementPairs)),

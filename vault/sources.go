@@ -152,6 +152,7 @@ type account struct {
 	tok        *oauth2.Token // fresh when cached; nil when not cached
 	refreshing *refresh      // the refresh in flight, if any
 	unsaved    *unsaved      // a refreshed token the store refused, if any
+	rejected   string        // the access token the service last refused (RejectToken)
 }
 
 // unsaved is a refreshed token that could not be stored. Its refresh
@@ -204,6 +205,33 @@ type accountSource struct {
 
 func (a accountSource) Token() (*oauth2.Token, error) { return a.s.Token(a.ctx, a.accountID) }
 
+// RejectToken implements retry.TokenRejecter: see [Sources.RejectToken].
+func (a accountSource) RejectToken(accessToken string) { a.s.RejectToken(a.accountID, accessToken) }
+
+// RejectToken tells s that the service refused accessToken of accountID
+// (HTTP 401, whose documented answer is to refresh the token): it is not
+// handed out again, even while its expiry says it is fresh, and the next
+// Token refreshes (or takes a different token another instance stored).
+// An empty accessToken rejects the account's cached token. The google and
+// msgraph providers call it, through retry.RefreshOn401, and retry the
+// request once with the new token.
+func (s *Sources) RejectToken(accountID, accessToken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accounts[accountID]
+	if a == nil {
+		a = &account{}
+		s.accounts[accountID] = a
+	}
+	if accessToken == "" && a.tok != nil {
+		accessToken = a.tok.AccessToken
+	}
+	a.rejected = accessToken
+	if a.tok != nil && a.tok.AccessToken == accessToken {
+		a.tok = nil
+	}
+}
+
 // Token returns a fresh access token of accountID: the cached one, or the
 // stored one, or a refreshed one. The returned token is the caller's and
 // carries no refresh token.
@@ -229,7 +257,7 @@ func (s *Sources) Token(ctx context.Context, accountID string) (*oauth2.Token, e
 		s.accounts[accountID] = a
 	}
 	if a.tok != nil && s.fresh(a.tok) {
-		cached := a.tok
+		cached, rejected := a.tok, a.rejected
 		s.mu.Unlock()
 		// The stored token wins over the cached one: another instance
 		// refreshed it, or the user reconnected the account and the
@@ -247,7 +275,7 @@ func (s *Sources) Token(ctx context.Context, accountID string) (*oauth2.Token, e
 		if a.tok == cached {
 			a.tok = nil
 		}
-		if s.fresh(stored) {
+		if s.usable(stored, rejected) {
 			a.tok = stored
 			s.mu.Unlock()
 			return handOut(stored), nil
@@ -309,6 +337,12 @@ func (s *Sources) fresh(tok *oauth2.Token) bool {
 	return tok.Expiry.IsZero() || tok.Expiry.Add(-s.cfg.RefreshBefore).After(s.cfg.Now())
 }
 
+// usable reports whether tok can be handed out: fresh, and not the access
+// token the service refused.
+func (s *Sources) usable(tok *oauth2.Token, rejected string) bool {
+	return s.fresh(tok) && (rejected == "" || tok.AccessToken != rejected)
+}
+
 // handOut returns the copy of tok a caller gets: without the refresh
 // token, which no caller of a token source needs.
 func handOut(tok *oauth2.Token) *oauth2.Token {
@@ -323,9 +357,9 @@ func (s *Sources) run(ctx context.Context, accountID string, a *account, r *refr
 		ctx = context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient)
 	}
 	s.mu.Lock()
-	pending := a.unsaved
+	pending, rejected := a.unsaved, a.rejected
 	s.mu.Unlock()
-	tok, pending, err := s.refresh(ctx, accountID, pending)
+	tok, pending, err := s.refresh(ctx, accountID, pending, rejected)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a.refreshing = nil
@@ -340,13 +374,14 @@ func (s *Sources) run(ctx context.Context, accountID string, a *account, r *refr
 // refresh returns a fresh token of accountID: the stored one if it is
 // fresh, else a refreshed one, stored before it is returned. p is the
 // account's unsaved token, if any; refresh returns what is unsaved after
-// it.
-func (s *Sources) refresh(ctx context.Context, accountID string, p *unsaved) (*oauth2.Token, *unsaved, error) {
+// it. A stored token whose access token is rejected (the service refused
+// it) is refreshed however fresh it looks.
+func (s *Sources) refresh(ctx context.Context, accountID string, p *unsaved, rejected string) (*oauth2.Token, *unsaved, error) {
 	stored, err := s.load(ctx, accountID)
 	if err != nil {
 		return nil, p, err
 	}
-	if s.fresh(stored) {
+	if s.usable(stored, rejected) {
 		return stored, nil, nil
 	}
 	if s.cfg.Leases != nil {
@@ -355,7 +390,7 @@ func (s *Sources) refresh(ctx context.Context, accountID string, p *unsaved) (*o
 		var fresh *oauth2.Token
 		release, err := s.waitLease(ctx, accountID, func() (bool, error) {
 			tok, err := s.load(ctx, accountID)
-			if err == nil && s.fresh(tok) {
+			if err == nil && s.usable(tok, rejected) {
 				fresh = tok
 				return true, nil
 			}
@@ -371,7 +406,7 @@ func (s *Sources) refresh(ctx context.Context, accountID string, p *unsaved) (*o
 		if stored, err = s.load(ctx, accountID); err != nil {
 			return nil, p, err
 		}
-		if s.fresh(stored) {
+		if s.usable(stored, rejected) {
 			return stored, nil, nil
 		}
 	}

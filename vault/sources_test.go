@@ -17,6 +17,7 @@ import (
 
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/provider"
+	"github.com/calsync/calsync/retry"
 	"github.com/calsync/calsync/retry/retrytest"
 	"github.com/calsync/calsync/store/memory"
 	"github.com/calsync/calsync/vault"
@@ -534,5 +535,35 @@ func TestSourcesRereadsUnderLease(t *testing.T) {
 	}
 	if c := f.ep.calls.Load(); c != 0 {
 		t.Errorf("%d refreshes, want 0", c)
+	}
+}
+
+// A token the service refused is refreshed however fresh its expiry says
+// it is, once, and the refreshed one is handed out from then on.
+func TestSourcesRejectToken(t *testing.T) {
+	f := newSourcesFixture(t, true)
+	s := f.sources(t, true, nil)
+	ctx := t.Context()
+	ts, err := s.TokenSource(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := ts.Token()
+	if err != nil || tok.AccessToken != "at-1" {
+		t.Fatalf("Token = %v, %v", tok, err)
+	}
+	ts.(retry.TokenRejecter).RejectToken("at-1")
+	for range 3 {
+		if tok, err := ts.Token(); err != nil || tok.AccessToken != "at-2" {
+			t.Fatalf("Token after RejectToken = %v, %v; want the refreshed at-2", tok, err)
+		}
+	}
+	if c := f.ep.calls.Load(); c != 2 {
+		t.Errorf("%d refreshes, want 2 (the first token, then one after the rejection)", c)
+	}
+	// Rejecting a token no longer handed out changes nothing.
+	s.RejectToken("alice", "at-1")
+	if tok, _ := ts.Token(); tok.AccessToken != "at-2" || f.ep.calls.Load() != 2 {
+		t.Errorf("after rejecting a stale token: %q, %d refreshes; want at-2, 2", tok.AccessToken, f.ep.calls.Load())
 	}
 }
