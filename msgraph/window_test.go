@@ -17,45 +17,63 @@ import (
 	"github.com/calsync/calsync/store/memory"
 )
 
-// The calendarView window moves with time: once a cursor's window is
-// Window.Slide old, the next sync is a full one over a new window, so an
-// event beyond the original horizon arrives, and events that did not
-// change are not reported again.
-func TestWindowSlides(t *testing.T) {
-	ctx := context.Background()
-	var (
-		mu  sync.Mutex
-		now = time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC)
-	)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+// windowRig is the Graph emulator on a settable clock (exact counts), a
+// notification endpoint that only answers the validation handshake (the
+// window tests sync by hand), and a Provider with window w.
+type windowRig struct {
+	mu   sync.Mutex
+	t    time.Time
+	hook *httptest.Server
+	srv  *msgraphtest.Server
+	p    *msgraph.Provider
+}
 
-	// A notification endpoint that only answers the validation handshake:
-	// this test syncs by hand.
-	hook := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tok := r.URL.Query().Get("validationToken"); tok != "" {
+func (r *windowRig) clock() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.t }
+func (r *windowRig) advance(d time.Duration) {
+	r.mu.Lock()
+	r.t = r.t.Add(d)
+	r.mu.Unlock()
+}
+
+func newWindowRig(t *testing.T, start time.Time, w msgraph.Window) *windowRig {
+	t.Helper()
+	r := &windowRig{t: start}
+	r.hook = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if tok := req.URL.Query().Get("validationToken"); tok != "" {
 			w.Header().Set("Content-Type", "text/plain")
 			w.Write([]byte(tok))
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
 	}))
-	t.Cleanup(hook.Close)
-	srv := msgraphtest.NewServer(msgraphtest.Config{Now: clock, Exact: true, NotificationClient: hook.Client()})
-	t.Cleanup(srv.Close)
-	srv.AddUser("alice")
+	t.Cleanup(r.hook.Close)
+	r.srv = msgraphtest.NewServer(msgraphtest.Config{Now: r.clock, Exact: true, NotificationClient: r.hook.Client()})
+	t.Cleanup(r.srv.Close)
+	r.srv.AddUser("alice")
 	p, err := msgraph.New(msgraph.Config{
-		BaseURL: srv.URL() + "/v1.0",
+		BaseURL: r.srv.URL() + "/v1.0",
 		TokenSource: func(context.Context, string) (oauth2.TokenSource, error) {
 			return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), nil
 		},
-		HTTPClient: &http.Client{Transport: srv.Client().Transport},
-		Window:     msgraph.Window{After: 20 * 24 * time.Hour, Slide: 7 * 24 * time.Hour},
-		Now:        clock,
+		HTTPClient: &http.Client{Transport: r.srv.Client().Transport},
+		Window:     w,
+		Now:        r.clock,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.p = p
+	return r
+}
+
+// The calendarView window moves with time: once a cursor's window is
+// Window.Slide old, the next sync is a full one over a new window, so an
+// event beyond the original horizon arrives, and events that did not
+// change are not reported again.
+func TestWindowSlides(t *testing.T) {
+	ctx := context.Background()
+	r := newWindowRig(t, time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC), msgraph.Window{After: 20 * 24 * time.Hour, Slide: 7 * 24 * time.Hour})
+	now, clock, advance, hook, srv, p := r.clock(), r.clock, r.advance, r.hook, r.srv, r.p
 	var reported []calsync.Change
 	e, err := calsync.NewEngine(calsync.Config{
 		Store: memory.New(), Providers: []calsync.Provider{p}, Now: clock,
@@ -112,36 +130,8 @@ func TestWindowSlides(t *testing.T) {
 // calendar's last full sync, not with a window fixed when it was connected.
 func TestWindowSlideDropsThePast(t *testing.T) {
 	ctx := context.Background()
-	var (
-		mu  sync.Mutex
-		now = time.Date(2027, 3, 1, 18, 0, 0, 0, time.UTC)
-	)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	hook := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tok := r.URL.Query().Get("validationToken"); tok != "" {
-			w.Header().Set("Content-Type", "text/plain")
-			w.Write([]byte(tok))
-			return
-		}
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	t.Cleanup(hook.Close)
-	srv := msgraphtest.NewServer(msgraphtest.Config{Now: clock, Exact: true, NotificationClient: hook.Client()})
-	t.Cleanup(srv.Close)
-	srv.AddUser("alice")
-	p, err := msgraph.New(msgraph.Config{
-		BaseURL: srv.URL() + "/v1.0",
-		TokenSource: func(context.Context, string) (oauth2.TokenSource, error) {
-			return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), nil
-		},
-		HTTPClient: &http.Client{Transport: srv.Client().Transport},
-		Window:     msgraph.Window{Before: 2 * 24 * time.Hour, After: 20 * 24 * time.Hour, Slide: 7 * 24 * time.Hour},
-		Now:        clock,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newWindowRig(t, time.Date(2027, 3, 1, 18, 0, 0, 0, time.UTC), msgraph.Window{Before: 2 * 24 * time.Hour, After: 20 * 24 * time.Hour, Slide: 7 * 24 * time.Hour})
+	now, clock, advance, hook, srv, p := r.clock(), r.clock, r.advance, r.hook, r.srv, r.p
 	st := memory.New()
 	var reported []string
 	e, err := calsync.NewEngine(calsync.Config{
