@@ -111,13 +111,18 @@ func (e *Engine) recordFailure(ctx context.Context, dl DeadLetters, n Notificati
 		e.log.InfoContext(ctx, "calsync: notification will be retried", "calendar", n.CalendarID, "attempt", a.Attempts, "next", a.NextAttempt)
 		return
 	}
-	d := DeadLetter{ID: id, Notification: n, Attempts: a.Attempts, LastError: a.LastError, FirstFailed: a.FirstFailed, LastFailed: a.LastFailed}
+	e.deadLetter(ctx, dl, DeadLetter{ID: id, Notification: n, Attempts: a.Attempts, LastError: a.LastError, FirstFailed: a.FirstFailed, LastFailed: a.LastFailed})
+}
+
+// deadLetter stores d and tells the host (metrics, log, OnDeadLetter).
+func (e *Engine) deadLetter(ctx context.Context, dl DeadLetters, d DeadLetter) {
+	n := d.Notification
 	if err := dl.AddDeadLetter(ctx, d); err != nil {
 		e.log.ErrorContext(ctx, "calsync: cannot store dead letter", "calendar", n.CalendarID, "err", err)
 		return
 	}
-	e.obs.deadLettered(ctx, n, now)
-	e.log.ErrorContext(ctx, "calsync: notification moved to dead letters", "calendar", n.CalendarID, "attempts", a.Attempts, "err", a.LastError)
+	e.obs.deadLettered(ctx, n, d.LastFailed)
+	e.log.ErrorContext(ctx, "calsync: notification moved to dead letters", "calendar", n.CalendarID, "attempts", d.Attempts, "err", d.LastError)
 	if e.cfg.OnDeadLetter != nil {
 		e.cfg.OnDeadLetter(ctx, d)
 	}

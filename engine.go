@@ -281,6 +281,9 @@ func (e *Engine) Enqueue(ctx context.Context, n Notification) error {
 // feed consumer that delivers to OnChange (see Config.OnChange), starting
 // with whatever an earlier process committed but did not deliver. It
 // returns ctx's error.
+//
+// When Config.Queue is a [QueueRunner], the queue runs the workers and the
+// sweeps instead (RunQueue), and Run returns its error if it fails.
 func (e *Engine) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	if d := e.delivery; d != nil {
@@ -288,6 +291,15 @@ func (e *Engine) Run(ctx context.Context) error {
 		// and WaitIdle waits for it once they have handled anything.
 		d.start()
 		wg.Go(func() { d.run(ctx) })
+	}
+	if r, ok := e.cfg.Queue.(QueueRunner); ok {
+		// The queue works the notifications and runs the sweeps.
+		err := r.RunQueue(ctx, e)
+		wg.Wait()
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("calsync: run queue: %w", err)
+		}
+		return ctx.Err()
 	}
 	for range e.cfg.Workers {
 		wg.Go(func() {

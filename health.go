@@ -46,7 +46,15 @@ type Health struct {
 // nor are deliveries another instance sharing the FeedConsumer makes;
 // retries scheduled for later are not either (run SweepRetry once they
 // are due).
+//
+// With a [QueueRunner], it waits instead until the queue holds no job that
+// is waiting or running in any instance (QueueRunner.Unfinished; retries
+// scheduled for later excluded), no sync runs in this Engine and the feed
+// consumer has delivered, looking at the queue every 20 ms.
 func (e *Engine) WaitIdle(ctx context.Context) error {
+	if r, ok := e.cfg.Queue.(QueueRunner); ok {
+		return e.waitQueueIdle(ctx, r)
+	}
 	for {
 		idle, changed := e.obs.idle()
 		if idle {
@@ -163,4 +171,29 @@ func (e *Engine) CalendarHealth(ctx context.Context, calendarID string) (Calenda
 	}
 	h.Local, _ = e.Health(calendarID)
 	return h, nil
+}
+
+// waitQueueIdle is WaitIdle with a QueueRunner, whose jobs any instance
+// may work: the queue is asked, at intervals.
+func (e *Engine) waitQueueIdle(ctx context.Context, r QueueRunner) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		_, changed := e.obs.idle()
+		if e.obs.active.Load() == 0 && e.obs.feedIdle() {
+			n, err := r.Unfinished(ctx)
+			if err != nil {
+				return fmt.Errorf("calsync: WaitIdle: %w", err)
+			}
+			if n == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-changed:
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }

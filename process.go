@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Process handles one notification: it skips one the ledger has seen
@@ -18,10 +19,19 @@ func (e *Engine) Process(ctx context.Context, n Notification) error {
 	return e.track(ctx, n, false)
 }
 
-// handle is Process; retry is set for a due attempt, which the ledger must
+// track is Process; retry is set for a due attempt, which the ledger must
 // not skip: its entry may have been left in progress or done by a failure
 // to record the previous outcome, and the attempt record is the claim.
 func (e *Engine) track(ctx context.Context, n Notification, retry bool) error {
+	return e.handle(ctx, n, retry, func(dl DeadLetters, cause error, now time.Time) {
+		e.recordFailure(ctx, dl, n, cause, now, retry)
+	})
+}
+
+// handle processes n and keeps the ledger; a failure (not a shutdown) is
+// handed to failed, with the Store's DeadLetters (nil if it keeps none).
+// retry is set for a repeated attempt, which the ledger must not skip.
+func (e *Engine) handle(ctx context.Context, n Notification, retry bool, failed func(dl DeadLetters, cause error, now time.Time)) error {
 	key := n.dedupKey()
 	ledger, _ := e.cfg.Store.(Ledger)
 	if ledger != nil && key != "" && !retry {
@@ -47,14 +57,13 @@ func (e *Engine) track(ctx context.Context, n Notification, retry bool) error {
 			e.log.WarnContext(ctx, "calsync: dedup ledger", "calendar", n.CalendarID, "err", lerr)
 		}
 	}
-	if dl, ok := e.cfg.Store.(DeadLetters); ok {
-		if err == nil {
-			if cerr := dl.ClearAttempt(ctx, n.workID()); cerr != nil && !errors.Is(cerr, ErrNotFound) {
-				e.log.WarnContext(ctx, "calsync: clear attempt", "calendar", n.CalendarID, "err", cerr)
-			}
-		} else if ctx.Err() == nil {
-			e.recordFailure(ctx, dl, n, err, now, retry)
+	dl, _ := e.cfg.Store.(DeadLetters)
+	if dl != nil && err == nil {
+		if cerr := dl.ClearAttempt(ctx, n.workID()); cerr != nil && !errors.Is(cerr, ErrNotFound) {
+			e.log.WarnContext(ctx, "calsync: clear attempt", "calendar", n.CalendarID, "err", cerr)
 		}
+	} else if err != nil && ctx.Err() == nil {
+		failed(dl, err, now)
 	}
 	e.obs.notificationDone(ctx, n, ran, err, now)
 	return err

@@ -1,0 +1,294 @@
+package riverqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/calsync/calsync"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// DefaultSchema is the PostgreSQL schema of River's tables and of the
+// queue's own, the schema store/postgres uses by default.
+const DefaultSchema = "calsync"
+
+// Defaults of Config.
+const (
+	// DefaultSweepWorkers is how many sweeps one instance runs at once.
+	DefaultSweepWorkers = 2
+	// DefaultCatchUpRate is how many calendars per second a catch-up
+	// schedules for a sync: 10,000 calendars take about 8 minutes, and at
+	// no second do more than about 20 calendars (a few provider calls
+	// each) start, far below Google's per-project and Graph's per-app
+	// rates; each account's own quota is kept by the providers' limiters.
+	DefaultCatchUpRate = 20
+	// DefaultCatchUpEvery is the shortest time between two catch-ups in
+	// the cluster: instances that start within it (a rolling deploy) share
+	// one.
+	DefaultCatchUpEvery = time.Hour
+	// DefaultRescueAfter is how long a job may stay running before River
+	// gives it to another instance, as it does when the instance working
+	// it died.
+	DefaultRescueAfter = 15 * time.Minute
+)
+
+// Queue names: notifications and catch-up syncs share QueueSync;
+// renewals have QueueRenew to themselves, so that they never wait behind
+// a catch-up or a long safety-net sweep (QueueSweep).
+const (
+	QueueSync  = "calsync_sync"
+	QueueRenew = "calsync_renew"
+	QueueSweep = "calsync_sweep"
+)
+
+// Config configures a Queue. A nil *Config means all defaults.
+type Config struct {
+	// Schema is the PostgreSQL schema of River's tables and the queue's
+	// own, created if missing. Default: DefaultSchema.
+	Schema string
+	// SkipMigrations leaves the schema alone: New only checks that River's
+	// tables exist. For deployments that run River's migrations as a
+	// separate step (rivermigrate, or the river CLI with --schema) and
+	// [Migrate] for the queue's own table.
+	SkipMigrations bool
+	// SweepWorkers is how many sweeps (other than renewals, which have a
+	// worker of their own) this instance runs at once. Default:
+	// DefaultSweepWorkers.
+	SweepWorkers int
+	// CatchUpRate is how many calendars per second a catch-up schedules.
+	// Default: DefaultCatchUpRate.
+	CatchUpRate float64
+	// CatchUpEvery is the shortest time between two catch-ups in the
+	// cluster. Default: DefaultCatchUpEvery.
+	CatchUpEvery time.Duration
+	// RescueAfter is how long a job may run before River hands it to
+	// another instance (the one working it presumably died). Default:
+	// DefaultRescueAfter; it must exceed the longest full sync.
+	RescueAfter time.Duration
+	// Logger receives River's own log. Default: the Engine's logger.
+	Logger *slog.Logger
+	// River, if set, is called with the River client's configuration
+	// before the client is made, for settings calsync does not make
+	// (FetchPollInterval, retention periods, more middleware, hooks).
+	River func(*river.Config)
+}
+
+func (c Config) withDefaults() Config {
+	if c.Schema == "" {
+		c.Schema = DefaultSchema
+	}
+	if c.SweepWorkers <= 0 {
+		c.SweepWorkers = DefaultSweepWorkers
+	}
+	if c.CatchUpRate <= 0 {
+		c.CatchUpRate = DefaultCatchUpRate
+	}
+	if c.CatchUpEvery <= 0 {
+		c.CatchUpEvery = DefaultCatchUpEvery
+	}
+	if c.RescueAfter <= 0 {
+		c.RescueAfter = DefaultRescueAfter
+	}
+	return c
+}
+
+// Queue is a [calsync.QueueRunner] on River: set it as Config.Queue, and
+// [calsync.Engine.Run] works its jobs and runs its periodic sweeps.
+//
+// Every notification becomes a River job inserted before Enqueue returns,
+// so the webhook handler acknowledges only what is durable. A calendar has
+// at most one sync job waiting: a notification for a calendar whose sync
+// job is waiting is folded into it (Enqueue returns
+// calsync.ErrAlreadyQueued), while one that arrives after the calendar's
+// sync job started queues the next, so no change waits for the safety
+// net.
+//
+// A failed job is retried by River after [calsync.Engine.RetryAfter], at
+// most calsync's Config.MaxAttempts times in all; the final failure goes
+// to calsync's dead letters and OnDeadLetter (see
+// [calsync.Engine.ProcessAttempt]), so Engine.DeadLetters and
+// Engine.Replay work as with any queue. River's discarded job stays in
+// River's table for River's retention period.
+//
+// The sweeps are River periodic jobs, inserted by River's elected leader
+// only, so each runs once per period in the whole cluster. The catch-up
+// runs when an instance becomes leader, at most once per CatchUpEvery,
+// and spreads the calendars' syncs over time at CatchUpRate instead of
+// syncing them in one loop.
+type Queue struct {
+	cfg    Config
+	pool   *pgxpool.Pool
+	driver *riverpgxv5.Driver
+	insert *river.Client[pgx.Tx] // inserts only; RunQueue makes the working client
+	genSQL genStatements
+}
+
+var (
+	_ calsync.Queue       = (*Queue)(nil)
+	_ calsync.QueueRunner = (*Queue)(nil)
+)
+
+// New returns a Queue on pool (the PostgreSQL the host's store/postgres
+// uses), migrating River's tables and the queue's own in cfg.Schema first
+// unless cfg.SkipMigrations.
+func New(ctx context.Context, pool *pgxpool.Pool, cfg *Config) (*Queue, error) {
+	if pool == nil {
+		return nil, errors.New("riverqueue: New: nil pool")
+	}
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	c = c.withDefaults()
+	if len(c.Schema) > 63 {
+		return nil, fmt.Errorf("riverqueue: New: schema name %q is longer than PostgreSQL's 63 bytes", c.Schema)
+	}
+	q := &Queue{cfg: c, pool: pool, driver: riverpgxv5.New(pool), genSQL: newGenStatements(c.Schema)}
+	if c.SkipMigrations {
+		if err := q.check(ctx); err != nil {
+			return nil, err
+		}
+	} else if err := Migrate(ctx, pool, c.Schema); err != nil {
+		return nil, err
+	}
+	insert, err := river.NewClient(q.driver, &river.Config{Schema: c.Schema, Logger: c.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("riverqueue: New: %w", err)
+	}
+	q.insert = insert
+	return q, nil
+}
+
+// Migrate creates schema if missing and brings River's tables and the
+// queue's own in it up to date. New calls it unless Config.SkipMigrations.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	if schema == "" {
+		schema = DefaultSchema
+	}
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return fmt.Errorf("riverqueue: create schema %q: %w", schema, err)
+	}
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: schema, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("riverqueue: migrate: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("riverqueue: River's migrations: %w", err)
+	}
+	if _, err := pool.Exec(ctx, newGenStatements(schema).create); err != nil {
+		return fmt.Errorf("riverqueue: migrate: %w", err)
+	}
+	return nil
+}
+
+// check fails unless River's job table and the queue's own exist.
+func (q *Queue) check(ctx context.Context) error {
+	var job, gen bool
+	s := pgx.Identifier{q.cfg.Schema}.Sanitize()
+	err := q.pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL`,
+		s+".river_job", s+"."+genTable).Scan(&job, &gen)
+	if err != nil {
+		return fmt.Errorf("riverqueue: check schema: %w", err)
+	}
+	if !job || !gen {
+		return fmt.Errorf("riverqueue: schema %q lacks River's or the queue's tables: run riverqueue.Migrate, or unset SkipMigrations", q.cfg.Schema)
+	}
+	return nil
+}
+
+// Enqueue inserts a job for n and returns once it is committed, or
+// returns calsync.ErrAlreadyQueued when a sync of n's calendar is waiting
+// already (that sync covers n).
+func (q *Queue) Enqueue(ctx context.Context, n calsync.Notification) error {
+	args := argsOf(n)
+	opts := &river.InsertOpts{Queue: QueueSync}
+	key := n.SyncKey()
+	if key == "" {
+		// Lifecycle notifications each ask for their own renewal.
+		if _, err := q.insert.Insert(ctx, args, opts); err != nil {
+			return fmt.Errorf("riverqueue: insert: %w", err)
+		}
+		return nil
+	}
+	opts.UniqueOpts = uniqueSync
+	var skipped bool
+	err := pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
+		// The calendar's generation, read under a share lock: a worker
+		// starting the calendar's sync moves it on, and waits for this
+		// transaction first. So either this job is folded into one that
+		// has not started, or it gets the new generation and queues.
+		gen, err := q.generation(ctx, tx, key)
+		if err != nil {
+			return err
+		}
+		args.Gen = gen
+		res, err := q.insert.InsertTx(ctx, tx, args, opts)
+		if err != nil {
+			return err
+		}
+		skipped = res.UniqueSkippedAsDuplicate
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("riverqueue: insert: %w", err)
+	}
+	if skipped {
+		return calsync.ErrAlreadyQueued
+	}
+	return nil
+}
+
+// Dequeue is not used: River hands jobs to the workers RunQueue starts.
+// It returns an error saying so.
+func (q *Queue) Dequeue(ctx context.Context) (calsync.Notification, error) {
+	return calsync.Notification{}, errors.New("riverqueue: Dequeue is not supported: River works the jobs itself (Engine.Run calls RunQueue)")
+}
+
+// Len returns how many jobs wait in the queue's River queues: available,
+// scheduled (a catch-up's spread syncs), retryable or pending. Running
+// jobs are not counted.
+func (q *Queue) Len(ctx context.Context) (int, error) {
+	var n int
+	err := q.pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{q.cfg.Schema, "river_job"}.Sanitize()+
+		` WHERE state IN ('available', 'scheduled', 'retryable', 'pending') AND queue = ANY($1)`,
+		[]string{QueueSync, QueueRenew, QueueSweep}).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("riverqueue: queue length: %w", err)
+	}
+	return n, nil
+}
+
+// uniqueSync makes a calendar's sync job unique by calendar and
+// generation among the jobs waiting or running (River's required set).
+// Jobs waiting for a retry are not counted: a new notification syncs
+// without waiting for the retry's backoff.
+var uniqueSync = river.UniqueOpts{
+	ByArgs: true,
+	ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending,
+		rivertype.JobStateRunning, rivertype.JobStateScheduled,
+	},
+}
+
+// Unfinished counts the jobs waiting or running in any instance, without
+// retries scheduled for later: [calsync.Engine.WaitIdle] waits for it to
+// reach zero. A job of an instance that died counts as running until
+// River rescues it (Config.RescueAfter).
+func (q *Queue) Unfinished(ctx context.Context) (int, error) {
+	var n int
+	err := q.pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{q.cfg.Schema, "river_job"}.Sanitize()+
+		` WHERE state IN ('available', 'scheduled', 'running', 'pending') AND queue = ANY($1)`,
+		[]string{QueueSync, QueueRenew, QueueSweep}).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("riverqueue: unfinished jobs: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,257 @@
+package riverqueue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"golang.org/x/oauth2"
+	calendar "google.golang.org/api/calendar/v3"
+
+	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/google"
+	"github.com/calsync/calsync/google/googletest"
+	"github.com/calsync/calsync/riverqueue"
+	"github.com/calsync/calsync/store/postgres"
+	"github.com/calsync/calsync/webhook"
+)
+
+// pgURL returns the test database's URL; the test fails in CI (which
+// sets it) and skips elsewhere without it.
+func pgURL(t testing.TB) string {
+	t.Helper()
+	url := os.Getenv("CALSYNC_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Skip("set CALSYNC_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	return url
+}
+
+// rig is one host: a PostgreSQL schema of its own holding calsync's
+// store and River's tables, the Google emulator, a webhook server, and
+// an Engine on the River queue.
+type rig struct {
+	t      testing.TB
+	schema string
+	pool   *pgxpool.Pool
+	store  *postgres.Store
+	queue  *riverqueue.Queue
+	emu    *googletest.Server
+	hooks  *httptest.Server
+	engine *calsync.Engine
+	prov   calsync.Provider
+
+	mu        sync.Mutex
+	dead      []calsync.DeadLetter
+	errs      []error
+	onApplied func(cal string, changes []calsync.Change)
+}
+
+func newRig(t testing.TB, tweak func(*calsync.Config)) *rig {
+	t.Helper()
+	url := pgURL(t)
+	ctx := context.Background()
+	r := &rig{t: t, schema: fmt.Sprintf("rq_%d", time.Now().UnixNano())}
+	admin, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+r.schema+" CASCADE")
+		admin.Close()
+	})
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+r.schema); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.ConnConfig.RuntimeParams["search_path"] = r.schema
+	if r.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.pool.Close)
+	if r.store, err = postgres.New(ctx, r.pool, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r.queue, err = riverqueue.New(ctx, r.pool, &riverqueue.Config{Schema: r.schema, River: fastRiver}); err != nil {
+		t.Fatal(err)
+	}
+
+	mux := http.NewServeMux()
+	r.hooks = httptest.NewUnstartedServer(mux)
+	r.hooks.Config.ErrorLog = log.New(io.Discard, "", 0)
+	r.hooks.StartTLS()
+	t.Cleanup(r.hooks.Close)
+	r.emu = googletest.NewServer(googletest.Config{PushClient: r.hooks.Client()})
+	t.Cleanup(r.emu.Close)
+	token := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "rq-token"})
+	if r.prov, err = google.New(google.Config{
+		Endpoint:    r.emu.Endpoint(),
+		TokenSource: func(context.Context, string) (oauth2.TokenSource, error) { return token, nil },
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := calsync.Config{
+		Store:     r.store,
+		Providers: []calsync.Provider{r.prov},
+		Queue:     r.queue,
+		Logger:    slog.New(slog.DiscardHandler),
+		OnDeadLetter: func(_ context.Context, d calsync.DeadLetter) {
+			r.mu.Lock()
+			r.dead = append(r.dead, d)
+			r.mu.Unlock()
+		},
+		OnError: func(ctx context.Context, _ calsync.Calendar, err error) {
+			r.mu.Lock()
+			r.errs = append(r.errs, err)
+			r.mu.Unlock()
+		},
+		OnChange: func(_ context.Context, cal calsync.Calendar, cs []calsync.Change) {
+			r.mu.Lock()
+			f := r.onApplied
+			r.mu.Unlock()
+			if f != nil {
+				f(cal.ID, cs)
+			}
+		},
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	if r.engine, err = calsync.NewEngine(cfg); err != nil {
+		t.Fatal(err)
+	}
+	hook, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: r.engine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("POST /hooks/google", hook)
+	return r
+}
+
+// fastRiver makes River look for jobs often, for tests that wait for it.
+func fastRiver(c *river.Config) {
+	c.FetchCooldown = 5 * time.Millisecond
+	c.FetchPollInterval = 20 * time.Millisecond
+}
+
+// connect adds n calendars to the emulator, each with one event, and
+// connects them.
+func (r *rig) connect(ctx context.Context, n int) []string {
+	r.t.Helper()
+	var ids []string
+	for i := range n {
+		id := fmt.Sprintf("cal%03d@example.com", i)
+		if err := r.emu.AddCalendar(id, "UTC"); err != nil {
+			r.t.Fatal(err)
+		}
+		if _, err := r.emu.InsertEvent(id, event(fmt.Sprintf("first %d", i), i)); err != nil {
+			r.t.Fatal(err)
+		}
+		cal := calsync.Calendar{ID: id, Provider: google.Name, AccountID: id, RemoteID: id}
+		if _, err := r.engine.Connect(ctx, cal, calsync.ConnectRequest{Address: r.hooks.URL + "/hooks/google"}); err != nil {
+			r.t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func event(summary string, hour int) *calendar.Event {
+	start := time.Date(2026, 12, 1, hour%24, 0, 0, 0, time.UTC)
+	return &calendar.Event{
+		Summary: summary,
+		Start:   &calendar.EventDateTime{DateTime: start.Format(time.RFC3339)},
+		End:     &calendar.EventDateTime{DateTime: start.Add(time.Hour).Format(time.RFC3339)},
+	}
+}
+
+// run starts the Engine and returns a function that stops it and waits.
+func (r *rig) run(ctx context.Context) (stop func()) {
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.engine.Run(runCtx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			r.t.Errorf("Run: %v", err)
+		}
+	}
+}
+
+// settle waits for the emulator's pushes, then for the queue.
+func (r *rig) settle(ctx context.Context) {
+	r.t.Helper()
+	if err := r.emu.WaitIdle(ctx); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.engine.WaitIdle(ctx); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// assertEqual fails unless every calendar's stored events are the
+// emulator's, by id and summary.
+func (r *rig) assertEqual(ctx context.Context, ids []string) {
+	r.t.Helper()
+	for _, id := range ids {
+		want, err := r.emu.Events(id, false)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		var w []string
+		for _, ev := range want {
+			if ev.Status != "cancelled" {
+				w = append(w, ev.Id+"="+ev.Summary)
+			}
+		}
+		got, err := r.store.ListEvents(ctx, id, "", 10000)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		var g []string
+		for _, ev := range got {
+			g = append(g, ev.ID+"="+ev.Summary)
+		}
+		sort.Strings(w)
+		sort.Strings(g)
+		if fmt.Sprint(w) != fmt.Sprint(g) {
+			r.t.Errorf("%s: stored %v, emulator %v", id, g, w)
+		}
+	}
+}
+
+func TestGoogleChangesThroughRiver(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := newRig(t, nil)
+	ids := r.connect(ctx, 8)
+	stop := r.run(ctx)
+	defer stop()
+	for round := range 3 {
+		for i, id := range ids {
+			if _, err := r.emu.InsertEvent(id, event(fmt.Sprintf("round %d cal %d", round, i), round)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r.settle(ctx)
+	r.assertEqual(ctx, ids)
+	if n, err := r.queue.Len(ctx); err != nil || n != 0 {
+		t.Errorf("queue length after settling = %d, %v; want 0", n, err)
+	}
+}
