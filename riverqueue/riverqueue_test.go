@@ -12,6 +12,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/google"
 	"github.com/calsync/calsync/google/googletest"
+	"github.com/calsync/calsync/provider"
 	"github.com/calsync/calsync/riverqueue"
 	"github.com/calsync/calsync/store/postgres"
 	"github.com/calsync/calsync/webhook"
@@ -253,5 +255,172 @@ func TestGoogleChangesThroughRiver(t *testing.T) {
 	r.assertEqual(ctx, ids)
 	if n, err := r.queue.Len(ctx); err != nil || n != 0 {
 		t.Errorf("queue length after settling = %d, %v; want 0", n, err)
+	}
+}
+
+// gatedProvider holds a fetch of one calendar after the provider answered
+// it, until released: the sync has "already fetched" while it waits.
+type gatedProvider struct {
+	calsync.Provider
+	mu      sync.Mutex
+	armed   string        // calendar whose next fetch is held
+	held    chan struct{} // closed when a fetch is held
+	release chan struct{}
+}
+
+func (p *gatedProvider) Fetch(ctx context.Context, cal calsync.Calendar, pos provider.Position) (*provider.Page, error) {
+	page, err := p.Provider.Fetch(ctx, cal, pos)
+	p.mu.Lock()
+	hold := p.armed == cal.ID
+	if hold {
+		p.armed = ""
+	}
+	p.mu.Unlock()
+	if hold {
+		close(p.held)
+		select {
+		case <-p.release:
+		case <-ctx.Done():
+		}
+	}
+	return page, err
+}
+
+// A notification that arrives while its calendar's sync job runs (and has
+// fetched already) queues the next sync: it is not folded into the
+// running one, which would lose the change until the safety net.
+func TestNotificationDuringRunningSyncIsNotFolded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	gate := &gatedProvider{held: make(chan struct{}), release: make(chan struct{})}
+	r := newRig(t, func(c *calsync.Config) {
+		gate.Provider = c.Providers[0]
+		c.Providers = []calsync.Provider{gate}
+	})
+	ids := r.connect(ctx, 1)
+	stop := r.run(ctx)
+	defer stop()
+
+	gate.mu.Lock()
+	gate.armed = ids[0]
+	gate.mu.Unlock()
+	if _, err := r.emu.InsertEvent(ids[0], event("before the fetch", 9)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gate.held:
+	case <-ctx.Done():
+		t.Fatal("no sync fetched the calendar")
+	}
+	// The sync job is running and has fetched: this change is not in it.
+	if _, err := r.emu.InsertEvent(ids[0], event("during the sync", 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.emu.WaitIdle(ctx); err != nil { // its pushes are queued
+		t.Fatal(err)
+	}
+	close(gate.release)
+	r.settle(ctx)
+	r.assertEqual(ctx, ids)
+}
+
+// A burst of notifications for a calendar whose sync job waits costs one
+// job; lifecycle notifications are not folded.
+func TestBurstFoldsIntoOneWaitingJob(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, nil)
+	n := calsync.Notification{Kind: calsync.Changed, Provider: google.Name, CalendarID: "c1", SubscriptionID: "s1", Received: time.Now()}
+	var folded int
+	for i := range 5 {
+		n.MessageID = fmt.Sprint(i)
+		err := r.queue.Enqueue(ctx, n)
+		switch {
+		case errors.Is(err, calsync.ErrAlreadyQueued):
+			folded++
+		case err != nil:
+			t.Fatal(err)
+		}
+	}
+	life := calsync.Notification{Kind: calsync.SubscriptionRemoved, Provider: google.Name, CalendarID: "c1", SubscriptionID: "s1"}
+	for range 2 {
+		if err := r.queue.Enqueue(ctx, life); err != nil {
+			t.Fatalf("lifecycle notification: %v", err)
+		}
+	}
+	if folded != 4 {
+		t.Errorf("%d of 5 notifications folded, want 4", folded)
+	}
+	if n, err := r.queue.Len(ctx); err != nil || n != 3 {
+		t.Errorf("queue length = %d, %v; want 3 (one sync, two lifecycle)", n, err)
+	}
+	// Another calendar is not folded into c1's job.
+	n.CalendarID = "c2"
+	if err := r.queue.Enqueue(ctx, n); err != nil {
+		t.Errorf("c2: %v", err)
+	}
+}
+
+// failingProvider fails every fetch while down is set.
+type failingProvider struct {
+	calsync.Provider
+	down atomic.Bool
+}
+
+func (p *failingProvider) Fetch(ctx context.Context, cal calsync.Calendar, pos provider.Position) (*provider.Page, error) {
+	if p.down.Load() {
+		return nil, errors.New("provider down")
+	}
+	return p.Provider.Fetch(ctx, cal, pos)
+}
+
+// A notification that keeps failing is retried by River and, at calsync's
+// MaxAttempts, lands in calsync's dead letters with one OnDeadLetter call;
+// Engine.Replay works on it.
+func TestFailingNotificationIsDeadLettered(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dead := make(chan calsync.DeadLetter, 1)
+	fp := &failingProvider{}
+	r := newRig(t, func(c *calsync.Config) {
+		c.MaxAttempts = 2
+		c.RetryUnit = time.Millisecond
+		c.OnDeadLetter = func(_ context.Context, d calsync.DeadLetter) { dead <- d }
+		fp.Provider = c.Providers[0]
+		c.Providers = []calsync.Provider{fp}
+	})
+	ids := r.connect(ctx, 1)
+	fp.down.Store(true)
+	stop := r.run(ctx)
+	defer stop()
+	if err := r.engine.Enqueue(ctx, calsync.Notification{Kind: calsync.Changed, Provider: google.Name, CalendarID: ids[0], MessageID: "m1"}); err != nil {
+		t.Fatal(err)
+	}
+	var d calsync.DeadLetter
+	select {
+	case d = <-dead:
+	case <-ctx.Done():
+		t.Fatal("no dead letter")
+	}
+	if d.Attempts != 2 || d.Notification.CalendarID != ids[0] {
+		t.Errorf("dead letter %+v, want 2 attempts of %s", d, ids[0])
+	}
+	dls, err := r.engine.DeadLetters(ctx, "", 10)
+	if err != nil || len(dls) != 1 {
+		t.Fatalf("DeadLetters = %v, %v", dls, err)
+	}
+	fp.down.Store(false)
+	if _, err := r.emu.InsertEvent(ids[0], event("after the outage", 11)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.emu.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.engine.Replay(ctx, dls[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	r.settle(ctx)
+	r.assertEqual(ctx, ids)
+	if n, err := r.queue.Unfinished(ctx); err != nil || n != 0 {
+		t.Errorf("unfinished jobs = %d, %v", n, err)
 	}
 }
