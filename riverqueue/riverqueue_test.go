@@ -424,3 +424,93 @@ func TestFailingNotificationIsDeadLettered(t *testing.T) {
 		t.Errorf("unfinished jobs = %d, %v", n, err)
 	}
 }
+
+// Two Engines on one store and one River schema (two instances): each
+// periodic sweep runs once per period in the pair, not once per Engine.
+func TestSweepsRunOncePerPeriodAcrossInstances(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const every = time.Second
+	short := func(c *calsync.Config) {
+		c.RenewInterval = every
+		c.SafetyNetInterval = every
+	}
+	r := newRig(t, short)
+	r.connect(ctx, 2)
+	// The second instance: its own pool, queue and Engine on the same
+	// schema, emulator and webhook server.
+	pc, err := pgxpool.ParseConfig(pgURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.ConnConfig.RuntimeParams["search_path"] = r.schema
+	pool2, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool2.Close()
+	store2, err := postgres.New(ctx, pool2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue2, err := riverqueue.New(ctx, pool2, &riverqueue.Config{Schema: r.schema, River: fastRiver})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg2 := calsync.Config{Store: store2, Providers: []calsync.Provider{r.prov}, Queue: queue2, Logger: slog.New(slog.DiscardHandler)}
+	short(&cfg2)
+	e2, err := calsync.NewEngine(cfg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := r.run(ctx)
+	defer stop()
+	ctx2, cancel2 := context.WithCancel(ctx)
+	done2 := make(chan error, 1)
+	go func() { done2 <- e2.Run(ctx2) }()
+	defer func() { cancel2(); <-done2 }()
+
+	type run struct {
+		first, last time.Time
+		n           int
+	}
+	count := func() map[string]run {
+		rows, err := r.pool.Query(ctx, `SELECT args->>'sweep', min(created_at), max(created_at), count(*) FROM river_job
+			WHERE kind = 'calsync_sweep' AND state = 'completed' GROUP BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[string]run{}
+		for rows.Next() {
+			var s string
+			var x run
+			if err := rows.Scan(&s, &x.first, &x.last, &x.n); err != nil {
+				t.Fatal(err)
+			}
+			out[s] = x
+		}
+		return out
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for count()[string(calsync.SweepRenew)].n < 5 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("the renewal sweep did not run 5 times: %v", count())
+		}
+	}
+	for _, s := range []calsync.Sweep{calsync.SweepRenew, calsync.SweepSafetyNet, calsync.SweepPruneLedger} {
+		x := count()[string(s)]
+		// Once per period: no more runs than periods in the span they
+		// cover, plus the first.
+		if limit := int(x.last.Sub(x.first)/every) + 1; x.n < 2 || x.n > limit {
+			t.Errorf("sweep %s ran %d times between %s and %s; want 2..%d (once per %v in the cluster)",
+				s, x.n, x.first.Format(time.StampMilli), x.last.Format(time.StampMilli), limit, every)
+		}
+	}
+	if x := count()[string(calsync.SweepCatchUp)]; x.n != 1 {
+		t.Errorf("catch-up ran %d times with two instances starting together, want 1", x.n)
+	}
+}
