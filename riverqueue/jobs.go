@@ -2,7 +2,6 @@ package riverqueue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -71,25 +70,53 @@ func newGenStatements(schema string) genStatements {
 	t := pgx.Identifier{schema, genTable}.Sanitize()
 	return genStatements{
 		create: `CREATE TABLE IF NOT EXISTS ` + t + ` (sync_key text PRIMARY KEY, gen bigint NOT NULL DEFAULT 0)`,
-		ensure: `INSERT INTO ` + t + ` (sync_key) VALUES ($1) ON CONFLICT (sync_key) DO NOTHING`,
-		read:   `SELECT gen FROM ` + t + ` WHERE sync_key = $1 FOR SHARE`,
+		ensure: `INSERT INTO ` + t + ` (sync_key) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT (sync_key) DO NOTHING`,
+		read:   `SELECT sync_key, gen FROM ` + t + ` WHERE sync_key = ANY($1) ORDER BY sync_key FOR SHARE`,
 		bump: `INSERT INTO ` + t + ` AS g (sync_key, gen) VALUES ($1, 1)
 			ON CONFLICT (sync_key) DO UPDATE SET gen = g.gen + 1`,
 	}
 }
 
-// generation returns the calendar's generation under a share lock held
-// until tx ends.
-func (q *Queue) generation(ctx context.Context, tx pgx.Tx, key string) (int64, error) {
-	var gen int64
-	err := tx.QueryRow(ctx, q.genSQL.read, key).Scan(&gen)
-	if errors.Is(err, pgx.ErrNoRows) {
-		if _, err := tx.Exec(ctx, q.genSQL.ensure, key); err != nil {
-			return 0, err
-		}
-		err = tx.QueryRow(ctx, q.genSQL.read, key).Scan(&gen)
+// generations returns the generation of each key, under share locks held
+// until tx ends, creating the missing ones.
+func (q *Queue) generations(ctx context.Context, tx pgx.Tx, keys []string) (map[string]int64, error) {
+	gens := make(map[string]int64, len(keys))
+	if len(keys) == 0 {
+		return gens, nil
 	}
-	return gen, err
+	read := func(keys []string) error {
+		rows, err := tx.Query(ctx, q.genSQL.read, keys)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				k string
+				g int64
+			)
+			if err := rows.Scan(&k, &g); err != nil {
+				return err
+			}
+			gens[k] = g
+		}
+		return rows.Err()
+	}
+	if err := read(keys); err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, k := range keys {
+		if _, ok := gens[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return gens, nil
+	}
+	if _, err := tx.Exec(ctx, q.genSQL.ensure, missing); err != nil {
+		return nil, err
+	}
+	return gens, read(missing)
 }
 
 // started moves the calendar's generation on as its sync job starts, so

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/calsync/calsync"
@@ -129,7 +130,14 @@ type Queue struct {
 	driver *riverpgxv5.Driver
 	insert *river.Client[pgx.Tx] // inserts only; RunQueue makes the working client
 	genSQL genStatements
+
+	slots chan struct{} // one per batch being committed
+	mu    sync.Mutex
+	open  *batch // the batch calls join, until its leader commits it
 }
+
+// commitSlots is how many Enqueue batches commit at once.
+const commitSlots = 4
 
 var (
 	_ calsync.Queue       = (*Queue)(nil)
@@ -151,7 +159,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg *Config) (*Queue, error) {
 	if len(c.Schema) > 63 {
 		return nil, fmt.Errorf("riverqueue: New: schema name %q is longer than PostgreSQL's 63 bytes", c.Schema)
 	}
-	q := &Queue{cfg: c, pool: pool, driver: riverpgxv5.New(pool), genSQL: newGenStatements(c.Schema)}
+	q := &Queue{cfg: c, pool: pool, driver: riverpgxv5.New(pool), genSQL: newGenStatements(c.Schema), slots: make(chan struct{}, commitSlots)}
 	if c.SkipMigrations {
 		if err := q.check(ctx); err != nil {
 			return nil, err
@@ -207,41 +215,119 @@ func (q *Queue) check(ctx context.Context) error {
 // Enqueue inserts a job for n and returns once it is committed, or
 // returns calsync.ErrAlreadyQueued when a sync of n's calendar is waiting
 // already (that sync covers n).
+//
+// Concurrent calls share transactions: the notifications that arrive
+// while a batch is being committed go together in the next one, so a
+// burst costs one commit (one WAL flush) per batch rather than one per
+// notification, and no call waits for a timer.
 func (q *Queue) Enqueue(ctx context.Context, n calsync.Notification) error {
-	args := argsOf(n)
-	opts := &river.InsertOpts{Queue: QueueSync}
-	key := n.SyncKey()
-	if key == "" {
-		// Lifecycle notifications each ask for their own renewal.
-		if _, err := q.insert.Insert(ctx, args, opts); err != nil {
-			return fmt.Errorf("riverqueue: insert: %w", err)
-		}
-		return nil
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	opts.UniqueOpts = uniqueSync
-	var skipped bool
+	it := &item{n: n, key: n.SyncKey()}
+	q.mu.Lock()
+	b := q.open
+	leader := b == nil
+	if leader {
+		b = &batch{done: make(chan struct{})}
+		q.open = b
+	}
+	b.items = append(b.items, it)
+	q.mu.Unlock()
+	if leader {
+		// Wait for a commit slot; calls arriving meanwhile join b.
+		select {
+		case q.slots <- struct{}{}:
+		case <-ctx.Done():
+			// b must still be committed for the calls that joined it.
+			q.slots <- struct{}{}
+		}
+		q.mu.Lock()
+		q.open = nil
+		q.mu.Unlock()
+		// The batch is everyone's: one caller's deadline must not cut it.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		b.err = q.insertBatch(bctx, b.items)
+		cancel()
+		<-q.slots
+		close(b.done)
+	}
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if b.err != nil {
+		return b.err
+	}
+	if it.folded {
+		return calsync.ErrAlreadyQueued
+	}
+	return nil
+}
+
+// batch is the notifications one transaction inserts.
+type batch struct {
+	items []*item
+	err   error
+	done  chan struct{} // closed once committed or failed
+}
+
+type item struct {
+	n      calsync.Notification
+	key    string // SyncKey; "" for lifecycle notifications
+	folded bool   // a sync job of its calendar was waiting
+}
+
+// insertBatch inserts the jobs of items in one transaction.
+func (q *Queue) insertBatch(ctx context.Context, items []*item) error {
 	err := pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
-		// The calendar's generation, read under a share lock: a worker
-		// starting the calendar's sync moves it on, and waits for this
-		// transaction first. So either this job is folded into one that
-		// has not started, or it gets the new generation and queues.
-		gen, err := q.generation(ctx, tx, key)
+		// The calendars' generations, read under share locks: a worker
+		// starting a calendar's sync moves its generation on, and waits
+		// for this transaction first. So either a notification is folded
+		// into a job that has not started, or it gets the new generation
+		// and queues.
+		var keys []string
+		for _, it := range items {
+			if it.key != "" {
+				keys = append(keys, it.key)
+			}
+		}
+		gens, err := q.generations(ctx, tx, keys)
 		if err != nil {
 			return err
 		}
-		args.Gen = gen
-		res, err := q.insert.InsertTx(ctx, tx, args, opts)
+		var (
+			params []river.InsertManyParams
+			owners []*item
+			seen   = make(map[string]bool)
+		)
+		for _, it := range items {
+			args := argsOf(it.n)
+			opts := &river.InsertOpts{Queue: QueueSync}
+			if it.key != "" {
+				if seen[it.key] {
+					it.folded = true // the same calendar earlier in this batch
+					continue
+				}
+				seen[it.key] = true
+				args.Gen = gens[it.key]
+				opts.UniqueOpts = uniqueSync
+			}
+			params = append(params, river.InsertManyParams{Args: args, InsertOpts: opts})
+			owners = append(owners, it)
+		}
+		res, err := q.insert.InsertManyTx(ctx, tx, params)
 		if err != nil {
 			return err
 		}
-		skipped = res.UniqueSkippedAsDuplicate
+		for i, r := range res {
+			owners[i].folded = r.UniqueSkippedAsDuplicate
+		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("riverqueue: insert: %w", err)
-	}
-	if skipped {
-		return calsync.ErrAlreadyQueued
 	}
 	return nil
 }

@@ -514,3 +514,35 @@ func TestSweepsRunOncePerPeriodAcrossInstances(t *testing.T) {
 		t.Errorf("catch-up ran %d times with two instances starting together, want 1", x.n)
 	}
 }
+
+// Concurrent notifications share commits; of those for one calendar
+// exactly one queues a job, whichever batch they land in.
+func TestConcurrentEnqueuesQueueOneJobPerCalendar(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, nil)
+	const calendars, per = 5, 20
+	var queued, folded atomic.Int64
+	var wg sync.WaitGroup
+	for c := range calendars {
+		for i := range per {
+			wg.Go(func() {
+				n := calsync.Notification{Kind: calsync.Changed, Provider: google.Name, CalendarID: fmt.Sprint("c", c), MessageID: fmt.Sprint(i), Received: time.Now()}
+				switch err := r.queue.Enqueue(ctx, n); {
+				case err == nil:
+					queued.Add(1)
+				case errors.Is(err, calsync.ErrAlreadyQueued):
+					folded.Add(1)
+				default:
+					t.Error(err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if queued.Load() != calendars || folded.Load() != calendars*(per-1) {
+		t.Errorf("queued %d, folded %d; want %d and %d", queued.Load(), folded.Load(), calendars, calendars*(per-1))
+	}
+	if n, err := r.queue.Len(ctx); err != nil || n != calendars {
+		t.Errorf("jobs = %d, %v; want %d", n, err, calendars)
+	}
+}
