@@ -368,10 +368,10 @@ func (e *Engine) fail(ctx context.Context, cal Calendar, err error) {
 	if isParked(err) {
 		return // reported once, when it was parked
 	}
-	if ctx.Err() != nil {
-		// Cut short by Run's shutdown (or the caller's context), not a
-		// failure: the next sync does the work.
-		e.log.InfoContext(context.WithoutCancel(ctx), "calsync: sync interrupted", "calendar", cal.ID, "provider", cal.Provider, "err", ctx.Err())
+	if interrupted(ctx) {
+		// Cut short by Run's shutdown (or the caller's cancellation), not
+		// a failure: the next sync does the work.
+		e.log.InfoContext(context.WithoutCancel(ctx), "calsync: sync interrupted", "calendar", cal.ID, "provider", cal.Provider, "err", err)
 		return
 	}
 	if errors.Is(err, ErrReauthRequired) && !e.reauthRequired(ctx, cal, err) {
@@ -382,4 +382,12 @@ func (e *Engine) fail(ctx context.Context, cal Calendar, err error) {
 	if e.cfg.OnError != nil {
 		e.cfg.OnError(ctx, cal, err)
 	}
+}
+
+// interrupted reports whether ctx was cancelled: Run's shutdown (its
+// context, or the drain deadline) or a caller that gave up. Work cut short
+// that way is not a failure. A deadline that passed is one (a host's own
+// timeout on a slow provider) and is reported.
+func interrupted(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
 }

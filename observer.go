@@ -412,7 +412,7 @@ func (o *observer) duplicate(ctx context.Context, n Notification) {
 // notificationDone: n was processed at now; ran is false when its sync
 // was folded into one under way.
 func (o *observer) notificationDone(ctx context.Context, n Notification, ran bool, err error, now time.Time) {
-	if err != nil && ctx.Err() != nil {
+	if err != nil && interrupted(ctx) {
 		// Cut short by Run's shutdown (or the caller's context): not a
 		// failure, and its latency says nothing of the pipeline's.
 		o.processed.Add(context.WithoutCancel(ctx), 1, attrs("provider", n.Provider), attrs("outcome", outcomeInterrupted))

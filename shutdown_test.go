@@ -137,3 +137,45 @@ func TestShutdownCutsAtDrainDeadline(t *testing.T) {
 		t.Errorf("health after the cut = %+v, %v; want the interrupted sync's error", h, ok)
 	}
 }
+
+// A caller's deadline that passes is a failure (a provider too slow for
+// the host's own timeout), reported as one, unlike a cancellation.
+func TestDeadlineIsReportedCancellationIsNot(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		ctx      func() (context.Context, context.CancelFunc)
+		reported bool
+	}{
+		// The fetch blocks until the context ends: its deadline passes, or
+		// the cancel the test makes once the fetch has started.
+		{"deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 10*time.Millisecond)
+		}, true},
+		{"cancel", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := &blockingFetch{fakeProvider: newFakeProvider(10), entered: make(chan struct{}), release: make(chan struct{})}
+			var reported []error
+			e, err := calsync.NewEngine(calsync.Config{Store: memory.New(), Providers: []calsync.Provider{p},
+				OnError: func(_ context.Context, _ calsync.Calendar, err error) { reported = append(reported, err) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			connectFake(t, e)
+			p.mu.Lock()
+			p.armed = true
+			p.mu.Unlock()
+			ctx, cancel := c.ctx()
+			defer cancel()
+			if !c.reported {
+				go func() { <-p.entered; cancel() }()
+			}
+			if err := e.Process(ctx, calsync.Notification{Kind: calsync.Changed, Provider: "fake", CalendarID: fakeCal.ID, MessageID: "m"}); err == nil {
+				t.Fatal("Process succeeded on a done context")
+			}
+			if got := len(reported) == 1; got != c.reported {
+				t.Errorf("OnError calls %d, want reported %v", len(reported), c.reported)
+			}
+		})
+	}
+}
