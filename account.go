@@ -347,7 +347,9 @@ func (e *Engine) ListCalendars(ctx context.Context, providerName, accountID stri
 	if err := e.accountParkedErr(ctx, accountID); err != nil {
 		return nil, fmt.Errorf("calsync: ListCalendars %s: %w", accountID, err)
 	}
-	cals, err := lister.ListCalendars(ctx, accountID)
+	callCtx, end := e.startCall(ctx, opListCalendars, providerName, attrAccount.String(accountID))
+	cals, err := lister.ListCalendars(callCtx, accountID)
+	end(err)
 	if err != nil {
 		if errors.Is(err, ErrReauthRequired) {
 			e.reauthRequired(ctx, Calendar{Provider: providerName, AccountID: accountID}, err)

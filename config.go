@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults for Config fields left zero.
@@ -50,6 +52,9 @@ const (
 	// DefaultFeedPollInterval is how often Run's feed consumer looks for
 	// changes other instances committed.
 	DefaultFeedPollInterval = time.Second
+	// DefaultDrainTimeout is how long Run lets the syncs under way finish
+	// after its context ends.
+	DefaultDrainTimeout = 10 * time.Second
 )
 
 // Config configures an Engine. Store and Providers are required.
@@ -195,9 +200,25 @@ type Config struct {
 	// periodic job that runs once per cluster), at the intervals
 	// [Engine.SweepInterval] gives. Default: false (Run schedules them).
 	ManualSweeps bool
-	// MeterProvider receives the Engine's OpenTelemetry metrics. Default:
-	// none (no-op).
+	// MeterProvider receives the Engine's OpenTelemetry metrics (the
+	// README lists them). Default: the global one, otel.GetMeterProvider()
+	// as NewEngine finds it (a no-op until the host sets one with
+	// otel.SetMeterProvider; instruments made before that follow it once
+	// set).
 	MeterProvider metric.MeterProvider
+	// TracerProvider receives the Engine's spans: one per sync, per
+	// provider call the Engine makes and per Store.Apply (see trace.go).
+	// Spans carry ids, never tokens. Default: the global one,
+	// otel.GetTracerProvider() as NewEngine finds it.
+	TracerProvider trace.TracerProvider
+	// DrainTimeout is how long Run, once its context ends, lets the
+	// notifications its workers are processing finish: they run on until
+	// done or until this much time has passed, and Run returns after
+	// them. One cut short at the deadline is neither reported to OnError
+	// nor recorded as a failed attempt (the provider's redelivery, the
+	// queue or the next catch-up brings it back). Default:
+	// DefaultDrainTimeout (10 s); negative: none (cut at once).
+	DrainTimeout time.Duration
 	// InstanceID identifies this Engine among the instances sharing the
 	// Store: it owns the leases the Engine takes (Stores that implement
 	// [Leases]). Two Engines must never share one. A stable id (a host
@@ -206,7 +227,9 @@ type Config struct {
 	// waiting for them to expire. Default: a random id, new for every
 	// NewEngine.
 	InstanceID string
-	// Logger receives structured logs (ids, never secrets). Default: none.
+	// Logger receives structured logs (ids, never secrets): failures at
+	// Error, recoveries and alerts at Warn. Default: slog.Default(), as
+	// NewEngine finds it; slog.New(slog.DiscardHandler) for none.
 	Logger *slog.Logger
 	// Now returns the current time. Default: time.Now. Tests set a fake clock.
 	Now func() time.Time
@@ -263,8 +286,17 @@ func (c Config) WithDefaults() Config {
 		c.FeedPollInterval = DefaultFeedPollInterval
 	}
 	c.Alerts = c.Alerts.withDefaults()
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+		c.Logger = slog.Default()
+	}
+	if c.MeterProvider == nil {
+		c.MeterProvider = otel.GetMeterProvider()
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = otel.GetTracerProvider()
 	}
 	if c.Now == nil {
 		c.Now = time.Now

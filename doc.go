@@ -69,4 +69,14 @@
 // change feed, and calendar discovery. A host with
 // its own scheduler sets Config.ManualSweeps and runs each with
 // [Engine.RunSweep].
+//
+// # Observability and shutdown
+//
+// By default an Engine logs to slog.Default(), and sends its metrics and
+// spans to the OpenTelemetry global MeterProvider and TracerProvider
+// (Config.Logger, Config.MeterProvider, Config.TracerProvider); the
+// README lists every metric. [Engine.ReadinessHandler] is a readiness
+// probe for the host's server. When Run's context ends, the syncs under
+// way finish (up to Config.DrainTimeout) before Run returns, and what the
+// shutdown cuts short is not reported as a failure.
 package calsync

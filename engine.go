@@ -186,8 +186,10 @@ func (e *Engine) connect(ctx context.Context, cal Calendar, req ConnectRequest) 
 	p, err := e.provider(was.Provider)
 	for i := range old {
 		if err == nil {
-			e.obs.providerCall(was.ID)
-			if serr := p.Stop(ctx, was, &old[i]); serr != nil && !errors.Is(serr, ErrNotFound) {
+			callCtx, end := e.startProviderCall(ctx, opStop, was)
+			serr := p.Stop(callCtx, was, &old[i])
+			end(serr)
+			if serr != nil && !errors.Is(serr, ErrNotFound) {
 				// The new subscription works; the old one expires on its own.
 				e.log.WarnContext(ctx, "calsync: cannot stop replaced subscription", "subscription", old[i].ID, "err", serr)
 			}
@@ -229,8 +231,10 @@ func (e *Engine) Disconnect(ctx context.Context, calendarID string) error {
 		return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, err)
 	}
 	for i := range subs {
-		e.obs.providerCall(cal.ID)
-		if err := p.Stop(ctx, cal, &subs[i]); err != nil && !errors.Is(err, ErrNotFound) {
+		callCtx, end := e.startProviderCall(ctx, opStop, cal)
+		err := p.Stop(callCtx, cal, &subs[i])
+		end(err)
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			if ctx.Err() != nil {
 				return fmt.Errorf("calsync: Disconnect %s: %w", calendarID, ctx.Err())
 			}
@@ -279,30 +283,56 @@ func (e *Engine) Enqueue(ctx context.Context, n Notification) error {
 // dedup ledger and the change feed, and checks the alert thresholds. With
 // a Store that implements [ChangeFeed] and an OnChange, it also runs the
 // feed consumer that delivers to OnChange (see Config.OnChange), starting
-// with whatever an earlier process committed but did not deliver. It
-// returns ctx's error.
+// with whatever an earlier process committed but did not deliver.
+//
+// When ctx ends, the workers take no more notifications and Run waits for
+// those they are processing to finish, for up to Config.DrainTimeout
+// (they are cut at that deadline); the periodic sweeps stop at once. What
+// a shutdown cuts short is not a failure: it is not reported to OnError
+// nor recorded as an attempt. Run returns ctx's error once everything it
+// started has ended.
 //
 // When Config.Queue is a [QueueRunner], the queue runs the workers and the
-// sweeps instead (RunQueue), and Run returns its error if it fails.
+// sweeps instead (RunQueue, which drains as it documents), and Run
+// returns its error if it fails.
 func (e *Engine) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
+	if r, ok := e.cfg.Queue.(QueueRunner); ok {
+		return e.runQueue(ctx, r)
+	}
+	// The workers process on work, which outlives ctx: when ctx ends they
+	// take nothing more from the queue, and what they hold runs on until
+	// it is done or DrainTimeout has passed.
+	work, cut := context.WithCancel(context.WithoutCancel(ctx))
+	defer cut()
+	workersDone := make(chan struct{})
+	go func() {
+		select {
+		case <-workersDone:
+			return
+		case <-ctx.Done():
+		}
+		if e.cfg.DrainTimeout < 0 {
+			cut()
+			return
+		}
+		t := time.NewTimer(e.cfg.DrainTimeout)
+		defer t.Stop()
+		select {
+		case <-workersDone:
+		case <-t.C:
+			e.log.WarnContext(work, "calsync: shutdown: drain deadline passed, cutting the syncs under way", "drain_timeout", e.cfg.DrainTimeout)
+			cut()
+		}
+	}()
+	var workers, wg sync.WaitGroup
 	if d := e.delivery; d != nil {
 		// Before the workers: their commits wake the consumer from now on,
 		// and WaitIdle waits for it once they have handled anything.
 		d.start()
 		wg.Go(func() { d.run(ctx) })
 	}
-	if r, ok := e.cfg.Queue.(QueueRunner); ok {
-		// The queue works the notifications and runs the sweeps.
-		err := r.RunQueue(ctx, e)
-		wg.Wait()
-		if err != nil && ctx.Err() == nil {
-			return fmt.Errorf("calsync: run queue: %w", err)
-		}
-		return ctx.Err()
-	}
 	for range e.cfg.Workers {
-		wg.Go(func() {
+		workers.Go(func() {
 			var pause time.Duration // after consecutive Dequeue errors
 			for {
 				n, err := e.cfg.Queue.Dequeue(ctx)
@@ -324,11 +354,16 @@ func (e *Engine) Run(ctx context.Context) error {
 					continue
 				}
 				pause = 0
-				e.Process(ctx, n)
+				e.obs.dequeued()
+				e.Process(work, n)
 				e.obs.handled()
 			}
 		})
 	}
+	wg.Go(func() {
+		workers.Wait()
+		close(workersDone)
+	})
 	if !e.cfg.ManualSweeps {
 		wg.Go(func() { e.schedule(ctx) })
 	}
@@ -340,6 +375,12 @@ func (e *Engine) fail(ctx context.Context, cal Calendar, err error) {
 	if isParked(err) {
 		return // reported once, when it was parked
 	}
+	if interrupted(ctx) {
+		// Cut short by Run's shutdown (or the caller's cancellation), not
+		// a failure: the next sync does the work.
+		e.log.InfoContext(context.WithoutCancel(ctx), "calsync: sync interrupted", "calendar", cal.ID, "provider", cal.Provider, "err", err)
+		return
+	}
 	if errors.Is(err, ErrReauthRequired) && !e.reauthRequired(ctx, cal, err) {
 		return // the account was parked already: reported then
 	}
@@ -348,4 +389,28 @@ func (e *Engine) fail(ctx context.Context, cal Calendar, err error) {
 	if e.cfg.OnError != nil {
 		e.cfg.OnError(ctx, cal, err)
 	}
+}
+
+// interrupted reports whether ctx was cancelled: Run's shutdown (its
+// context, or the drain deadline) or a caller that gave up. Work cut short
+// that way is not a failure. A deadline that passed is one (a host's own
+// timeout on a slow provider) and is reported.
+func interrupted(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
+}
+
+// runQueue is Run with a QueueRunner: the queue works the notifications
+// and runs the sweeps; Run keeps the feed consumer.
+func (e *Engine) runQueue(ctx context.Context, r QueueRunner) error {
+	var wg sync.WaitGroup
+	if d := e.delivery; d != nil {
+		d.start()
+		wg.Go(func() { d.run(ctx) })
+	}
+	err := r.RunQueue(ctx, e)
+	wg.Wait()
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("calsync: run queue: %w", err)
+	}
+	return ctx.Err()
 }

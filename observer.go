@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/calsync/calsync/internal/alert"
 )
@@ -24,6 +26,24 @@ const (
 	outcomeFailed    = "failed"
 	outcomeDuplicate = "duplicate"
 	outcomeCoalesced = "coalesced"
+	// outcomeInterrupted: Run's shutdown cut the processing short (see
+	// Config.DrainTimeout); not a failure.
+	outcomeInterrupted = "interrupted"
+)
+
+// Bucket boundaries, in seconds, of the duration histograms: the SDK's
+// defaults (0, 5, 10, 25, … 10000) would put nearly every latency in the
+// first bucket.
+var (
+	// callBuckets: one provider call or one Store.Apply, a millisecond to
+	// half a minute (a slow page of a big calendar).
+	callBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+	// syncBuckets: one sync, a few milliseconds (an incremental sync with
+	// nothing new) to ten minutes (the full sync of a big calendar).
+	syncBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+	// latencyBuckets: a notification's arrival to the end of its
+	// processing, debounce (DefaultDebounce) and queueing included.
+	latencyBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
 )
 
 // alertCheckEvery is the shortest interval between two alert checks.
@@ -48,6 +68,20 @@ type observer struct {
 	syncDuration metric.Float64Histogram
 	deadLetters  metric.Int64Counter
 	alertsRaised metric.Int64Counter
+	callDuration metric.Float64Histogram
+	applyDur     metric.Float64Histogram
+
+	tracer trace.Tracer
+
+	// started is when the observer was made (Unix ns of now()); the queue
+	// counts below feed the readiness check (readiness.go).
+	started int64
+	queue   struct {
+		// inflight counts notifications Run's workers have dequeued and
+		// not yet handled; lastMove is when a worker last dequeued or
+		// finished one (Unix ns of now()).
+		inflight, lastMove atomic.Int64
+	}
 
 	monitor *alert.Monitor
 	// lastAlertCheck is when checkAlerts last ran (Unix ns of now()).
@@ -82,7 +116,12 @@ type observer struct {
 // defaults applied). expiring lists the subscriptions expiring before a
 // time, for the expiry gauge.
 func newObserver(cfg Config, expiring func(context.Context, time.Time) ([]Subscription, error)) (*observer, error) {
-	o := &observer{now: cfg.Now, log: cfg.Logger, alerts: cfg.Alerts, health: make(map[string]*Health)}
+	o := &observer{now: cfg.Now, log: cfg.Logger, alerts: cfg.Alerts, health: make(map[string]*Health), started: cfg.Now().UnixNano()}
+	tp := cfg.TracerProvider
+	if tp == nil {
+		tp = tracenoop.NewTracerProvider()
+	}
+	o.tracer = tp.Tracer(TracerName)
 	o.monitor = alert.New(alert.Config{
 		Window: cfg.Alerts.Window, FailureRate: cfg.Alerts.FailureRate, MinSamples: cfg.Alerts.MinSamples,
 		P95: cfg.Alerts.LatencyP95, DeadLetters: 1, VolumeDrop: cfg.Alerts.VolumeDrop,
@@ -92,15 +131,23 @@ func newObserver(cfg Config, expiring func(context.Context, time.Time) ([]Subscr
 		mp = noop.NewMeterProvider()
 	}
 	m := mp.Meter(MeterName)
-	var errs [8]error
+	var errs [10]error
 	o.received, errs[0] = m.Int64Counter("calsync.notifications.received", metric.WithUnit("{notification}"),
 		metric.WithDescription("Notifications accepted by a webhook handler and queued."))
 	o.processed, errs[1] = m.Int64Counter("calsync.notifications.processed", metric.WithUnit("{notification}"),
 		metric.WithDescription("Notifications processed, by outcome (ok, failed, duplicate, coalesced)."))
 	o.latency, errs[2] = m.Float64Histogram("calsync.notification.latency", metric.WithUnit("s"),
-		metric.WithDescription("Time from a notification's arrival to the end of its processing."))
+		metric.WithDescription("Time from a notification's arrival to the end of its processing."),
+		metric.WithExplicitBucketBoundaries(latencyBuckets...))
 	o.syncDuration, errs[3] = m.Float64Histogram("calsync.sync.duration", metric.WithUnit("s"),
-		metric.WithDescription("Duration of one sync of one calendar, by provider and kind (full or incremental)."))
+		metric.WithDescription("Duration of one sync of one calendar, by provider and kind (full or incremental)."),
+		metric.WithExplicitBucketBoundaries(syncBuckets...))
+	o.callDuration, errs[8] = m.Float64Histogram("calsync.provider.call.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of one provider call the Engine made, by provider, operation and outcome (ok or error)."),
+		metric.WithExplicitBucketBoundaries(callBuckets...))
+	o.applyDur, errs[9] = m.Float64Histogram("calsync.store.apply.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of one Store.Apply (one page of a sync committed), by outcome (ok or error)."),
+		metric.WithExplicitBucketBoundaries(callBuckets...))
 	o.deadLetters, errs[4] = m.Int64Counter("calsync.dead_letters", metric.WithUnit("{notification}"),
 		metric.WithDescription("Notifications moved to the dead-letter store."))
 	o.alertsRaised, errs[5] = m.Int64Counter("calsync.alerts", metric.WithUnit("{alert}"),
@@ -122,6 +169,23 @@ func newObserver(cfg Config, expiring func(context.Context, time.Time) ([]Subscr
 		return o.observeGauges(ctx, ob, expiry, lag, expiring)
 	}, expiry, lag); err != nil {
 		return nil, fmt.Errorf("calsync: metrics: %w", err)
+	}
+	if ql, ok := cfg.Queue.(QueueDepth); ok {
+		depth, err := m.Int64ObservableGauge("calsync.queue.depth", metric.WithUnit("{notification}"),
+			metric.WithDescription("Notifications waiting in the Queue (Queues that implement QueueDepth)."))
+		if err != nil {
+			return nil, fmt.Errorf("calsync: metrics: %w", err)
+		}
+		if _, err := m.RegisterCallback(func(ctx context.Context, ob metric.Observer) error {
+			n, err := ql.Depth(ctx)
+			if err != nil {
+				return err
+			}
+			ob.ObserveInt64(depth, int64(n))
+			return nil
+		}, depth); err != nil {
+			return nil, fmt.Errorf("calsync: metrics: %w", err)
+		}
 	}
 	if as, ok := cfg.Store.(AccountStore); ok {
 		reauth, err := m.Int64ObservableGauge("calsync.accounts.needs_reauth", metric.WithUnit("{account}"),
@@ -210,9 +274,17 @@ func (o *observer) alreadyQueued(ctx context.Context, n Notification) {
 	o.monitor.Received(n.Received)
 }
 
+// dequeued: a worker of Run took a notification from the Queue.
+func (o *observer) dequeued() {
+	o.queue.inflight.Add(1)
+	o.queue.lastMove.Store(o.now().UnixNano())
+}
+
 // handled: a worker finished with a queued notification, whatever the
 // outcome.
 func (o *observer) handled() {
+	o.queue.inflight.Add(-1)
+	o.queue.lastMove.Store(o.now().UnixNano())
 	o.counts.handled.Add(1)
 	o.signal()
 }
@@ -340,6 +412,12 @@ func (o *observer) duplicate(ctx context.Context, n Notification) {
 // notificationDone: n was processed at now; ran is false when its sync
 // was folded into one under way.
 func (o *observer) notificationDone(ctx context.Context, n Notification, ran bool, err error, now time.Time) {
+	if err != nil && interrupted(ctx) {
+		// Cut short by Run's shutdown (or the caller's context): not a
+		// failure, and its latency says nothing of the pipeline's.
+		o.processed.Add(context.WithoutCancel(ctx), 1, attrs("provider", n.Provider), attrs("outcome", outcomeInterrupted))
+		return
+	}
 	o.counts.processed.Add(1)
 	outcome := outcomeOK
 	switch {

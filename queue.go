@@ -23,6 +23,18 @@ type Queue interface {
 	Dequeue(ctx context.Context) (Notification, error)
 }
 
+// QueueDepth is implemented by a Queue that can tell how many
+// notifications wait in it (queued, not yet dequeued). An Engine whose
+// Queue implements it reports the number in the calsync.queue.depth gauge
+// and uses it in its readiness check ([Engine.ReadinessHandler]); for
+// another Queue the readiness check counts what this Engine enqueued and
+// its workers have not taken. Depth should be cheap (a metrics scrape
+// calls it) and may be approximate; it returns an error when the queue
+// cannot be read.
+type QueueDepth interface {
+	Depth(ctx context.Context) (int, error)
+}
+
 // DefaultQueueCapacity is the capacity of the queue NewMemoryQueue makes when
 // given a capacity of zero or less.
 const DefaultQueueCapacity = 10000
@@ -228,6 +240,10 @@ func (q *MemoryQueue) Len() int {
 	defer q.mu.Unlock()
 	return q.length
 }
+
+// Depth returns the number of queued notifications; it implements
+// [QueueDepth] and never fails.
+func (q *MemoryQueue) Depth(context.Context) (int, error) { return q.Len(), nil }
 
 // readyHeap orders queued items by readiness, then arrival.
 type readyHeap []*queuedItem

@@ -20,6 +20,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"golang.org/x/oauth2"
 	calendar "google.golang.org/api/calendar/v3"
 	"google.golang.org/api/option"
@@ -202,6 +204,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer meters.Shutdown(context.Background())
+	spans := tracetest.NewSpanRecorder()
+	tracer := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	prov, err := google.New(google.Config{Endpoint: emu.Endpoint(), TokenSource: tokenSource})
 	if err != nil {
 		t.Fatal(err)
@@ -209,12 +213,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 	changes := make(chan calsync.Change, 100)
 	failures := make(chan error, 100)
 	engine, err := calsync.NewEngine(calsync.Config{
-		Store:         store,
-		Providers:     []calsync.Provider{prov},
-		Logger:        logger,
-		MeterProvider: meters,
-		ManualSweeps:  true,
-		RenewBefore:   48 * time.Hour, // longer than the channel lives: the renewal sweep replaces it
+		Store:          store,
+		Providers:      []calsync.Provider{prov},
+		Logger:         logger,
+		MeterProvider:  meters,
+		TracerProvider: tracer,
+		ManualSweeps:   true,
+		RenewBefore:    48 * time.Hour, // longer than the channel lives: the renewal sweep replaces it
 		OnChange: func(_ context.Context, _ calsync.Calendar, cs []calsync.Change) {
 			for _, c := range cs {
 				changes <- c
@@ -424,6 +429,30 @@ func TestSecretsNeverLeak(t *testing.T) {
 			t.Errorf("metric label holds a secret (%.12s…): %.300s", s, l)
 		}
 	}
+	spanText := spanLabels(spans.Ended())
+	if !strings.Contains(strings.Join(spanText, "\n"), "calsync.calendar.id="+calID) {
+		t.Fatalf("no span was recorded: %q", spanText)
+	}
+	for _, l := range spanText {
+		if s := secrets.find(l); s != "" {
+			t.Errorf("span holds a secret (%.12s…): %.300s", s, l)
+		}
+	}
+}
+
+// spanLabels returns every span's name, status and attributes (key=value),
+// and its events' names and attributes.
+func spanLabels(spans []sdktrace.ReadOnlySpan) []string {
+	var out []string
+	for _, sp := range spans {
+		out = append(out, sp.Name(), sp.Status().Description)
+		out = append(out, attrs(sp.Attributes())...)
+		for _, ev := range sp.Events() {
+			out = append(out, ev.Name)
+			out = append(out, attrs(ev.Attributes)...)
+		}
+	}
+	return out
 }
 
 // metricLabels returns every metric's name, description and unit, and

@@ -44,8 +44,9 @@ func (e *Engine) subscribe(ctx context.Context, cal Calendar, req provider.Watch
 	if err := e.cfg.Store.PutSubscription(ctx, pending); err != nil {
 		return Subscription{}, fmt.Errorf("store subscription: %w", err)
 	}
-	e.obs.providerCall(cal.ID)
-	sub, err := p.Watch(ctx, cal, req)
+	callCtx, end := e.startProviderCall(ctx, opWatch, cal)
+	sub, err := p.Watch(callCtx, cal, req)
+	end(err)
 	if err != nil {
 		if derr := e.cfg.Store.DeleteSubscription(context.WithoutCancel(ctx), pending.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
 			e.log.WarnContext(ctx, "calsync: cannot remove pending subscription", "subscription", pending.ID, "err", derr)
@@ -61,8 +62,10 @@ func (e *Engine) subscribe(ctx context.Context, cal Calendar, req provider.Watch
 	if err := e.cfg.Store.PutSubscription(ctx, s); err != nil {
 		// The provider now delivers to a subscription we could not record:
 		// stop it rather than leave it orphaned.
-		e.obs.providerCall(cal.ID)
-		if serr := p.Stop(context.WithoutCancel(ctx), cal, &s); serr != nil {
+		callCtx, end := e.startProviderCall(context.WithoutCancel(ctx), opStop, cal)
+		serr := p.Stop(callCtx, cal, &s)
+		end(serr)
+		if serr != nil {
 			e.log.WarnContext(ctx, "calsync: cannot stop unrecorded subscription", "subscription", s.ID, "err", serr)
 		}
 		return Subscription{}, fmt.Errorf("store subscription: %w", err)
@@ -117,8 +120,10 @@ func (e *Engine) resubscribe(ctx context.Context, cal Calendar, old Subscription
 	if err != nil {
 		return true, fmt.Errorf("calsync: renew %s: %w", old.ID, err)
 	}
-	e.obs.providerCall(cal.ID)
-	if err := p.Stop(ctx, cal, &old); err != nil && !errors.Is(err, ErrNotFound) {
+	callCtx, end := e.startProviderCall(ctx, opStop, cal)
+	err = p.Stop(callCtx, cal, &old)
+	end(err)
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		// The new subscription works; the old one expires on its own.
 		e.log.WarnContext(ctx, "calsync: cannot stop replaced subscription", "subscription", old.ID, "err", err)
 	}
@@ -133,13 +138,16 @@ func (e *Engine) resubscribe(ctx context.Context, cal Calendar, old Subscription
 // first for ReauthorizationRequired) and stores the new expiration.
 func (e *Engine) renewInPlace(ctx context.Context, cal Calendar, p Provider, r provider.Renewer, old Subscription, ttl time.Duration, kind NotificationKind) error {
 	if ra, ok := p.(provider.Reauthorizer); ok && kind == ReauthorizationRequired {
-		e.obs.providerCall(cal.ID)
-		if err := ra.Reauthorize(ctx, cal, &old); err != nil {
+		callCtx, end := e.startProviderCall(ctx, opReauthorize, cal)
+		err := ra.Reauthorize(callCtx, cal, &old)
+		end(err)
+		if err != nil {
 			return err
 		}
 	}
-	e.obs.providerCall(cal.ID)
-	renewed, err := r.Renew(ctx, cal, &old, ttl)
+	callCtx, end := e.startProviderCall(ctx, opRenew, cal)
+	renewed, err := r.Renew(callCtx, cal, &old, ttl)
+	end(err)
 	if err != nil {
 		return err
 	}

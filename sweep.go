@@ -242,8 +242,9 @@ func (e *Engine) checkSubscriptions(ctx context.Context, cal Calendar) error {
 	}
 	var errs []error
 	for i := range subs {
-		e.obs.providerCall(cal.ID)
-		err := checker.CheckSubscription(ctx, cal, &subs[i])
+		callCtx, end := e.startProviderCall(ctx, opCheckSubscription, cal)
+		err := checker.CheckSubscription(callCtx, cal, &subs[i])
+		end(err)
 		if !errors.Is(err, ErrSubscriptionGone) {
 			if err != nil {
 				e.log.WarnContext(ctx, "calsync: cannot check subscription", "calendar", cal.ID, "subscription", subs[i].ID, "err", err)

@@ -121,6 +121,8 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 	start := e.cfg.Now()
 	e.obs.syncBegins()
 	defer func() { e.obs.syncDone(ctx, cal, start, res, err) }()
+	ctx, span := e.startSync(ctx, cal)
+	defer func() { endSync(span, res, err) }()
 	p, err := e.provider(cal.Provider)
 	if err != nil {
 		return res, err
@@ -140,8 +142,9 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 	e.obs.syncStarted(cal)
 	conflicts := 0
 	for {
-		e.obs.providerCall(cal.ID)
-		page, err := p.Fetch(ctx, cal, provider.Position{Cursor: st.Cursor, PageToken: st.PageToken})
+		callCtx, end := e.startProviderCall(ctx, opFetch, cal)
+		page, err := p.Fetch(callCtx, cal, provider.Position{Cursor: st.Cursor, PageToken: st.PageToken})
+		end(err)
 		if errors.Is(err, ErrFullSyncRequired) && res.Resyncs < e.cfg.MaxResyncs {
 			e.log.InfoContext(ctx, "calsync: cursor expired, full resync", "calendar", cal.ID, "err", err)
 			res.Resyncs++
@@ -168,7 +171,7 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 		} else {
 			b.State.PageToken = page.NextPageToken
 		}
-		ar, err := e.cfg.Store.Apply(ctx, cal.ID, &b)
+		ar, err := e.apply(ctx, cal, &b)
 		if errors.Is(err, ErrConflict) && conflicts < maxConflicts {
 			// Another instance moved the calendar on: continue from where
 			// it stands (resuming its full sync, generation and page
