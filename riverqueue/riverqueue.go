@@ -142,6 +142,7 @@ const commitSlots = 4
 var (
 	_ calsync.Queue       = (*Queue)(nil)
 	_ calsync.QueueRunner = (*Queue)(nil)
+	_ calsync.QueueDepth  = (*Queue)(nil)
 )
 
 // New returns a Queue on pool (the PostgreSQL the host's store/postgres
@@ -338,10 +339,11 @@ func (q *Queue) Dequeue(ctx context.Context) (calsync.Notification, error) {
 	return calsync.Notification{}, errors.New("riverqueue: Dequeue is not supported: River works the jobs itself (Engine.Run calls RunQueue)")
 }
 
-// Len returns how many jobs wait in the queue's River queues: available,
-// scheduled (a catch-up's spread syncs), retryable or pending. Running
-// jobs are not counted.
-func (q *Queue) Len(ctx context.Context) (int, error) {
+// Depth returns how many jobs wait in the queue's River queues, in the
+// whole cluster: available, scheduled (a catch-up's spread syncs),
+// retryable or pending. Running jobs are not counted. The Engine reports
+// it as the calsync.queue.depth gauge, and its readiness check reads it.
+func (q *Queue) Depth(ctx context.Context) (int, error) {
 	var n int
 	err := q.pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{q.cfg.Schema, "river_job"}.Sanitize()+
 		` WHERE state IN ('available', 'scheduled', 'retryable', 'pending') AND queue = ANY($1)`,

@@ -253,7 +253,7 @@ func TestGoogleChangesThroughRiver(t *testing.T) {
 	}
 	r.settle(ctx)
 	r.assertEqual(ctx, ids)
-	if n, err := r.queue.Len(ctx); err != nil || n != 0 {
+	if n, err := r.queue.Depth(ctx); err != nil || n != 0 {
 		t.Errorf("queue length after settling = %d, %v; want 0", n, err)
 	}
 }
@@ -350,7 +350,7 @@ func TestBurstFoldsIntoOneWaitingJob(t *testing.T) {
 	if folded != 4 {
 		t.Errorf("%d of 5 notifications folded, want 4", folded)
 	}
-	if n, err := r.queue.Len(ctx); err != nil || n != 3 {
+	if n, err := r.queue.Depth(ctx); err != nil || n != 3 {
 		t.Errorf("queue length = %d, %v; want 3 (one sync, two lifecycle)", n, err)
 	}
 	// Another calendar is not folded into c1's job.
@@ -542,7 +542,7 @@ func TestConcurrentEnqueuesQueueOneJobPerCalendar(t *testing.T) {
 	if queued.Load() != calendars || folded.Load() != calendars*(per-1) {
 		t.Errorf("queued %d, folded %d; want %d and %d", queued.Load(), folded.Load(), calendars, calendars*(per-1))
 	}
-	if n, err := r.queue.Len(ctx); err != nil || n != calendars {
+	if n, err := r.queue.Depth(ctx); err != nil || n != calendars {
 		t.Errorf("jobs = %d, %v; want %d", n, err, calendars)
 	}
 }

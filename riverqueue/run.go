@@ -48,9 +48,9 @@ func (q *Queue) RunQueue(ctx context.Context, e *calsync.Engine) error {
 }
 
 // drainTimeout is how long RunQueue lets jobs finish after its context
-// ends.
+// ends: calsync's Config.DrainTimeout; negative means none.
 func drainTimeout(e *calsync.Engine) time.Duration {
-	return 10 * time.Second
+	return max(e.Config().DrainTimeout, 0)
 }
 
 // client makes the River client that works the jobs with e.
@@ -107,7 +107,8 @@ func (q *Queue) client(e *calsync.Engine) (*river.Client[pgx.Tx], error) {
 		RescueStuckJobsAfter: q.cfg.RescueAfter,
 		JobTimeout:           -1,
 		Middleware: []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
-			MeterProvider: ec.MeterProvider,
+			MeterProvider:  ec.MeterProvider,
+			TracerProvider: ec.TracerProvider,
 		})},
 	}
 	if q.cfg.River != nil {
