@@ -201,9 +201,8 @@ var migrationFS embed.FS
 //     schema_migrations, then lands there too), or the CLI on a copy of
 //     the files (os.CopyFS).
 //   - goose: goose.NewProvider(goose.DialectPostgres, db,
-//     postgres.Migrations()) with db's search_path set to calsync, and
-//     goose.WithTableName("calsync.goose_db_version") or the default table
-//     in calsync through the search_path.
+//     postgres.Migrations()), db's search_path set to the schema (goose's
+//     own table, goose_db_version, then lands there too).
 //   - atlas: copy the files into a directory (os.CopyFS), run atlas
 //     migrate hash --dir "file://dir?format=golang-migrate" once, then
 //     atlas migrate apply with that --dir and a --url ending in
@@ -212,8 +211,9 @@ var migrationFS embed.FS
 // Then open the Store with Config{Schema: "calsync", SkipMigrations:
 // true}. A database that Migrate (or New) has already migrated is at the
 // version schema_version records: tell the tool so before its first run
-// (golang-migrate force N, goose or atlas baseline N) instead of letting it
-// start from version 1.
+// instead of letting it start from version 1 (golang-migrate: force N;
+// atlas: migrate apply --baseline N; goose: record versions 1 to N as
+// applied in goose_db_version).
 //
 // One step of Migrate is not in the files: after migration 9 it computes,
 // in Go, the time-index span of the events written before version 9. The
