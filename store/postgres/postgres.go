@@ -143,6 +143,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
+		if v == 0 {
+			if err := checkLegacy(ctx, pool, cfg, schema); err != nil {
+				return nil, err
+			}
+		}
 		if want := SchemaVersion(); v != want {
 			if v > want {
 				return nil, fmt.Errorf("%w: schema %q is at version %d, this calsync knows versions up to %d", ErrSchemaTooNew, schema, v, want)
@@ -182,7 +187,7 @@ func (s *Store) Close() {
 // Schema returns the schema that holds the Store's tables.
 func (s *Store) Schema() string { return s.schema }
 
-//go:embed migrations/*.up.sql
+//go:embed migrations/*.sql
 var migrationFS embed.FS
 
 // Migrations returns the migrations [Migrate] applies, for a migration
@@ -231,7 +236,16 @@ func Migrations() fs.FS {
 
 // migrations returns the embedded migrations in version order.
 func migrations() ([]mig.Migration, error) {
-	return mig.Load(migrationFS, "migrations", "postgres")
+	ms, err := mig.Load(migrationFS, "migrations", "postgres")
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if !strings.HasSuffix(m.Name, ".up.sql") || !strings.HasPrefix(m.SQL, "-- +goose Up\n") {
+			return nil, fmt.Errorf("postgres: migration %q: want a name NNNN_name.up.sql (golang-migrate) and a first line -- +goose Up (goose)", m.Name)
+		}
+	}
+	return ms, nil
 }
 
 // SchemaVersion is the schema version this package migrates databases to.
@@ -283,15 +297,33 @@ var legacyTables = []string{"schema_version", "notification_ledger", "account_to
 // legacySchema returns the first schema of the search_path if it is not
 // schema and holds the tables of a calsync from before Config.Schema, or
 // "".
-func legacySchema(ctx context.Context, tx pgx.Tx, schema string) (string, error) {
+func legacySchema(ctx context.Context, q querier, schema string) (string, error) {
 	var old string
-	err := tx.QueryRow(ctx, `SELECT current_schema() WHERE current_schema() <> $1
+	err := q.QueryRow(ctx, `SELECT current_schema() WHERE current_schema() <> $1
 		AND (SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = ANY($2)) = cardinality($2)`,
 		schema, legacyTables).Scan(&old)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
 	return old, err
+}
+
+// checkLegacy returns an [ErrLegacyLayout] error if cfg leaves the schema
+// to its default and the search_path's first schema holds the tables of
+// a calsync from before Config.Schema. It is called only while schema
+// holds no calsync tables.
+func checkLegacy(ctx context.Context, q querier, cfg *Config, schema string) error {
+	if cfg != nil && cfg.Schema != "" {
+		return nil
+	}
+	old, err := legacySchema(ctx, q, schema)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if old != "" {
+		return fmt.Errorf("%w: schema %q holds them, and Config.Schema is not set; set it to %q to keep using them there, or move them into %q", ErrLegacyLayout, old, old, schema)
+	}
+	return nil
 }
 
 // migrate migrates the tables in cfg's schema up to version upTo (all
@@ -329,13 +361,9 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, cfg *Config, upTo int) err
 		if err != nil {
 			return err
 		}
-		if cur == 0 && (cfg == nil || cfg.Schema == "") {
-			old, err := legacySchema(ctx, tx, schema)
-			if err != nil {
-				return fmt.Errorf("postgres: migrate: %w", err)
-			}
-			if old != "" {
-				return fmt.Errorf("%w: schema %q holds them, and Config.Schema is not set; set it to %q to keep using them there, or move them into %q", ErrLegacyLayout, old, old, schema)
+		if cur == 0 {
+			if err := checkLegacy(ctx, tx, cfg, schema); err != nil {
+				return err
 			}
 		}
 		if cur > len(ms) {
@@ -356,13 +384,12 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, cfg *Config, upTo int) err
 					return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
 				}
 			}
-		}
-		v, err := schemaVersion(ctx, tx, schema)
-		if err != nil {
-			return err
-		}
-		if v != upTo {
-			return fmt.Errorf("postgres: migrate: the migrations up to version %d recorded version %d in schema_version", upTo, v)
+			// The file records its version, for whichever tool runs it.
+			if v, err := schemaVersion(ctx, tx, schema); err != nil {
+				return err
+			} else if v != m.Version {
+				return fmt.Errorf("postgres: migration %s left version %d in schema_version; it must end with UPDATE schema_version SET version = %d;", m.Name, v, m.Version)
+			}
 		}
 		return nil
 	})

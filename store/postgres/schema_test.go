@@ -168,8 +168,10 @@ func TestLegacyLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := postgres.New(ctx, pool, nil); !errors.Is(err, postgres.ErrLegacyLayout) {
-		t.Fatalf("New with the default Config beside tables in public: err = %v, want ErrLegacyLayout", err)
+	for _, cfg := range []*postgres.Config{nil, {SkipMigrations: true}} {
+		if _, err := postgres.New(ctx, pool, cfg); !errors.Is(err, postgres.ErrLegacyLayout) {
+			t.Fatalf("New(%+v) beside tables in public: err = %v, want ErrLegacyLayout", cfg, err)
+		}
 	}
 	var created bool
 	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, postgres.DefaultSchema).Scan(&created); err != nil || created {
