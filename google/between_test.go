@@ -181,30 +181,18 @@ func rangeStores(tb testing.TB) map[string]calsync.Store {
 		tb.Log("PostgreSQL not checked: set CALSYNC_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
 		return out
 	}
+	// A schema of its own, which the Store creates, dropped at the end.
 	ctx := context.Background()
-	admin, err := pgxpool.New(ctx, url)
+	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	schema := fmt.Sprintf("range_%d", time.Now().UnixNano())
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatal(err)
-	}
 	tb.Cleanup(func() {
-		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close()
+		pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+		pool.Close()
 	})
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(pool.Close)
-	pg, err := postgres.New(ctx, pool, nil)
+	pg, err := postgres.New(ctx, pool, &postgres.Config{Schema: schema})
 	if err != nil {
 		tb.Fatal(err)
 	}

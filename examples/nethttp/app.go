@@ -34,6 +34,9 @@ type appConfig struct {
 	DB string
 	// Postgres is a PostgreSQL URL; it wins over DB.
 	Postgres string
+	// PostgresSchema is the PostgreSQL schema of calsync's tables (empty:
+	// postgres.DefaultSchema).
+	PostgresSchema string
 	// Emulate runs the Google and Microsoft Graph emulators in process and
 	// connects to them instead of the real providers.
 	Emulate bool
@@ -209,7 +212,7 @@ func newApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 // openStore opens the PostgreSQL store if configured, else the SQLite one.
 func (a *app) openStore(ctx context.Context) error {
 	if a.cfg.Postgres != "" {
-		st, err := postgres.Open(ctx, a.cfg.Postgres, nil)
+		st, err := postgres.Open(ctx, a.cfg.Postgres, &postgres.Config{Schema: a.cfg.PostgresSchema})
 		if err != nil {
 			return fmt.Errorf("open postgres: %w", err)
 		}

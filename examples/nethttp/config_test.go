@@ -39,11 +39,11 @@ func TestConfigure(t *testing.T) {
 		{name: "bad vault key", env: env("PUBLIC_URL", "https://sync.example.com", "CALSYNC_VAULT_KEY", "c2hvcnQ="), wantErr: "CALSYNC_VAULT_KEY"},
 		{
 			name: "real mode",
-			args: []string{"-addr", ":9000", "-postgres", "postgres://db/calsync"},
+			args: []string{"-addr", ":9000", "-postgres", "postgres://db/calsync", "-postgres-schema", "sync"},
 			env: env("PUBLIC_URL", "https://sync.example.com", "CALSYNC_VAULT_KEY", key, "GOOGLE_CLIENT_ID", "g", "GOOGLE_CLIENT_SECRET", "gs",
 				"MICROSOFT_CLIENT_ID", "m", "MICROSOFT_CLIENT_SECRET", "ms", "MICROSOFT_TENANT", "contoso.example"),
 			check: func(t *testing.T, cfg appConfig, addr string) {
-				if addr != ":9000" || cfg.Postgres != "postgres://db/calsync" || cfg.Emulate || cfg.Google != (oauthClient{"g", "gs"}) ||
+				if addr != ":9000" || cfg.Postgres != "postgres://db/calsync" || cfg.PostgresSchema != "sync" || cfg.Emulate || cfg.Google != (oauthClient{"g", "gs"}) ||
 					cfg.Microsoft != (oauthClient{"m", "ms"}) || cfg.MicrosoftTenant != "contoso.example" || len(cfg.VaultKey) != 32 {
 					t.Errorf("cfg = %+v, addr %q", cfg, addr)
 				}
@@ -97,7 +97,8 @@ func TestNewAppRefusesPlainHTTPInRealMode(t *testing.T) {
 	}
 }
 
-// The app on PostgreSQL (-postgres), in a schema of its own. Needs
+// The app on PostgreSQL (-postgres), in a schema of its own
+// (-postgres-schema). Needs
 // CALSYNC_TEST_POSTGRES_URL.
 func TestPostgres(t *testing.T) {
 	dsn := os.Getenv("CALSYNC_TEST_POSTGRES_URL")
@@ -111,19 +112,9 @@ func TestPostgres(t *testing.T) {
 	}
 	defer pool.Close()
 	schema := fmt.Sprintf("nethttp_%d", time.Now().UnixNano())
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE") })
 
-	a, err := newApp(ctx, appConfig{PublicURL: "http://127.0.0.1", Postgres: u.String(), Emulate: true, VaultKey: vault.NewKey()})
+	a, err := newApp(ctx, appConfig{PublicURL: "http://127.0.0.1", Postgres: dsn, PostgresSchema: schema, Emulate: true, VaultKey: vault.NewKey()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,8 @@
 //	go run ./examples/nethttp -addr :8080 -db calsync.db
 //
 // A provider whose client id is unset is left out. -postgres URL keeps
-// everything in PostgreSQL instead of SQLite. Keep CALSYNC_VAULT_KEY
+// everything in PostgreSQL instead of SQLite, in the schema
+// -postgres-schema (default calsync). Keep CALSYNC_VAULT_KEY
 // secret and stable: it seals the users' OAuth tokens in the database.
 //
 // # What a real app changes
@@ -81,6 +82,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/calsync/calsync/store/postgres"
 	"github.com/calsync/calsync/vault"
 )
 
@@ -104,6 +106,7 @@ func configure(args []string, getenv func(string) string) (cfg appConfig, addr s
 	fs.StringVar(&addr, "addr", ":8080", "address to listen on")
 	fs.StringVar(&cfg.DB, "db", "calsync.db", "SQLite database file (with -emulate: a new temporary one unless given)")
 	fs.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL URL (instead of -db)")
+	fs.StringVar(&cfg.PostgresSchema, "postgres-schema", postgres.DefaultSchema, "PostgreSQL schema of calsync's tables, beside the app's own (created if missing)")
 	fs.BoolVar(&cfg.Emulate, "emulate", false, "run against in-process emulators of Google and Microsoft Graph")
 	if err := fs.Parse(args); err != nil {
 		return cfg, "", err

@@ -75,29 +75,18 @@ func TestSoakPostgres(t *testing.T) {
 		t.Skip("CALSYNC_TEST_POSTGRES_URL is not set")
 	}
 	run(t, func(t *testing.T) calsync.Store {
-		// A schema of its own, dropped at the end.
+		// A schema of its own, which the Store creates, dropped at the end.
 		ctx := context.Background()
 		schema := "calsync_soak_" + strconv.FormatUint(rand.Uint64()>>20, 36)
-		admin, err := pgxpool.New(ctx, url)
+		pool, err := pgxpool.New(ctx, url)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(admin.Close)
-		if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE") })
-		cfg, err := pgxpool.ParseConfig(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.ConnConfig.RuntimeParams["search_path"] = schema
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		st, err := postgres.New(ctx, pool, nil)
+		t.Cleanup(func() {
+			pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+			pool.Close()
+		})
+		st, err := postgres.New(ctx, pool, &postgres.Config{Schema: schema})
 		if err != nil {
 			t.Fatal(err)
 		}

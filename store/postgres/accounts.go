@@ -31,7 +31,7 @@ func scanAccount(row pgx.Row) (calsync.Account, error) {
 
 // Account implements [calsync.AccountStore].
 func (s *Store) Account(ctx context.Context, id string) (calsync.Account, error) {
-	a, err := scanAccount(s.pool.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1`, id))
+	a, err := scanAccount(s.pool.QueryRow(ctx, s.sql(`SELECT `+accountCols+` FROM {schema}.accounts WHERE id = $1`), id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return calsync.Account{}, notFound("account", id)
 	}
@@ -40,7 +40,7 @@ func (s *Store) Account(ctx context.Context, id string) (calsync.Account, error)
 
 // ListAccounts implements [calsync.AccountStore].
 func (s *Store) ListAccounts(ctx context.Context) ([]calsync.Account, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY id`)
+	rows, err := s.pool.Query(ctx, s.sql(`SELECT `+accountCols+` FROM {schema}.accounts ORDER BY id`))
 	if err != nil {
 		return nil, wrap("ListAccounts", err)
 	}
@@ -71,10 +71,10 @@ func (s *Store) SwapAccount(ctx context.Context, a calsync.Account, expect calsy
 	}
 	var tag pgconn.CommandTag
 	if expect == "" {
-		tag, err = s.pool.Exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (id) DO NOTHING`,
+		tag, err = s.pool.Exec(ctx, s.sql(`INSERT INTO {schema}.accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (id) DO NOTHING`),
 			a.ID, a.Provider, string(a.Status), a.Reason, a.Changed, calsArg)
 	} else {
-		tag, err = s.pool.Exec(ctx, `UPDATE accounts SET provider = $2, status = $3, reason = $4, changed = $5, calendars = $6::jsonb WHERE id = $1 AND status = $7`,
+		tag, err = s.pool.Exec(ctx, s.sql(`UPDATE {schema}.accounts SET provider = $2, status = $3, reason = $4, changed = $5, calendars = $6::jsonb WHERE id = $1 AND status = $7`),
 			a.ID, a.Provider, string(a.Status), a.Reason, a.Changed, calsArg, string(expect))
 	}
 	if err != nil {
@@ -85,7 +85,7 @@ func (s *Store) SwapAccount(ctx context.Context, a calsync.Account, expect calsy
 
 // DeleteAccount implements [calsync.AccountStore].
 func (s *Store) DeleteAccount(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM accounts WHERE id = $1`, id)
+	tag, err := s.pool.Exec(ctx, s.sql(`DELETE FROM {schema}.accounts WHERE id = $1`), id)
 	if err != nil {
 		return wrap("DeleteAccount", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/calsync/calsync/store/postgres"
 	"github.com/calsync/calsync/store/storetest"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // BenchmarkStore applies storetest's 10k-change syncs to a Store.
@@ -21,7 +20,7 @@ func BenchmarkStore(b *testing.B) {
 // rawUpsert is the baseline: a plain upsert of every column, with none of
 // the Store's work (no last-write-wins check, no version or generation
 // logic, no pre-read, no cursor).
-const rawUpsert = `INSERT INTO events (calendar_id, id, status, summary,
+const rawUpsert = `INSERT INTO {schema}.events (calendar_id, id, status, summary,
 	start_date, start_time, start_tz, end_date, end_time, end_tz,
 	recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence,
 	ical_uid, etag, updated, version, generation, raw)
@@ -37,14 +36,14 @@ ON CONFLICT (calendar_id, id) DO UPDATE SET
 
 // rawApply writes the pages' rows the way a hand-written importer would:
 // one transaction and one pgx.Batch of upserts per page.
-func rawApply(b *testing.B, pool *pgxpool.Pool, cal string, pages []*calsync.Batch, version int64) {
+func rawApply(b *testing.B, db testDB, cal string, pages []*calsync.Batch, version int64) {
 	ctx := context.Background()
 	for _, p := range pages {
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 			var batch pgx.Batch
 			for _, ch := range p.Changes {
 				e := ch.Event
-				batch.Queue(rawUpsert, cal, e.ID, e.Status, e.Summary,
+				batch.Queue(db.sql(rawUpsert), cal, e.ID, e.Status, e.Summary,
 					e.Start.Date, e.Start.DateTime, e.Start.TimeZone, e.End.Date, e.End.DateTime, e.End.TimeZone,
 					e.RecurringEventID, nil, nil, nil, e.Recurrence,
 					e.ICalUID, e.ETag, e.Updated, version, int64(0), []byte(e.Raw))
@@ -64,28 +63,31 @@ func BenchmarkRawUpsert(b *testing.B) {
 	report := func(b *testing.B) {
 		b.ReportMetric(float64(fixture.SyncEvents)*float64(b.N)/b.Elapsed().Seconds(), "changes/s")
 	}
-	setup := func(b *testing.B, cal string) *pgxpool.Pool {
-		pool := newStorePool(b)
-		if _, err := pool.Exec(b.Context(), `INSERT INTO calendars (id, provider, account_id, remote_id) VALUES ($1, 'google', '', '')`, cal); err != nil {
+	setup := func(b *testing.B, cal string) testDB {
+		db := newTestDB(b)
+		if err := postgres.Migrate(b.Context(), db.pool, db.cfg()); err != nil {
 			b.Fatal(err)
 		}
-		return pool
+		if _, err := db.pool.Exec(b.Context(), db.sql(`INSERT INTO {schema}.calendars (id, provider, account_id, remote_id) VALUES ($1, 'google', '', '')`), cal); err != nil {
+			b.Fatal(err)
+		}
+		return db
 	}
 	b.Run("Insert", func(b *testing.B) {
-		pool := setup(b, "raw")
+		db := setup(b, "raw")
 		n := 0
 		for b.Loop() {
 			b.StopTimer()
 			n++
 			cal := fmt.Sprintf("raw-insert-%d", n)
-			if _, err := pool.Exec(b.Context(), `INSERT INTO calendars (id, provider, account_id, remote_id) VALUES ($1, 'google', '', '')`, cal); err != nil {
+			if _, err := db.pool.Exec(b.Context(), db.sql(`INSERT INTO {schema}.calendars (id, provider, account_id, remote_id) VALUES ($1, 'google', '', '')`), cal); err != nil {
 				b.Fatal(err)
 			}
 			pages := fixture.Sync(cal, 1, 0)
 			b.StartTimer()
-			rawApply(b, pool, cal, pages, 1)
+			rawApply(b, db, cal, pages, 1)
 			b.StopTimer()
-			if _, err := pool.Exec(b.Context(), `DELETE FROM calendars WHERE id = $1`, cal); err != nil {
+			if _, err := db.pool.Exec(b.Context(), db.sql(`DELETE FROM {schema}.calendars WHERE id = $1`), cal); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()
@@ -93,25 +95,16 @@ func BenchmarkRawUpsert(b *testing.B) {
 		report(b)
 	})
 	b.Run("Update", func(b *testing.B) {
-		pool := setup(b, "raw-update")
-		rawApply(b, pool, "raw-update", fixture.Sync("raw-update", 1, 0), 1)
+		db := setup(b, "raw-update")
+		rawApply(b, db, "raw-update", fixture.Sync("raw-update", 1, 0), 1)
 		n := 1
 		for b.Loop() {
 			b.StopTimer()
 			n++
 			pages := fixture.Sync("raw-update", n, 0)
 			b.StartTimer()
-			rawApply(b, pool, "raw-update", pages, int64(n))
+			rawApply(b, db, "raw-update", pages, int64(n))
 		}
 		report(b)
 	})
-}
-
-// newStorePool returns a pool on a new, migrated schema.
-func newStorePool(b *testing.B) *pgxpool.Pool {
-	pool := testPool(b)
-	if err := postgres.MigrateTo(b.Context(), pool, 0); err != nil {
-		b.Fatal(err)
-	}
-	return pool
 }

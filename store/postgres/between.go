@@ -18,8 +18,8 @@ var _ calsync.TimeIndex = (*Store)(nil)
 // drops what the interval holds only loosely (all-day dates, the gaps of
 // a series).
 func (s *Store) EventsBetween(ctx context.Context, calendarID string, from, to time.Time) ([]calsync.Event, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE calendar_id = $1 AND span_end > $2 AND span_start < $3 ORDER BY id`, calendarID, from, to)
+	rows, _ := s.pool.Query(ctx, s.sql(`SELECT `+eventColumns+` FROM {schema}.events
+		WHERE calendar_id = $1 AND span_end > $2 AND span_start < $3 ORDER BY id`), calendarID, from, to)
 	var out []calsync.Event
 	defer rows.Close()
 	for rows.Next() {
@@ -43,12 +43,13 @@ func (s *Store) EventsBetween(ctx context.Context, calendarID string, from, to t
 }
 
 // backfillSpans computes the span of the rows written before the time
-// index existed, inside the migration's transaction, and writes them all
-// in one UPDATE.
+// index existed (migration 9 gives them an unbounded one), inside the
+// migration's transaction, whose search_path is the Store's schema, and
+// writes them all in one UPDATE.
 func backfillSpans(ctx context.Context, tx pgx.Tx) error {
 	rows, _ := tx.Query(ctx, `SELECT calendar_id, id, start_date, start_time, start_tz, end_date, end_time, end_tz,
 		recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence
-		FROM events WHERE span_start IS NULL`)
+		FROM events WHERE span_start = '-infinity'`)
 	var cal, id string
 	var cals, ids []string
 	var starts, ends []time.Time

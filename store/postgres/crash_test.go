@@ -55,17 +55,16 @@ func crash(t *testing.T, run func(t *testing.T, childTest string, env []string, 
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	pool := testPool(t)
-	s, err := postgres.New(t.Context(), pool, nil)
+	db := newTestDB(t)
+	s, err := postgres.New(t.Context(), db.pool, db.cfg())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PutCalendar(t.Context(), cal); err != nil {
 		t.Fatal(err)
 	}
-	schema := pool.Config().ConnConfig.RuntimeParams["search_path"]
-	run(t, childTest, []string{envCrashSchema + "=" + schema}, rounds, func() (calsync.Store, func()) {
-		endChildren(t, pool)
+	run(t, childTest, []string{envCrashSchema + "=" + db.schema}, rounds, func() (calsync.Store, func()) {
+		endChildren(t, db.pool)
 		return s, func() {}
 	})
 }
@@ -78,13 +77,12 @@ func childStore(t *testing.T) *postgres.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = os.Getenv(envCrashSchema)
 	cfg.ConnConfig.RuntimeParams["application_name"] = crashChildApp
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := postgres.New(context.Background(), pool, nil)
+	s, err := postgres.New(context.Background(), pool, &postgres.Config{Schema: os.Getenv(envCrashSchema), SkipMigrations: true})
 	if err != nil {
 		t.Fatal(err)
 	}

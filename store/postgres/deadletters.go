@@ -21,14 +21,14 @@ func (s *Store) RecordAttempt(ctx context.Context, id string, n calsync.Notifica
 	if id == "" {
 		return calsync.Attempt{}, errors.New("postgres: RecordAttempt: empty id")
 	}
-	a, err := scanAttempt(s.pool.QueryRow(ctx, `INSERT INTO attempts AS a (`+attemptColumns+`)
+	a, err := scanAttempt(s.pool.QueryRow(ctx, s.sql(`INSERT INTO {schema}.attempts AS a (`+attemptColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $9, $10)
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, provider = excluded.provider,
 			subscription_id = excluded.subscription_id, calendar_id = excluded.calendar_id,
 			message_id = excluded.message_id, received = excluded.received,
 			attempts = a.attempts + 1, last_error = excluded.last_error,
 			last_failed = excluded.last_failed, next_attempt = excluded.next_attempt
-		RETURNING `+attemptColumns,
+		RETURNING `+attemptColumns),
 		id, int16(n.Kind), n.Provider, n.SubscriptionID, n.CalendarID, n.MessageID, n.Received, lastErr, at, next))
 	if err != nil {
 		return calsync.Attempt{}, wrap("RecordAttempt", err)
@@ -62,7 +62,7 @@ func scanDead(row pgx.Row) (calsync.DeadLetter, error) {
 
 // Attempt implements [calsync.DeadLetters].
 func (s *Store) Attempt(ctx context.Context, id string) (calsync.Attempt, error) {
-	a, err := scanAttempt(s.pool.QueryRow(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE id = $1`, id))
+	a, err := scanAttempt(s.pool.QueryRow(ctx, s.sql(`SELECT `+attemptColumns+` FROM {schema}.attempts WHERE id = $1`), id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return calsync.Attempt{}, notFound("attempt", id)
 	}
@@ -74,7 +74,7 @@ func (s *Store) DueAttempts(ctx context.Context, t time.Time, limit int) ([]cals
 	if limit <= 0 {
 		return nil, fmt.Errorf("postgres: DueAttempts: limit %d is not positive", limit)
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE next_attempt <= $1 ORDER BY next_attempt, id LIMIT $2`, t, limit)
+	rows, _ := s.pool.Query(ctx, s.sql(`SELECT `+attemptColumns+` FROM {schema}.attempts WHERE next_attempt <= $1 ORDER BY next_attempt, id LIMIT $2`), t, limit)
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (calsync.Attempt, error) { return scanAttempt(r) })
 	if err != nil {
 		return nil, wrap("DueAttempts", err)
@@ -84,7 +84,7 @@ func (s *Store) DueAttempts(ctx context.Context, t time.Time, limit int) ([]cals
 
 // ClearAttempt implements [calsync.DeadLetters].
 func (s *Store) ClearAttempt(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM attempts WHERE id = $1`, id)
+	_, err := s.pool.Exec(ctx, s.sql(`DELETE FROM {schema}.attempts WHERE id = $1`), id)
 	return wrap("ClearAttempt", err)
 }
 
@@ -95,22 +95,22 @@ func (s *Store) AddDeadLetter(ctx context.Context, d calsync.DeadLetter) error {
 	}
 	n := d.Notification
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO dead_letters (`+deadColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		if _, err := tx.Exec(ctx, s.sql(`INSERT INTO {schema}.dead_letters (`+deadColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, provider = excluded.provider,
 				subscription_id = excluded.subscription_id, calendar_id = excluded.calendar_id,
 				message_id = excluded.message_id, received = excluded.received, attempts = excluded.attempts,
-				last_error = excluded.last_error, first_failed = excluded.first_failed, last_failed = excluded.last_failed`,
+				last_error = excluded.last_error, first_failed = excluded.first_failed, last_failed = excluded.last_failed`),
 			d.ID, int16(n.Kind), n.Provider, n.SubscriptionID, n.CalendarID, n.MessageID, n.Received, d.Attempts, d.LastError, d.FirstFailed, d.LastFailed); err != nil {
 			return wrap("AddDeadLetter", err)
 		}
-		_, err := tx.Exec(ctx, `DELETE FROM attempts WHERE id = $1`, d.ID)
+		_, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.attempts WHERE id = $1`), d.ID)
 		return wrap("AddDeadLetter", err)
 	})
 }
 
 // DeadLetter implements [calsync.DeadLetters].
 func (s *Store) DeadLetter(ctx context.Context, id string) (calsync.DeadLetter, error) {
-	d, err := scanDead(s.pool.QueryRow(ctx, `SELECT `+deadColumns+` FROM dead_letters WHERE id = $1`, id))
+	d, err := scanDead(s.pool.QueryRow(ctx, s.sql(`SELECT `+deadColumns+` FROM {schema}.dead_letters WHERE id = $1`), id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return calsync.DeadLetter{}, notFound("dead letter", id)
 	}
@@ -122,7 +122,7 @@ func (s *Store) ListDeadLetters(ctx context.Context, afterID string, limit int) 
 	if limit <= 0 {
 		return nil, fmt.Errorf("postgres: ListDeadLetters: limit %d is not positive", limit)
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT `+deadColumns+` FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	rows, _ := s.pool.Query(ctx, s.sql(`SELECT `+deadColumns+` FROM {schema}.dead_letters WHERE id > $1 ORDER BY id LIMIT $2`), afterID, limit)
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (calsync.DeadLetter, error) { return scanDead(r) })
 	if err != nil {
 		return nil, wrap("ListDeadLetters", err)
@@ -132,7 +132,7 @@ func (s *Store) ListDeadLetters(ctx context.Context, afterID string, limit int) 
 
 // DeleteDeadLetter implements [calsync.DeadLetters].
 func (s *Store) DeleteDeadLetter(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM dead_letters WHERE id = $1`, id)
+	tag, err := s.pool.Exec(ctx, s.sql(`DELETE FROM {schema}.dead_letters WHERE id = $1`), id)
 	if err != nil {
 		return wrap("DeleteDeadLetter", err)
 	}

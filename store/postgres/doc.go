@@ -9,8 +9,13 @@
 //	defer st.Close()
 //	eng, err := calsync.NewEngine(calsync.Config{Store: st, ...})
 //
-// or, with a pool the host already has, [New](ctx, pool, nil). The tables
-// live in the first schema of the connections' search_path.
+// or, with a pool the host already has, [New](ctx, pool, nil). Every
+// table lives in a PostgreSQL schema of calsync's own, [Config].Schema
+// (default [DefaultSchema], "calsync"), created if it is missing, beside
+// the host's tables: a database that already has tables named events,
+// subscriptions, calendars or schema_version is fine. The pool's
+// search_path is neither used nor changed; every statement names the
+// schema.
 //
 // # Behaviour
 //
@@ -68,16 +73,35 @@
 // # Schema
 //
 // Numbered migrations are embedded in the binary and recorded in the
-// schema_version table. [New] (or [Migrate]) applies the missing ones in
-// one transaction holding a transaction-scoped advisory lock, so instances
-// starting together migrate once; a database migrated by a newer calsync
-// fails with [ErrSchemaTooNew] and is left alone. Set
-// [Config].SkipMigrations when migrations run as a separate deploy step.
+// schema_version table of the schema. [New] (or [Migrate]) applies the
+// missing ones in one transaction holding a transaction-scoped advisory
+// lock keyed by the schema's name, so instances starting together migrate
+// once; a schema migrated by a newer calsync fails with [ErrSchemaTooNew]
+// and is left alone. Set [Config].SkipMigrations when migrations run as a
+// separate deploy step: New then only checks the version.
+//
+// That step can be [Migrate], or a migration tool running the files of
+// [Migrations] (golang-migrate, goose or atlas; its documentation says
+// how) on a connection whose search_path is the schema, so that the
+// tables land there. Each file records its version in schema_version,
+// which is what SkipMigrations checks.
+//
+// # Upgrading from tables in public
+//
+// Versions before [Config].Schema created their tables in the first
+// schema of the search_path, usually public. With the default Config, New
+// finds them there and refuses to start afresh beside them
+// ([ErrLegacyLayout]); it moves nothing. Set Config.Schema to "public" to
+// keep them where they are, or stop every instance and move each of
+// calsync's tables with ALTER TABLE public.name SET SCHEMA calsync (after
+// CREATE SCHEMA calsync), in one transaction; CHANGELOG.md lists them.
 //
 // # Tests
 //
 // The tests need a PostgreSQL server: set CALSYNC_TEST_POSTGRES_URL (for
 // example postgres://postgres@127.0.0.1:5432/test?sslmode=disable); without
-// it they skip. Each test works in a schema of its own, dropped afterwards,
-// so parallel runs do not collide.
+// it they skip. Each test works in a schema of its own ([Config].Schema),
+// dropped afterwards, so parallel runs do not collide; the tests of the
+// default schema and of the old layout in public each create a scratch
+// database and drop it.
 package postgres

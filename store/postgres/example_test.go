@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log"
 	"os"
 
@@ -46,4 +48,17 @@ func Example() {
 // userToken stands for the host's own OAuth token storage.
 func userToken(ctx context.Context, accountID string) (oauth2.TokenSource, error) {
 	return nil, errors.New("the OAuth token of " + accountID + " comes from your database")
+}
+
+// A migration tool runs the files of Migrations on a connection whose
+// search_path is calsync's schema, for example golang-migrate with
+// iofs.New(postgres.Migrations(), ".") and a database URL ending in
+// ?search_path=calsync; the Store then opens with SkipMigrations.
+func ExampleMigrations() {
+	files, err := fs.ReadDir(postgres.Migrations(), ".")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(files) == postgres.SchemaVersion(), files[0].Name())
+	// Output: true 0001_core.up.sql
 }

@@ -1,7 +1,7 @@
 package postgres
 
-// MigrateTo migrates only up to schema version v, to test upgrades from
-// older versions.
+// MigrateTo migrates the schema cfg names only up to version v, to test
+// upgrades from older versions.
 var MigrateTo = migrate
 
 // WithoutFeed makes s write no change-feed rows: the baseline of the

@@ -16,9 +16,9 @@ import (
 // transaction ends, and returns the new value, the seq of the last row.
 // Apply runs it last, so the lock is held for as short a time as possible.
 const feedSQL = `WITH c AS (
-	UPDATE feed_counter SET seq = seq + cardinality($2::smallint[]) RETURNING seq
+	UPDATE {schema}.feed_counter SET seq = seq + cardinality($2::smallint[]) RETURNING seq
 ), ins AS (
-	INSERT INTO feed (seq, calendar_id, op, event_id, event, committed)
+	INSERT INTO {schema}.feed (seq, calendar_id, op, event_id, event, committed)
 	SELECT c.seq - cardinality($2::smallint[]) + u.ord, $1, u.op, u.event_id, u.event, statement_timestamp()
 	FROM c, unnest($2::smallint[], $3::text[], $4::bytea[]) WITH ORDINALITY AS u(op, event_id, event, ord)
 )
@@ -41,7 +41,7 @@ func (s *Store) writeFeed(ctx context.Context, tx pgx.Tx, calendarID string, chs
 		ops[i], ids[i], data[i] = int16(ch.Op), ch.EventID, b
 	}
 	var seq int64
-	if err := tx.QueryRow(ctx, feedSQL, calendarID, ops, ids, data).Scan(&seq); err != nil {
+	if err := tx.QueryRow(ctx, s.sql(feedSQL), calendarID, ops, ids, data).Scan(&seq); err != nil {
 		return 0, wrap("Apply: feed", err)
 	}
 	return seq, nil
@@ -52,7 +52,7 @@ func (s *Store) ChangesSince(ctx context.Context, after int64, limit int) ([]cal
 	if limit <= 0 {
 		return nil, fmt.Errorf("postgres: ChangesSince: limit %d is not positive", limit)
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT seq, calendar_id, op, event_id, event, committed FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+	rows, _ := s.pool.Query(ctx, s.sql(`SELECT seq, calendar_id, op, event_id, event, committed FROM {schema}.feed WHERE seq > $1 ORDER BY seq LIMIT $2`), after, limit)
 	var (
 		e       calsync.FeedEntry
 		op      int16
@@ -77,7 +77,7 @@ func (s *Store) ChangesSince(ctx context.Context, after int64, limit int) ([]cal
 // ConsumerPosition implements [calsync.ChangeFeed].
 func (s *Store) ConsumerPosition(ctx context.Context, consumer string) (int64, error) {
 	var pos int64
-	err := s.pool.QueryRow(ctx, `SELECT position FROM feed_consumers WHERE name = $1`, consumer).Scan(&pos)
+	err := s.pool.QueryRow(ctx, s.sql(`SELECT position FROM {schema}.feed_consumers WHERE name = $1`), consumer).Scan(&pos)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -86,7 +86,7 @@ func (s *Store) ConsumerPosition(ctx context.Context, consumer string) (int64, e
 
 // ConsumerPositions implements [calsync.ChangeFeed].
 func (s *Store) ConsumerPositions(ctx context.Context) (map[string]int64, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT name, position FROM feed_consumers`)
+	rows, _ := s.pool.Query(ctx, s.sql(`SELECT name, position FROM {schema}.feed_consumers`))
 	out := make(map[string]int64)
 	var (
 		name string
@@ -110,9 +110,9 @@ func (s *Store) AckPosition(ctx context.Context, consumer string, pos int64) err
 	if pos < 0 {
 		return fmt.Errorf("postgres: AckPosition: negative position %d", pos)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO feed_consumers AS f (name, position, updated) VALUES ($1, $2, now())
+	_, err := s.pool.Exec(ctx, s.sql(`INSERT INTO {schema}.feed_consumers AS f (name, position, updated) VALUES ($1, $2, now())
 		ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated = excluded.updated
-		WHERE excluded.position > f.position`, consumer, pos)
+		WHERE excluded.position > f.position`), consumer, pos)
 	return wrap("AckPosition", err)
 }
 
@@ -124,8 +124,8 @@ func (s *Store) PruneFeed(ctx context.Context, olderThan time.Duration, upTo int
 	}
 	// Whole microseconds, rounded up: timestamptz keeps no finer.
 	micros := (olderThan + time.Microsecond - 1) / time.Microsecond
-	tag, err := s.pool.Exec(ctx, `DELETE FROM feed
-		WHERE ($1::bigint > 0 AND committed < now() - $1::bigint * interval '1 microsecond') OR seq <= $2`,
+	tag, err := s.pool.Exec(ctx, s.sql(`DELETE FROM {schema}.feed
+		WHERE ($1::bigint > 0 AND committed < now() - $1::bigint * interval '1 microsecond') OR seq <= $2`),
 		int64(micros), max(upTo, 0))
 	if err != nil {
 		return 0, wrap("PruneFeed", err)

@@ -17,10 +17,10 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, now time.T
 		return false, errors.New("postgres: AcquireLease: empty name or owner")
 	}
 	var n string
-	err := s.pool.QueryRow(ctx, `INSERT INTO leases AS l (name, owner, expires) VALUES ($1, $2, $3)
+	err := s.pool.QueryRow(ctx, s.sql(`INSERT INTO {schema}.leases AS l (name, owner, expires) VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires
 		WHERE l.expires <= $4 OR l.owner = excluded.owner
-		RETURNING name`, name, owner, now.Add(ttl), now).Scan(&n)
+		RETURNING name`), name, owner, now.Add(ttl), now).Scan(&n)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -32,6 +32,6 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, now time.T
 
 // ReleaseLease implements [calsync.Leases].
 func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM leases WHERE name = $1 AND owner = $2`, name, owner)
+	_, err := s.pool.Exec(ctx, s.sql(`DELETE FROM {schema}.leases WHERE name = $1 AND owner = $2`), name, owner)
 	return wrap("ReleaseLease", err)
 }

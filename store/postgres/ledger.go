@@ -20,10 +20,10 @@ const (
 // Concurrent callers serialise on the key's row; exactly one claims it.
 func (s *Store) BeginNotification(ctx context.Context, key string, now time.Time) (bool, error) {
 	var k string
-	err := s.pool.QueryRow(ctx, `INSERT INTO notification_ledger AS l (key, state, begun, ended) VALUES ($1, $3, $2, '0001-01-01 00:00:00+00')
+	err := s.pool.QueryRow(ctx, s.sql(`INSERT INTO {schema}.notification_ledger AS l (key, state, begun, ended) VALUES ($1, $3, $2, '0001-01-01 00:00:00+00')
 		ON CONFLICT (key) DO UPDATE SET state = excluded.state, begun = excluded.begun, ended = excluded.ended
 		WHERE l.state = $4
-		RETURNING key`, key, now, ledgerBegun, ledgerFailed).Scan(&k)
+		RETURNING key`), key, now, ledgerBegun, ledgerFailed).Scan(&k)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return true, nil
 	}
@@ -34,7 +34,7 @@ func (s *Store) BeginNotification(ctx context.Context, key string, now time.Time
 }
 
 func (s *Store) endNotification(ctx context.Context, op, key string, state int, now time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE notification_ledger SET state = $1, ended = $2 WHERE key = $3`, state, now, key)
+	tag, err := s.pool.Exec(ctx, s.sql(`UPDATE {schema}.notification_ledger SET state = $1, ended = $2 WHERE key = $3`), state, now, key)
 	if err != nil {
 		return wrap(op, err)
 	}
@@ -56,7 +56,7 @@ func (s *Store) FailNotification(ctx context.Context, key string, now time.Time)
 
 // PruneNotifications implements [calsync.Ledger].
 func (s *Store) PruneNotifications(ctx context.Context, olderThan time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM notification_ledger WHERE begun < $1`, olderThan)
+	tag, err := s.pool.Exec(ctx, s.sql(`DELETE FROM {schema}.notification_ledger WHERE begun < $1`), olderThan)
 	if err != nil {
 		return 0, wrap("PruneNotifications", err)
 	}

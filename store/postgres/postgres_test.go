@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,54 +21,61 @@ import (
 
 const envURL = "CALSYNC_TEST_POSTGRES_URL"
 
-// testPool returns a pool whose search_path is a new schema of its own, so
-// that tests (and parallel test runs) never see each other's tables. The
-// schema is dropped when the test ends.
-func testPool(t testing.TB) *pgxpool.Pool {
+// testDB is a pool on the test database, with the database's own
+// search_path (which does not include schema), and a schema for the
+// Store that no other test uses, dropped when the test ends. The Store
+// creates the schema: New and Migrate are tested from a database without
+// it, and a statement that forgets the schema fails rather than finding
+// another test's tables.
+type testDB struct {
+	pool   *pgxpool.Pool
+	schema string
+}
+
+// cfg is the Config of a Store in db's schema.
+func (db testDB) cfg() *postgres.Config { return &postgres.Config{Schema: db.schema} }
+
+// sql returns query with "{schema}." naming db's schema, for the tests'
+// own statements.
+func (db testDB) sql(query string) string {
+	return strings.ReplaceAll(query, "{schema}.", pgx.Identifier{db.schema}.Sanitize()+".")
+}
+
+// newTestDB returns a testDB, or skips the test without a server.
+func newTestDB(t testing.TB) testDB {
+	t.Helper()
+	url := testURL(t)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	db := testDB{schema: "calsync_test_" + hex.EncodeToString(b)}
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", envURL, err)
+	}
+	db.pool = pool
+	t.Cleanup(func() {
+		defer pool.Close()
+		if _, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{db.schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", db.schema, err)
+		}
+	})
+	return db
+}
+
+// testURL returns the test server's URL, or skips the test without one.
+func testURL(t testing.TB) string {
 	t.Helper()
 	url := os.Getenv(envURL)
 	if url == "" {
 		t.Skipf("PostgreSQL tests skipped: set %s, e.g. %s=postgres://postgres@127.0.0.1:5432/test?sslmode=disable go test ./store/postgres/ (.ci/run sets it)", envURL, envURL)
 	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "calsync_test_" + hex.EncodeToString(b)
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", envURL, err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		pool.Close()
-		c, err := pgx.Connect(context.Background(), url)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer c.Close(context.Background())
-		if _, err := c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return pool
+	return url
 }
 
 func newStore(t testing.TB) *postgres.Store {
 	t.Helper()
-	s, err := postgres.New(t.Context(), testPool(t), nil)
+	db := newTestDB(t)
+	s, err := postgres.New(t.Context(), db.pool, db.cfg())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,22 +93,22 @@ func TestConformanceParallelShared(t *testing.T) {
 
 func TestMigrateFromOlderVersion(t *testing.T) {
 	ctx := t.Context()
-	pool := testPool(t)
-	if err := postgres.MigrateTo(ctx, pool, 1); err != nil {
+	db := newTestDB(t)
+	if err := postgres.MigrateTo(ctx, db.pool, db.cfg(), 1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, `INSERT INTO calendars (id, provider, account_id, remote_id) VALUES ('c', 'google', 'a', 'r')`); err != nil {
+	if _, err := db.pool.Exec(ctx, db.sql(`INSERT INTO {schema}.calendars (id, provider, account_id, remote_id) VALUES ('c', 'google', 'a', 'r')`)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := postgres.New(ctx, pool, &postgres.Config{SkipMigrations: true}); err == nil {
+	if _, err := postgres.New(ctx, db.pool, &postgres.Config{Schema: db.schema, SkipMigrations: true}); err == nil {
 		t.Fatal("New with SkipMigrations on a version 1 schema succeeded")
 	}
-	s, err := postgres.New(ctx, pool, nil)
+	s, err := postgres.New(ctx, db.pool, db.cfg())
 	if err != nil {
 		t.Fatalf("New on a version 1 schema: %v", err)
 	}
 	var v int
-	if err := pool.QueryRow(ctx, `SELECT max(version) FROM schema_version`).Scan(&v); err != nil || v != postgres.SchemaVersion() {
+	if err := db.pool.QueryRow(ctx, db.sql(`SELECT max(version) FROM {schema}.schema_version`)).Scan(&v); err != nil || v != postgres.SchemaVersion() {
 		t.Fatalf("schema version after New = %d, %v; want %d", v, err, postgres.SchemaVersion())
 	}
 	if _, err := s.Calendar(ctx, "c"); err != nil {
@@ -119,38 +127,38 @@ const secretHashVersion = 6
 // plaintext secret with its SHA-256; the old secrets still authenticate.
 func TestMigrateHashesSecrets(t *testing.T) {
 	ctx := t.Context()
-	pool := testPool(t)
-	if err := postgres.MigrateTo(ctx, pool, secretHashVersion-1); err != nil {
+	db := newTestDB(t)
+	if err := postgres.MigrateTo(ctx, db.pool, db.cfg(), secretHashVersion-1); err != nil {
 		t.Fatal(err)
 	}
 	for id, secret := range fixture.LegacySecrets {
-		if _, err := pool.Exec(ctx, `INSERT INTO subscriptions (id, calendar_id, provider, resource_id, resource_uri, address, lifecycle_address, secret, expiration, created)
-			VALUES ($1, 'cal', 'google', 'res', '', 'https://example.com/hook', '', $2, now(), now())`, id, secret); err != nil {
+		if _, err := db.pool.Exec(ctx, db.sql(`INSERT INTO {schema}.subscriptions (id, calendar_id, provider, resource_id, resource_uri, address, lifecycle_address, secret, expiration, created)
+			VALUES ($1, 'cal', 'google', 'res', '', 'https://example.com/hook', '', $2, now(), now())`), id, secret); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s, err := postgres.New(ctx, pool, nil)
+	s, err := postgres.New(ctx, db.pool, db.cfg())
 	if err != nil {
 		t.Fatalf("New on a version %d schema: %v", secretHashVersion-1, err)
 	}
 	fixture.CheckLegacySecretsHashed(t, ctx, s)
 	var plaintext int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'subscriptions' AND column_name = 'secret'`).Scan(&plaintext); err != nil || plaintext != 0 {
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'subscriptions' AND column_name = 'secret'`, db.schema).Scan(&plaintext); err != nil || plaintext != 0 {
 		t.Errorf("subscriptions still has a secret column (%d, %v)", plaintext, err)
 	}
 }
 
 func TestNewerVersionFails(t *testing.T) {
 	ctx := t.Context()
-	pool := testPool(t)
-	if _, err := postgres.New(ctx, pool, nil); err != nil {
+	db := newTestDB(t)
+	if _, err := postgres.New(ctx, db.pool, db.cfg()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, `UPDATE schema_version SET version = 99`); err != nil {
+	if _, err := db.pool.Exec(ctx, db.sql(`UPDATE {schema}.schema_version SET version = 99`)); err != nil {
 		t.Fatal(err)
 	}
-	for _, cfg := range []*postgres.Config{nil, {SkipMigrations: true}} {
-		if _, err := postgres.New(ctx, pool, cfg); !errors.Is(err, postgres.ErrSchemaTooNew) {
+	for _, cfg := range []*postgres.Config{db.cfg(), {Schema: db.schema, SkipMigrations: true}} {
+		if _, err := postgres.New(ctx, db.pool, cfg); !errors.Is(err, postgres.ErrSchemaTooNew) {
 			t.Errorf("New(%+v) on a version 99 schema: err = %v, want ErrSchemaTooNew", cfg, err)
 		}
 	}
@@ -160,11 +168,11 @@ func TestConcurrentMigrations(t *testing.T) {
 	// Processes starting together: the advisory lock lets one migrate and
 	// the others find the schema done.
 	ctx := t.Context()
-	pool := testPool(t)
+	db := newTestDB(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
-		wg.Go(func() { _, errs[i] = postgres.New(ctx, pool, nil) })
+		wg.Go(func() { _, errs[i] = postgres.New(ctx, db.pool, db.cfg()) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -173,7 +181,7 @@ func TestConcurrentMigrations(t *testing.T) {
 		}
 	}
 	var n int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM schema_version`).Scan(&n); err != nil || n != 1 {
+	if err := db.pool.QueryRow(ctx, db.sql(`SELECT count(*) FROM {schema}.schema_version`)).Scan(&n); err != nil || n != 1 {
 		t.Errorf("schema_version rows = %d, %v; want 1", n, err)
 	}
 }

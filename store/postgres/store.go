@@ -22,8 +22,8 @@ func (s *Store) PutCalendar(ctx context.Context, cal calsync.Calendar) error {
 	if cal.ID == "" {
 		return errors.New("postgres: PutCalendar: empty calendar ID")
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO calendars (id, provider, account_id, remote_id) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, account_id = excluded.account_id, remote_id = excluded.remote_id`,
+	_, err := s.pool.Exec(ctx, s.sql(`INSERT INTO {schema}.calendars (id, provider, account_id, remote_id) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, account_id = excluded.account_id, remote_id = excluded.remote_id`),
 		cal.ID, cal.Provider, cal.AccountID, cal.RemoteID)
 	return wrap("PutCalendar", err)
 }
@@ -31,7 +31,7 @@ func (s *Store) PutCalendar(ctx context.Context, cal calsync.Calendar) error {
 // Calendar returns the calendar with the given id.
 func (s *Store) Calendar(ctx context.Context, id string) (calsync.Calendar, error) {
 	c := calsync.Calendar{ID: id}
-	err := s.pool.QueryRow(ctx, `SELECT provider, account_id, remote_id FROM calendars WHERE id = $1`, id).
+	err := s.pool.QueryRow(ctx, s.sql(`SELECT provider, account_id, remote_id FROM {schema}.calendars WHERE id = $1`), id).
 		Scan(&c.Provider, &c.AccountID, &c.RemoteID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return calsync.Calendar{}, notFound("calendar", id)
@@ -44,7 +44,7 @@ func (s *Store) Calendar(ctx context.Context, id string) (calsync.Calendar, erro
 
 // ListCalendars returns every calendar, ordered by id.
 func (s *Store) ListCalendars(ctx context.Context) ([]calsync.Calendar, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id, provider, account_id, remote_id FROM calendars ORDER BY id`)
+	rows, _ := s.pool.Query(ctx, s.sql(`SELECT id, provider, account_id, remote_id FROM {schema}.calendars ORDER BY id`))
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (calsync.Calendar, error) {
 		var c calsync.Calendar
 		err := r.Scan(&c.ID, &c.Provider, &c.AccountID, &c.RemoteID)
@@ -63,7 +63,7 @@ func (s *Store) ListCalendars(ctx context.Context) ([]calsync.Calendar, error) {
 // subscriptions, in one transaction.
 func (s *Store) DeleteCalendar(ctx context.Context, id string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM calendars WHERE id = $1`, id)
+		tag, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.calendars WHERE id = $1`), id)
 		if err != nil {
 			return wrap("DeleteCalendar", err)
 		}
@@ -71,7 +71,7 @@ func (s *Store) DeleteCalendar(ctx context.Context, id string) error {
 			return notFound("calendar", id)
 		}
 		// events go with the calendar (ON DELETE CASCADE).
-		_, err = tx.Exec(ctx, `DELETE FROM subscriptions WHERE calendar_id = $1`, id)
+		_, err = tx.Exec(ctx, s.sql(`DELETE FROM {schema}.subscriptions WHERE calendar_id = $1`), id)
 		return wrap("DeleteCalendar", err)
 	})
 }
@@ -79,7 +79,7 @@ func (s *Store) DeleteCalendar(ctx context.Context, id string) error {
 // SyncState returns the calendar's sync state.
 func (s *Store) SyncState(ctx context.Context, calendarID string) (calsync.SyncState, error) {
 	var st calsync.SyncState
-	err := s.pool.QueryRow(ctx, `SELECT cursor, page_token, generation, last_sync, unavailable FROM calendars WHERE id = $1`, calendarID).
+	err := s.pool.QueryRow(ctx, s.sql(`SELECT cursor, page_token, generation, last_sync, unavailable FROM {schema}.calendars WHERE id = $1`), calendarID).
 		Scan(&st.Cursor, &st.PageToken, &st.Generation, &st.LastSync, &st.Unavailable)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return calsync.SyncState{}, notFound("calendar", calendarID)
@@ -107,7 +107,7 @@ const eventColumns = `id, status, summary, start_date, start_time, start_tz, end
 // and is not newer than the incoming event. RETURNING reports whether the
 // write happened; one that was skipped means the row changed in a way Apply
 // did not plan for, and fails the batch.
-const upsertSQL = `INSERT INTO events AS e (calendar_id, id, status, summary,
+const upsertSQL = `INSERT INTO {schema}.events AS e (calendar_id, id, status, summary,
 	start_date, start_time, start_tz, end_date, end_time, end_tz,
 	recurring_event_id, original_start_date, original_start_time, original_start_tz, recurrence,
 	ical_uid, etag, updated, version, generation, raw, raw_bytes, details,
@@ -149,8 +149,8 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 		if b.Expect != nil {
 			exp = *b.Expect
 		}
-		tag, err := tx.Exec(ctx, `UPDATE calendars SET cursor = $1, page_token = $2, generation = $3, last_sync = $4, unavailable = $10
-			WHERE id = $5 AND (NOT $6::boolean OR (cursor = $7 AND page_token = $8 AND generation = $9))`,
+		tag, err := tx.Exec(ctx, s.sql(`UPDATE {schema}.calendars SET cursor = $1, page_token = $2, generation = $3, last_sync = $4, unavailable = $10
+			WHERE id = $5 AND (NOT $6::boolean OR (cursor = $7 AND page_token = $8 AND generation = $9))`),
 			b.State.Cursor, b.State.PageToken, b.State.Generation, b.State.LastSync, calendarID,
 			b.Expect != nil, exp.Cursor, exp.PageToken, exp.Generation, b.State.Unavailable)
 		if err != nil {
@@ -161,7 +161,7 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 				return notFound("calendar", calendarID)
 			}
 			var found bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calendars WHERE id = $1)`, calendarID).Scan(&found); err != nil {
+			if err := tx.QueryRow(ctx, s.sql(`SELECT EXISTS (SELECT 1 FROM {schema}.calendars WHERE id = $1)`), calendarID).Scan(&found); err != nil {
 				return wrap("Apply", err)
 			}
 			if !found {
@@ -169,7 +169,7 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 			}
 			return plan.Conflict("postgres", calendarID)
 		}
-		if res, err = applyChanges(ctx, tx, calendarID, b); err != nil {
+		if res, err = s.applyChanges(ctx, tx, calendarID, b); err != nil {
 			return err
 		}
 		// Last: it locks the feed counter until the commit.
@@ -182,7 +182,7 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 	return res, nil
 }
 
-func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.Batch) (*calsync.ApplyResult, error) {
+func (s *Store) applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.Batch) (*calsync.ApplyResult, error) {
 	cur := make(map[string]plan.Current, len(b.Changes))
 	if len(b.Changes) > 0 {
 		// One primary-key lookup per id, whatever the statistics say: with
@@ -190,10 +190,10 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 		// statistics, may scan every event of the calendar instead, making
 		// each page of a large sync slower than the last. LIMIT 1 keeps the
 		// lateral subquery from being flattened into such a join.
-		rows, _ := tx.Query(ctx, `SELECT e.id, e.updated, e.etag, e.version
+		rows, _ := tx.Query(ctx, s.sql(`SELECT e.id, e.updated, e.etag, e.version
 			FROM unnest($2::text[]) AS u(id),
-			LATERAL (SELECT id, updated, etag, version FROM events
-				WHERE calendar_id = $1 AND id = u.id LIMIT 1) AS e`, calendarID, plan.IDs(b))
+			LATERAL (SELECT id, updated, etag, version FROM {schema}.events
+				WHERE calendar_id = $1 AND id = u.id LIMIT 1) AS e`), calendarID, plan.IDs(b))
 		var id string
 		var c plan.Current
 		_, err := pgx.ForEachRow(rows, []any{&id, &c.Updated, &c.ETag, &c.Version}, func() error {
@@ -209,15 +209,15 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 	for _, w := range p.Writes {
 		switch {
 		case w.Delete:
-			batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND id = $2 AND version = $3`, calendarID, w.ID, w.PrevVersion)
+			batch.Queue(s.sql(`DELETE FROM {schema}.events WHERE calendar_id = $1 AND id = $2 AND version = $3`), calendarID, w.ID, w.PrevVersion)
 		case w.Stamp():
-			batch.Queue(`UPDATE events SET generation = $1 WHERE calendar_id = $2 AND id = $3`, w.Generation, calendarID, w.ID)
+			batch.Queue(s.sql(`UPDATE {schema}.events SET generation = $1 WHERE calendar_id = $2 AND id = $3`), w.Generation, calendarID, w.ID)
 		default:
 			if w.Recreate {
-				batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND id = $2 AND version = $3`, calendarID, w.ID, w.PrevVersion)
+				batch.Queue(s.sql(`DELETE FROM {schema}.events WHERE calendar_id = $1 AND id = $2 AND version = $3`), calendarID, w.ID, w.PrevVersion)
 				w.Existed = false
 			}
-			batch.Queue(upsertSQL, eventArgs(calendarID, w)...)
+			batch.Queue(s.sql(upsertSQL), eventArgs(calendarID, w)...)
 		}
 	}
 	series := plan.DeletedSeries(p.Result.Applied)
@@ -225,11 +225,11 @@ func applyChanges(ctx context.Context, tx pgx.Tx, calendarID string, b *calsync.
 		// recurring_event_id <> '' repeats the WHERE of the partial index
 		// events_series: a generic plan (pgx prepares the statement)
 		// cannot prove it from "= ANY($2)" and would scan the calendar.
-		batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND recurring_event_id <> ''
-			AND recurring_event_id = ANY($2) RETURNING id`, calendarID, series)
+		batch.Queue(s.sql(`DELETE FROM {schema}.events WHERE calendar_id = $1 AND recurring_event_id <> ''
+			AND recurring_event_id = ANY($2) RETURNING id`), calendarID, series)
 	}
 	if b.Sweep {
-		batch.Queue(`DELETE FROM events WHERE calendar_id = $1 AND generation <> $2 RETURNING id`, calendarID, b.Generation)
+		batch.Queue(s.sql(`DELETE FROM {schema}.events WHERE calendar_id = $1 AND generation <> $2 RETURNING id`), calendarID, b.Generation)
 	}
 	if batch.Len() == 0 {
 		return p.Result, nil
@@ -394,7 +394,7 @@ func scanEvent(row pgx.Row, calendarID string) (calsync.Event, error) {
 
 // Event returns one event.
 func (s *Store) Event(ctx context.Context, calendarID, eventID string) (calsync.Event, error) {
-	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE calendar_id = $1 AND id = $2`, calendarID, eventID), calendarID)
+	e, err := scanEvent(s.pool.QueryRow(ctx, s.sql(`SELECT `+eventColumns+` FROM {schema}.events WHERE calendar_id = $1 AND id = $2`), calendarID, eventID), calendarID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return calsync.Event{}, notFound("event", eventID)
 	}
@@ -412,7 +412,7 @@ func (s *Store) ListEvents(ctx context.Context, calendarID, afterID string, limi
 	if limit <= 0 {
 		return nil, fmt.Errorf("postgres: ListEvents: limit %d is not positive", limit)
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE calendar_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+	rows, _ := s.pool.Query(ctx, s.sql(`SELECT `+eventColumns+` FROM {schema}.events WHERE calendar_id = $1 AND id > $2 ORDER BY id LIMIT $3`),
 		calendarID, afterID, limit)
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (calsync.Event, error) { return scanEvent(r, calendarID) })
 	if err != nil {
@@ -434,11 +434,11 @@ func (s *Store) PutSubscription(ctx context.Context, sub calsync.Subscription) e
 	if sub.ID == "" {
 		return errors.New("postgres: PutSubscription: empty subscription ID")
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO subscriptions (`+subColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	_, err := s.pool.Exec(ctx, s.sql(`INSERT INTO {schema}.subscriptions (`+subColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (id) DO UPDATE SET calendar_id = excluded.calendar_id, provider = excluded.provider,
 			resource_id = excluded.resource_id, resource_uri = excluded.resource_uri, address = excluded.address,
 			lifecycle_address = excluded.lifecycle_address, secret_hash = excluded.secret_hash,
-			expiration = excluded.expiration, created = excluded.created`,
+			expiration = excluded.expiration, created = excluded.created`),
 		sub.ID, sub.CalendarID, sub.Provider, sub.ResourceID, sub.ResourceURI, sub.Address, sub.LifecycleAddress, secrethash.Column(sub.SecretHash), sub.Expiration, sub.Created)
 	return wrap("PutSubscription", err)
 }
@@ -459,7 +459,7 @@ func scanSub(row pgx.Row) (calsync.Subscription, error) {
 
 // Subscription returns the subscription with the given id.
 func (s *Store) Subscription(ctx context.Context, id string) (calsync.Subscription, error) {
-	sub, err := scanSub(s.pool.QueryRow(ctx, `SELECT `+subColumns+` FROM subscriptions WHERE id = $1`, id))
+	sub, err := scanSub(s.pool.QueryRow(ctx, s.sql(`SELECT `+subColumns+` FROM {schema}.subscriptions WHERE id = $1`), id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return calsync.Subscription{}, notFound("subscription", id)
 	}
@@ -470,7 +470,7 @@ func (s *Store) Subscription(ctx context.Context, id string) (calsync.Subscripti
 }
 
 func (s *Store) subs(ctx context.Context, op, query string, args ...any) ([]calsync.Subscription, error) {
-	rows, _ := s.pool.Query(ctx, query, args...)
+	rows, _ := s.pool.Query(ctx, s.sql(query), args...)
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (calsync.Subscription, error) { return scanSub(r) })
 	if err != nil {
 		return nil, wrap(op, err)
@@ -483,18 +483,18 @@ func (s *Store) subs(ctx context.Context, op, query string, args ...any) ([]cals
 
 // ListSubscriptions returns the calendar's subscriptions, ordered by id.
 func (s *Store) ListSubscriptions(ctx context.Context, calendarID string) ([]calsync.Subscription, error) {
-	return s.subs(ctx, "ListSubscriptions", `SELECT `+subColumns+` FROM subscriptions WHERE calendar_id = $1 ORDER BY id`, calendarID)
+	return s.subs(ctx, "ListSubscriptions", `SELECT `+subColumns+` FROM {schema}.subscriptions WHERE calendar_id = $1 ORDER BY id`, calendarID)
 }
 
 // ExpiringSubscriptions returns every subscription whose expiration is
 // before t, ordered by expiration (then id), from the expiration index.
 func (s *Store) ExpiringSubscriptions(ctx context.Context, before time.Time) ([]calsync.Subscription, error) {
-	return s.subs(ctx, "ExpiringSubscriptions", `SELECT `+subColumns+` FROM subscriptions WHERE expiration < $1 ORDER BY expiration, id`, before)
+	return s.subs(ctx, "ExpiringSubscriptions", `SELECT `+subColumns+` FROM {schema}.subscriptions WHERE expiration < $1 ORDER BY expiration, id`, before)
 }
 
 // DeleteSubscription removes a subscription.
 func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM subscriptions WHERE id = $1`, id)
+	tag, err := s.pool.Exec(ctx, s.sql(`DELETE FROM {schema}.subscriptions WHERE id = $1`), id)
 	if err != nil {
 		return wrap("DeleteSubscription", err)
 	}

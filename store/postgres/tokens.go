@@ -18,8 +18,8 @@ func (s *Store) PutAccountToken(ctx context.Context, t vault.SealedToken) error 
 	if ct == nil {
 		ct = []byte{}
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO account_tokens (account_id, key_id, ciphertext, updated) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (account_id) DO UPDATE SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated = excluded.updated`,
+	_, err := s.pool.Exec(ctx, s.sql(`INSERT INTO {schema}.account_tokens (account_id, key_id, ciphertext, updated) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (account_id) DO UPDATE SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated = excluded.updated`),
 		t.AccountID, t.KeyID, ct, t.Updated)
 	return wrap("PutAccountToken", err)
 }
@@ -35,7 +35,7 @@ func scanToken(row pgx.Row) (vault.SealedToken, error) {
 
 // AccountToken implements [vault.Accounts].
 func (s *Store) AccountToken(ctx context.Context, accountID string) (vault.SealedToken, error) {
-	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT account_id, key_id, ciphertext, updated FROM account_tokens WHERE account_id = $1`, accountID))
+	t, err := scanToken(s.pool.QueryRow(ctx, s.sql(`SELECT account_id, key_id, ciphertext, updated FROM {schema}.account_tokens WHERE account_id = $1`), accountID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return vault.SealedToken{}, notFound("account", accountID)
 	}
@@ -47,7 +47,7 @@ func (s *Store) ListAccountTokens(ctx context.Context, afterID string, limit int
 	if limit <= 0 {
 		return nil, fmt.Errorf("postgres: ListAccountTokens: limit %d is not positive", limit)
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT account_id, key_id, ciphertext, updated FROM account_tokens WHERE account_id > $1 ORDER BY account_id LIMIT $2`, afterID, limit)
+	rows, _ := s.pool.Query(ctx, s.sql(`SELECT account_id, key_id, ciphertext, updated FROM {schema}.account_tokens WHERE account_id > $1 ORDER BY account_id LIMIT $2`), afterID, limit)
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (vault.SealedToken, error) { return scanToken(r) })
 	if err != nil {
 		return nil, wrap("ListAccountTokens", err)
@@ -57,7 +57,7 @@ func (s *Store) ListAccountTokens(ctx context.Context, afterID string, limit int
 
 // DeleteAccountToken implements [vault.Accounts].
 func (s *Store) DeleteAccountToken(ctx context.Context, accountID string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM account_tokens WHERE account_id = $1`, accountID)
+	tag, err := s.pool.Exec(ctx, s.sql(`DELETE FROM {schema}.account_tokens WHERE account_id = $1`), accountID)
 	if err != nil {
 		return wrap("DeleteAccountToken", err)
 	}

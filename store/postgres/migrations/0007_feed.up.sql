@@ -1,3 +1,4 @@
+-- +goose Up
 -- calsync store/postgres schema, version 7: the change feed
 -- (calsync.ChangeFeed). Apply writes one row per applied change in its
 -- transaction, numbered from feed_counter.
@@ -34,3 +35,6 @@ CREATE TABLE feed_consumers (
 	position bigint NOT NULL,
 	updated  timestamptz NOT NULL
 );
+
+-- The version, for postgres.New, whichever tool ran this file.
+UPDATE schema_version SET version = 7;

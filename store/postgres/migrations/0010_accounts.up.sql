@@ -1,3 +1,4 @@
+-- +goose Up
 -- calsync store/postgres schema, version 10: calsync.Account, the state of
 -- each account's grant and its calendars as last listed (a JSON array;
 -- NULL: never listed).
@@ -10,3 +11,6 @@ CREATE TABLE accounts (
 	changed   timestamptz NOT NULL,
 	calendars jsonb
 );
+
+-- The version, for postgres.New, whichever tool ran this file.
+UPDATE schema_version SET version = 10;

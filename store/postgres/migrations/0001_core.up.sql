@@ -1,3 +1,4 @@
+-- +goose Up
 -- calsync store/postgres schema, version 1: calendars, events, subscriptions.
 -- Ids use the "C" collation so that ORDER BY id is byte order, as the
 -- calsync.Store contract asks. The zero time.Time is stored as
@@ -54,3 +55,7 @@ CREATE TABLE subscriptions (
 
 CREATE INDEX subscriptions_calendar ON subscriptions (calendar_id, id);
 CREATE INDEX subscriptions_expiration ON subscriptions (expiration, id);
+
+-- The version, for postgres.New, whichever tool ran this file.
+CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL);
+INSERT INTO schema_version (version) VALUES (1);

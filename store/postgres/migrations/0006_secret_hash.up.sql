@@ -1,3 +1,4 @@
+-- +goose Up
 -- calsync store/postgres schema, version 6: a subscription's secret is
 -- kept as its SHA-256 (secret_hash, 32 bytes, or empty for a subscription
 -- without a secret), never in clear. The hash is all the webhook handlers
@@ -12,3 +13,6 @@
 ALTER TABLE subscriptions ADD COLUMN secret_hash bytea NOT NULL DEFAULT '\x';
 UPDATE subscriptions SET secret_hash = sha256(convert_to(secret, 'UTF8')), secret = '' WHERE secret <> '';
 ALTER TABLE subscriptions DROP COLUMN secret;
+
+-- The version, for postgres.New, whichever tool ran this file.
+UPDATE schema_version SET version = 6;

@@ -1,3 +1,4 @@
+-- +goose Up
 -- calsync store/postgres schema, version 2: the optional capabilities
 -- (calsync.Ledger, calsync.DeadLetters, calsync.Accounts).
 
@@ -47,3 +48,6 @@ CREATE TABLE account_tokens (
 	ciphertext bytea NOT NULL,
 	updated    timestamptz NOT NULL
 );
+
+-- The version, for postgres.New, whichever tool ran this file.
+UPDATE schema_version SET version = 2;
