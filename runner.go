@@ -45,6 +45,9 @@ type QueueRunner interface {
 // user acts), and after a final failure (already dead-lettered). When ctx
 // ends first (a shutdown), it returns ctx's error and records nothing.
 func (e *Engine) ProcessAttempt(ctx context.Context, n Notification, attempt int, final bool) error {
+	// The queue moves (readiness) while this Engine works its jobs.
+	e.obs.dequeued()
+	defer e.obs.handled()
 	err := e.handle(ctx, n, attempt > 1, func(dl DeadLetters, cause error, now time.Time) {
 		if !final || !retriable(cause) || dl == nil {
 			return

@@ -86,7 +86,7 @@ func newRig(t testing.TB, tweak func(*calsync.Config)) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.pool.Close)
-	if r.store, err = postgres.New(ctx, r.pool, nil); err != nil {
+	if r.store, err = postgres.New(ctx, r.pool, &postgres.Config{Schema: r.schema}); err != nil {
 		t.Fatal(err)
 	}
 	if r.queue, err = riverqueue.New(ctx, r.pool, &riverqueue.Config{Schema: r.schema, River: fastRiver}); err != nil {
@@ -449,7 +449,7 @@ func TestSweepsRunOncePerPeriodAcrossInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool2.Close()
-	store2, err := postgres.New(ctx, pool2, nil)
+	store2, err := postgres.New(ctx, pool2, &postgres.Config{Schema: r.schema})
 	if err != nil {
 		t.Fatal(err)
 	}
