@@ -141,8 +141,11 @@ func TestKilledHolderFreesSlots(t *testing.T) {
 
 	// While it lives, its slots are taken.
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	_, err = lim.Acquire(ctx, "mailbox")
+	release, err := lim.Acquire(ctx, "mailbox")
 	cancel()
+	if err == nil {
+		release() // or the pool's Close would wait for it
+	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Acquire while another process holds every slot = %v, want DeadlineExceeded", err)
 	}
@@ -319,8 +322,11 @@ func TestLimitTransport(t *testing.T) {
 	<-arrived
 	// Both slots are held by requests in flight.
 	wctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-	_, err := lim.Acquire(wctx, "dave")
+	release, err := lim.Acquire(wctx, "dave")
 	cancel()
+	if err == nil {
+		release()
+	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Acquire with 2 requests in flight = %v, want DeadlineExceeded", err)
 	}
