@@ -240,8 +240,8 @@ type AccountLimiter interface {
 	// Acquire waits until account may start a request. It returns
 	// ctx.Err() (or an error of its own) if it cannot admit the request;
 	// the caller then holds nothing. On success the caller must call
-	// release exactly once when the request is over; calling it again
-	// does nothing.
+	// release exactly once when the request is over ([LimitTransport]
+	// does).
 	Acquire(ctx context.Context, account string) (release func(), err error)
 }
 
@@ -294,22 +294,30 @@ func (t *LimitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// releasingBody releases a concurrency slot at EOF or Close.
+// releasingBody releases a concurrency slot at EOF or Close, whichever
+// comes first, once.
 type releasingBody struct {
 	io.ReadCloser
 	release func()
+	done    atomic.Bool
 }
 
 func (b *releasingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF {
-		b.release()
+		b.releaseOnce()
 	}
 	return n, err
 }
 
 func (b *releasingBody) Close() error {
 	err := b.ReadCloser.Close()
-	b.release()
+	b.releaseOnce()
 	return err
+}
+
+func (b *releasingBody) releaseOnce() {
+	if b.done.CompareAndSwap(false, true) {
+		b.release()
+	}
 }
