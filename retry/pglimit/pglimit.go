@@ -48,7 +48,8 @@
 // A request waiting for a slot polls (one statement that tries every slot
 // of the account) with exponential backoff between Config.PollMin and
 // Config.PollMax, jittered, and returns its connection to the pool between
-// polls; ctx bounds the wait.
+// polls; ctx bounds the wait. Waiters are not served in arrival order: a
+// slot goes to the next waiter that polls after it is freed.
 //
 // Limits without Concurrency (Google's) take no connection beyond the one
 // statement of the rate.
@@ -244,10 +245,10 @@ func (l *Limiter) takeToken(ctx context.Context, account string) error {
 	var tokens float64
 	err := l.pool.QueryRow(ctx, l.take, l.cfg.Provider, account, float64(l.cfg.Limits.Burst), l.rate).Scan(&tokens)
 	if err != nil {
+		// The statement may or may not have taken a token; it is not given
+		// back, since a token given back that was never taken would let one
+		// request too many through, and one lost only delays the next.
 		if ctx.Err() != nil {
-			// The statement may have committed: give the token back
-			// rather than leak it.
-			l.giveToken(ctx, account)
 			return ctx.Err()
 		}
 		return fmt.Errorf("pglimit: take a token: %w", err)
