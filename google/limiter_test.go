@@ -4,29 +4,14 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/oauth2"
 
 	"github.com/calsync/calsync/google"
 	"github.com/calsync/calsync/google/googletest"
-	"github.com/calsync/calsync/retry"
+	"github.com/calsync/calsync/retry/retrytest"
 )
-
-// recordingLimiter admits everything and records whom it admitted.
-type recordingLimiter struct {
-	mu       sync.Mutex
-	accounts []string
-	released int
-}
-
-func (l *recordingLimiter) Acquire(_ context.Context, account string) (func(), error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.accounts = append(l.accounts, account)
-	return func() { l.mu.Lock(); l.released++; l.mu.Unlock() }, nil
-}
 
 // Config.Limiter becomes the default client's limiter: every call of an
 // account goes through it (a cluster-wide limiter sits there).
@@ -36,7 +21,7 @@ func TestConfigLimiter(t *testing.T) {
 	if err := emu.AddCalendar("alice@example.com", "UTC"); err != nil {
 		t.Fatal(err)
 	}
-	lim := &recordingLimiter{}
+	lim := &retrytest.Limiter{}
 	cfg := google.Config{
 		Limiter:     lim,
 		Endpoint:    emu.Endpoint(),
@@ -52,10 +37,8 @@ func TestConfigLimiter(t *testing.T) {
 	if _, err := p.ListCalendars(context.Background(), "acct-1"); err != nil {
 		t.Fatal(err)
 	}
-	lim.mu.Lock()
-	defer lim.mu.Unlock()
-	if len(lim.accounts) == 0 || lim.accounts[0] != "acct-1" || lim.released != len(lim.accounts) {
-		t.Fatalf("limiter saw accounts %v and %d releases, want acct-1's calls, each released", lim.accounts, lim.released)
+	if got := lim.Acquired(); len(got) == 0 || got[0] != "acct-1" || lim.Released() != len(got) {
+		t.Fatalf("limiter saw accounts %v and %d releases, want acct-1's calls, each released", lim.Acquired(), lim.Released())
 	}
 
 	// With a client of the host's own, the limiter would be ignored: refused.
@@ -63,5 +46,4 @@ func TestConfigLimiter(t *testing.T) {
 	if _, err := google.New(cfg); err == nil || !strings.Contains(err.Error(), "Config.Limiter applies to the default client only") {
 		t.Fatalf("New with Limiter and HTTPClient = %v, want an error", err)
 	}
-	var _ retry.AccountLimiter = lim
 }

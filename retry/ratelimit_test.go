@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,14 +244,6 @@ func TestLimiterForgetsIdleAccounts(t *testing.T) {
 	}
 }
 
-// countingLimiter admits everything and counts acquisitions and releases.
-type countingLimiter struct{ acquired, released atomic.Int64 }
-
-func (l *countingLimiter) Acquire(context.Context, string) (func(), error) {
-	l.acquired.Add(1)
-	return func() { l.released.Add(1) }, nil
-}
-
 // LimitTransport takes any AccountLimiter and calls each release exactly
 // once, whether the body is read to its end, closed, or both.
 func TestLimitTransportReleasesOnce(t *testing.T) {
@@ -260,7 +251,7 @@ func TestLimitTransportReleasesOnce(t *testing.T) {
 		_, _ = io.WriteString(w, "hello")
 	}))
 	defer srv.Close()
-	lim := &countingLimiter{}
+	lim := &retrytest.Limiter{}
 	client := &http.Client{Transport: &retry.LimitTransport{Limiter: lim}}
 	ctx := retry.WithAccount(context.Background(), "alice")
 	for _, readAll := range []bool{true, false} {
@@ -276,7 +267,7 @@ func TestLimitTransportReleasesOnce(t *testing.T) {
 		resp.Body.Close()
 		resp.Body.Close()
 	}
-	if a, r := lim.acquired.Load(), lim.released.Load(); a != 2 || r != 2 {
+	if a, r := len(lim.Acquired()), lim.Released(); a != 2 || r != 2 {
 		t.Fatalf("acquired %d, released %d; want 2 and 2", a, r)
 	}
 }
