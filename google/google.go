@@ -50,6 +50,15 @@ type Config struct {
 	// at retry.GoogleLimits (600 requests per minute per user). Pass your
 	// own client to change either; &http.Client{} disables both.
 	HTTPClient *http.Client
+	// Limiter replaces the default client's per-process limiter: give
+	// every instance of a cluster the same cluster-wide limiter (a
+	// retry/pglimit.Limiter at retry.GoogleLimits) so that the per-user
+	// quota holds for all of them together. Only with the default client:
+	// setting both Limiter and HTTPClient is an error (put a
+	// retry.LimitTransport in your own client instead). WithDefaults
+	// builds the default client over it and clears the field. Default:
+	// nil, a retry.Limiter of this Provider's own.
+	Limiter retry.AccountLimiter
 	// Endpoint is the API base URL. Default: Google's
 	// (https://www.googleapis.com/calendar/v3/). Tests point it at
 	// googletest.Server.Endpoint().
@@ -78,13 +87,24 @@ func DefaultHTTPClient() *http.Client {
 		// GoogleLimits are valid by construction.
 		panic("google: default limits: " + err.Error())
 	}
+	return limitedClient(lim)
+}
+
+// limitedClient is the default client over lim.
+func limitedClient(lim retry.AccountLimiter) *http.Client {
 	return &http.Client{Transport: &retry.Transport{Base: &retry.LimitTransport{Limiter: lim}}}
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
+// A Limiter without an HTTPClient becomes the default client's limiter
+// (and the field is cleared).
 func (c Config) WithDefaults() Config {
 	if c.HTTPClient == nil {
-		c.HTTPClient = DefaultHTTPClient()
+		if c.Limiter != nil {
+			c.HTTPClient, c.Limiter = limitedClient(c.Limiter), nil
+		} else {
+			c.HTTPClient = DefaultHTTPClient()
+		}
 	}
 	if c.PageSize == 0 {
 		c.PageSize = DefaultPageSize
@@ -101,6 +121,9 @@ func (c Config) validate() error {
 	}
 	if c.PageSize < 1 || c.PageSize > MaxPageSize {
 		return fmt.Errorf("google: Config.PageSize %d out of range 1..%d", c.PageSize, MaxPageSize)
+	}
+	if c.Limiter != nil {
+		return errors.New("google: Config.Limiter applies to the default client only: with your own HTTPClient, put a retry.LimitTransport over it in its Transport")
 	}
 	return nil
 }

@@ -115,6 +115,16 @@ type Config struct {
 	// &http.Client{} disables both (MailboxConcurrency applies whatever
 	// the client).
 	HTTPClient *http.Client
+	// Limiter replaces the default client's per-process limiter: give
+	// every instance of a cluster the same cluster-wide limiter (a
+	// retry/pglimit.Limiter at retry.GraphLimits) so that Graph's 4
+	// concurrent requests and 10,000 per 10 minutes per mailbox hold for
+	// all of them together. Only with the default client: setting both
+	// Limiter and HTTPClient is an error (put a retry.LimitTransport in
+	// your own client instead). WithDefaults builds the default client
+	// over it and clears the field. Default: nil, a retry.Limiter of this
+	// Provider's own.
+	Limiter retry.AccountLimiter
 	// BaseURL is the Graph service root, without a trailing slash.
 	// Tokens are only ever sent to its host. Default: DefaultBaseURL.
 	// Tests point it at an msgraphtest server.
@@ -141,8 +151,8 @@ type Config struct {
 	// answer is read, retries of HTTPClient's transport included, so that
 	// Graph's "4 concurrent requests per mailbox" is met within this
 	// process and its 429 ApplicationThrottled stays the exception (other
-	// processes of the same app share Graph's count; use a shared
-	// retry.Limiter in HTTPClient for those). Default:
+	// processes of the same app share Graph's count; use a cluster-wide
+	// Limiter for those). Default:
 	// DefaultMailboxConcurrency (4); negative: no limit.
 	MailboxConcurrency int
 	// ValidationRetry is how a create, renew or reauthorize is repeated
@@ -171,13 +181,24 @@ func DefaultHTTPClient() *http.Client {
 		// GraphLimits are valid by construction.
 		panic("msgraph: default limits: " + err.Error())
 	}
+	return limitedClient(lim)
+}
+
+// limitedClient is the default client over lim.
+func limitedClient(lim retry.AccountLimiter) *http.Client {
 	return &http.Client{Transport: &retry.Transport{Base: &retry.LimitTransport{Limiter: lim}}}
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
+// A Limiter without an HTTPClient becomes the default client's limiter
+// (and the field is cleared).
 func (c Config) WithDefaults() Config {
 	if c.HTTPClient == nil {
-		c.HTTPClient = DefaultHTTPClient()
+		if c.Limiter != nil {
+			c.HTTPClient, c.Limiter = limitedClient(c.Limiter), nil
+		} else {
+			c.HTTPClient = DefaultHTTPClient()
+		}
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = DefaultBaseURL
@@ -229,6 +250,9 @@ func (c Config) validate() error {
 	}
 	if err := c.ValidationRetry.Validate(); err != nil {
 		return fmt.Errorf("msgraph: Config.ValidationRetry: %w", err)
+	}
+	if c.Limiter != nil {
+		return errors.New("msgraph: Config.Limiter applies to the default client only: with your own HTTPClient, put a retry.LimitTransport over it in its Transport")
 	}
 	return nil
 }

@@ -35,6 +35,12 @@
 //		}},
 //	})
 //
+// A Limiter counts within its process. [LimitTransport] takes any
+// [AccountLimiter]; package retry/pglimit implements one on PostgreSQL
+// that holds the same Limits across every instance sharing the database
+// (google.Config.Limiter and msgraph.Config.Limiter put it under the
+// default client).
+//
 // # Time
 //
 // Everything that waits goes through a [Clock] (default [SystemClock]);

@@ -77,6 +77,14 @@ func (l Limits) WithDefaults() Limits {
 	return l
 }
 
+// Validate reports whether l (defaults applied first, as [NewLimiter]
+// does) is valid: no negative field, a positive Per and a Burst of
+// 1..Requests−1 when Requests is set. Other [AccountLimiter]s use it to
+// accept the same Limits as [Limiter].
+func (l Limits) Validate() error {
+	return l.WithDefaults().validate()
+}
+
 func (l Limits) validate() error {
 	var errs []error
 	if l.Requests < 0 || l.Concurrency < 0 {
@@ -224,8 +232,23 @@ func (l *Limiter) sweep() {
 	}
 }
 
-// LimitTransport is an http.RoundTripper that waits for its [Limiter]
-// before sending a request, keyed by the account set with [WithAccount]
+// AccountLimiter admits requests of one provider per account. [Limiter]
+// implements it in process memory; package retry/pglimit implements it on
+// PostgreSQL, so that several processes sharing a database share one
+// quota. Implementations must be safe for concurrent use.
+type AccountLimiter interface {
+	// Acquire waits until account may start a request. It returns
+	// ctx.Err() (or an error of its own) if it cannot admit the request;
+	// the caller then holds nothing. On success the caller must call
+	// release exactly once when the request is over ([LimitTransport]
+	// does).
+	Acquire(ctx context.Context, account string) (release func(), err error)
+}
+
+var _ AccountLimiter = (*Limiter)(nil)
+
+// LimitTransport is an http.RoundTripper that waits for its Limiter (an
+// [AccountLimiter], usually a [Limiter]) before sending a request, keyed by the account set with [WithAccount]
 // on the request's context. A request without an account is not limited
 // (it cannot be attributed to a user's quota). The concurrency slot is held
 // until the response body is closed or read to its end, or the round trip
@@ -234,8 +257,9 @@ func (l *Limiter) sweep() {
 type LimitTransport struct {
 	// Base sends the request. Default: http.DefaultTransport.
 	Base http.RoundTripper
-	// Limiter is the provider's limiter. Required.
-	Limiter *Limiter
+	// Limiter is the provider's limiter: a *[Limiter] for limits within
+	// one process, or a cluster-wide one (retry/pglimit). Required.
+	Limiter AccountLimiter
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -270,22 +294,30 @@ func (t *LimitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// releasingBody releases a concurrency slot at EOF or Close.
+// releasingBody releases a concurrency slot at EOF or Close, whichever
+// comes first, once.
 type releasingBody struct {
 	io.ReadCloser
 	release func()
+	done    atomic.Bool
 }
 
 func (b *releasingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF {
-		b.release()
+		b.releaseOnce()
 	}
 	return n, err
 }
 
 func (b *releasingBody) Close() error {
 	err := b.ReadCloser.Close()
-	b.release()
+	b.releaseOnce()
 	return err
+}
+
+func (b *releasingBody) releaseOnce() {
+	if b.done.CompareAndSwap(false, true) {
+		b.release()
+	}
 }

@@ -243,3 +243,31 @@ func TestLimiterForgetsIdleAccounts(t *testing.T) {
 		t.Fatalf("%d accounts tracked after 5000 one-off accounts", n)
 	}
 }
+
+// LimitTransport takes any AccountLimiter and calls each release exactly
+// once, whether the body is read to its end, closed, or both.
+func TestLimitTransportReleasesOnce(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "hello")
+	}))
+	defer srv.Close()
+	lim := &retrytest.Limiter{}
+	client := &http.Client{Transport: &retry.LimitTransport{Limiter: lim}}
+	ctx := retry.WithAccount(context.Background(), "alice")
+	for _, readAll := range []bool{true, false} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if readAll {
+			_, _ = io.ReadAll(resp.Body)
+			_, _ = resp.Body.Read(make([]byte, 1)) // EOF again
+		}
+		resp.Body.Close()
+		resp.Body.Close()
+	}
+	if a, r := len(lim.Acquired()), lim.Released(); a != 2 || r != 2 {
+		t.Fatalf("acquired %d, released %d; want 2 and 2", a, r)
+	}
+}
