@@ -76,6 +76,16 @@ type Config struct {
 	RescueAfter time.Duration
 	// Logger receives River's own log. Default: the Engine's logger.
 	Logger *slog.Logger
+	// AsyncCommit commits Enqueue's inserts without waiting for
+	// PostgreSQL to flush them to disk (synchronous_commit off for those
+	// transactions only). The webhook then answers sooner (BENCHMARKS.md),
+	// and a crash of the host's process still loses nothing; a crash of
+	// the PostgreSQL server may lose the notifications of its last
+	// fraction of a second (three times wal_writer_delay at most), which
+	// the provider does not redeliver: the safety net and the next
+	// catch-up sync those calendars. Default false: durable before the
+	// 2xx.
+	AsyncCommit bool
 	// River, if set, is called with the River client's configuration
 	// before the client is made, for settings calsync does not make
 	// (FetchPollInterval, retention periods, more middleware, hooks).
@@ -136,8 +146,10 @@ type Queue struct {
 	open  *batch // the batch calls join, until its leader commits it
 }
 
-// commitSlots is how many Enqueue batches commit at once.
-const commitSlots = 4
+// commitSlots is how many Enqueue batches commit at once: two keeps one
+// batch filling while the other flushes (BENCHMARKS.md: 1 gave 1.6k acks/s
+// with 16 clients, 2 gave 1.9k, 4 and 8 under 1k, the batches too small).
+const commitSlots = 2
 
 var (
 	_ calsync.Queue       = (*Queue)(nil)
@@ -283,6 +295,11 @@ type item struct {
 // insertBatch inserts the jobs of items in one transaction.
 func (q *Queue) insertBatch(ctx context.Context, items []*item) error {
 	err := pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
+		if q.cfg.AsyncCommit {
+			if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
+				return err
+			}
+		}
 		// The calendars' generations, read under share locks: a worker
 		// starting a calendar's sync moves its generation on, and waits
 		// for this transaction first. So either a notification is folded
