@@ -2,7 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
+
+	"github.com/calsync/calsync"
 )
 
 // Ledger states.
@@ -71,4 +74,27 @@ func (s *Store) PruneNotifications(ctx context.Context, olderThan time.Time) (in
 	}
 	n, err := r.RowsAffected()
 	return int(n), wrap("PruneNotifications", err)
+}
+
+// complete writes an Apply's [calsync.Completion] in the Apply's
+// transaction: the ledger keys marked done (keys not held are ignored) and
+// the retry record deleted (if there is one).
+func complete(ctx context.Context, tx *sql.Tx, c *calsync.Completion) error {
+	if len(c.Notifications) > 0 {
+		t, err := enc(c.At)
+		if err != nil {
+			return err
+		}
+		for _, key := range c.Notifications {
+			if _, err := tx.ExecContext(ctx, `UPDATE notification_ledger SET state = ?, ended = ? WHERE key = ?`, ledgerDone, t, key); err != nil {
+				return wrap("Apply: complete notification", err)
+			}
+		}
+	}
+	if c.ClearAttempt != "" {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM attempts WHERE id = ?`, c.ClearAttempt); err != nil {
+			return wrap("Apply: clear attempt", err)
+		}
+	}
+	return nil
 }

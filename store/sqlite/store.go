@@ -137,8 +137,16 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 		if res, err = applyChanges(ctx, tx, calendarID, b); err != nil {
 			return err
 		}
-		res.Seq, err = s.writeFeed(ctx, tx, calendarID, res.Applied)
-		return err
+		if res.Seq, err = s.writeFeed(ctx, tx, calendarID, res.Applied); err != nil {
+			return err
+		}
+		if b.Complete != nil {
+			if err := complete(ctx, tx, b.Complete); err != nil {
+				return err
+			}
+			res.Completed = true
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
