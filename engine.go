@@ -35,6 +35,8 @@ type Engine struct {
 	// sync succeeded without clearing the record in its Apply clears it
 	// separately only if it may exist (process.go).
 	attempts sync.Map
+
+	sleepFn func(ctx context.Context, d time.Duration) error // nil: real time (sweep.go)
 }
 
 // NewEngine returns an Engine for cfg, or an error if cfg is invalid.
