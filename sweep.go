@@ -208,17 +208,20 @@ func (e *Engine) catchUp(ctx context.Context) (int, error) {
 	)
 	slots := make(chan struct{}, e.cfg.Workers)
 	interval := time.Duration(float64(time.Second) / e.cfg.CatchUpRate)
-	start := e.cfg.Now()
+	var last time.Time
 	started := 0
 	for i, c := range cals {
-		// Calendar i starts no earlier than i intervals after the first:
-		// never more than CatchUpRate in any second, and no burst to
-		// make up for a slow start.
-		if wait := start.Add(time.Duration(i) * interval).Sub(e.cfg.Now()); wait > 0 {
-			if err := e.sleep(ctx, wait); err != nil {
-				break
+		// A calendar starts at least one interval after the one before
+		// it: never more than CatchUpRate in any second, and no burst to
+		// make up for a wait that overran.
+		if i > 0 {
+			if wait := last.Add(interval).Sub(e.cfg.Now()); wait > 0 {
+				if err := e.sleep(ctx, wait); err != nil {
+					break
+				}
 			}
 		}
+		last = e.cfg.Now()
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():

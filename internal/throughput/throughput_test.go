@@ -51,7 +51,7 @@ import (
 //
 // It is skipped unless CALSYNC_THROUGHPUT=1: it runs for minutes.
 func TestThroughput(t *testing.T) {
-	if os.Getenv("CALSYNC_THROUGHPUT") != "1" {
+	if testingSkip("CALSYNC_THROUGHPUT") {
 		t.Skip("set CALSYNC_THROUGHPUT=1 to run the throughput harness (minutes)")
 	}
 	ncal := envInt(t, "CALSYNC_THROUGHPUT_CALENDARS", 1000)
@@ -85,6 +85,9 @@ func TestThroughput(t *testing.T) {
 	}
 	t.Logf("saturation point: %d changes/s (highest rate kept up with)", saturation)
 }
+
+// testingSkip reports whether the measurement gated by env is off.
+func testingSkip(env string) bool { return os.Getenv(env) != "1" }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
 
