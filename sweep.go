@@ -25,7 +25,9 @@ const (
 	// SweepCatchUp syncs every connected calendar once, incrementally (a
 	// full sync where the cursor has expired or a full sync was
 	// interrupted), to pick up whatever changed while no process was
-	// listening. Run runs it once, at start, unless Config.SkipCatchUp.
+	// listening. Run runs it once, at start, unless Config.SkipCatchUp,
+	// beside the other sweeps; it starts Config.CatchUpRate calendars a
+	// second at most, Config.Workers at a time.
 	SweepCatchUp Sweep = "catch_up"
 	// SweepRenew renews every subscription that expires within
 	// Config.RenewBefore (see [Engine.RunSweep] for how), then raises an
