@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync/provider"
+	"github.com/calsync/calsync/retry"
 )
 
 // Sweep names one piece of the Engine's periodic work. Run schedules every
@@ -254,14 +255,7 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 	if e.sleepFn != nil {
 		return e.sleepFn(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return retry.SystemClock.Sleep(ctx, d)
 }
 
 // safetyNet syncs every calendar silent for SafetyNetAfter
