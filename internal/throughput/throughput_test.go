@@ -49,7 +49,9 @@ import (
 // of the parts in the same run: one incremental Fetch (provider call) and
 // one Apply (Store transaction), timed around the calls themselves.
 //
-// It is skipped unless CALSYNC_THROUGHPUT=1: it runs for minutes.
+// CALSYNC_THROUGHPUT_WORKERS sets Config.Workers (default
+// DefaultWorkers). It is skipped unless CALSYNC_THROUGHPUT=1: it runs for
+// minutes.
 func TestThroughput(t *testing.T) {
 	if testingSkip("CALSYNC_THROUGHPUT") {
 		t.Skip("set CALSYNC_THROUGHPUT=1 to run the throughput harness (minutes)")
@@ -67,7 +69,7 @@ func TestThroughput(t *testing.T) {
 			rates = append(rates, r)
 		}
 	}
-	r := newRig(t, ncal)
+	r := newRig(t, ncal, envInt(t, "CALSYNC_THROUGHPUT_WORKERS", calsync.DefaultWorkers))
 	t.Logf("%d calendars connected", ncal)
 	t.Logf("%-6s %9s %9s %9s %9s %9s %9s %9s %9s %s", "rate", "notif/s", "drain", "p50", "p99", "fetchp99", "applyp99", "parts", "p99/parts", "kept up")
 	saturation, misses := 0, 0
@@ -180,7 +182,7 @@ type rig struct {
 
 var token = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"})
 
-func newRig(t *testing.T, ncal int) *rig {
+func newRig(t *testing.T, ncal, workers int) *rig {
 	r := &rig{changed: map[string]time.Time{}}
 	sink := &sinkOf{}
 	hook, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: sink})
@@ -214,6 +216,7 @@ func newRig(t *testing.T, ncal int) *rig {
 		Providers:   []calsync.Provider{timedProvider{Provider: gp, fetch: &r.fetch}},
 		Debounce:    -1,
 		SkipCatchUp: true,
+		Workers:     workers,
 		OnChange: func(_ context.Context, _ calsync.Calendar, changes []calsync.Change) {
 			now := time.Now()
 			r.mu.Lock()
