@@ -191,6 +191,11 @@ type Config struct {
 	// SkipCatchUp stops Run from syncing every calendar when it starts
 	// (the SweepCatchUp sweep). Default: false (catch up).
 	SkipCatchUp bool
+	// CatchUpRate is how many calendars per second SweepCatchUp starts
+	// syncing, at most Workers at a time. The catch-up runs beside the
+	// renewal sweep, never before it. Default: DefaultCatchUpRate (50).
+	// math.Inf(1) starts them as fast as Workers allow.
+	CatchUpRate float64
 	// Alerts sets when alerts fire and who hears of them. Default: the
 	// defaults of each AlertConfig field, alerts logged and counted.
 	Alerts AlertConfig
@@ -245,6 +250,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Workers <= 0 {
 		c.Workers = DefaultWorkers
+	}
+	if !(c.CatchUpRate > 0) {
+		c.CatchUpRate = DefaultCatchUpRate
 	}
 	if c.RenewBefore <= 0 {
 		c.RenewBefore = DefaultRenewBefore
