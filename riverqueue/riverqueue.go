@@ -25,12 +25,6 @@ const DefaultSchema = "calsync"
 const (
 	// DefaultSweepWorkers is how many sweeps one instance runs at once.
 	DefaultSweepWorkers = 2
-	// DefaultCatchUpRate is how many calendars per second a catch-up
-	// schedules for a sync: 10,000 calendars take about 8 minutes, and at
-	// no second do more than about 20 calendars (a few provider calls
-	// each) start, far below Google's per-project and Graph's per-app
-	// rates; each account's own quota is kept by the providers' limiters.
-	DefaultCatchUpRate = 20
 	// DefaultCatchUpEvery is the shortest time between two catch-ups in
 	// the cluster: instances that start within it (a rolling deploy) share
 	// one.
@@ -64,8 +58,9 @@ type Config struct {
 	// worker of their own) this instance runs at once. Default:
 	// DefaultSweepWorkers.
 	SweepWorkers int
-	// CatchUpRate is how many calendars per second a catch-up schedules.
-	// Default: DefaultCatchUpRate.
+	// CatchUpRate is how many calendars per second a catch-up schedules
+	// for a sync. Default: the Engine's Config.CatchUpRate (see there for
+	// how it keeps within the providers' quotas).
 	CatchUpRate float64
 	// CatchUpEvery is the shortest time between two catch-ups in the
 	// cluster. Default: DefaultCatchUpEvery.
@@ -98,9 +93,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SweepWorkers <= 0 {
 		c.SweepWorkers = DefaultSweepWorkers
-	}
-	if c.CatchUpRate <= 0 {
-		c.CatchUpRate = DefaultCatchUpRate
 	}
 	if c.CatchUpEvery <= 0 {
 		c.CatchUpEvery = DefaultCatchUpEvery
