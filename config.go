@@ -15,8 +15,12 @@ import (
 // Defaults for Config fields left zero.
 const (
 	// DefaultWorkers is the number of goroutines Run uses to process
-	// notifications.
-	DefaultWorkers = 4
+	// notifications. Workers mostly wait for the provider, and the
+	// per-account limits (retry.LimitTransport) bound what each account
+	// gets at once, so 16 keeps the p99 from a change to OnChange within
+	// 2× of one fetch plus one Apply at 1,000 calendars × 200 changes/s on
+	// SQLite, where 4 did not (BENCHMARKS.md, "Notification throughput").
+	DefaultWorkers = 16
 	// DefaultDebounce is how long the default queue holds a calendar's
 	// sync for more notifications of the same burst.
 	DefaultDebounce = 250 * time.Millisecond
