@@ -353,12 +353,16 @@ func (q *Queue) Dequeue(ctx context.Context) (calsync.Notification, error) {
 // retryable or pending. Running jobs are not counted. The Engine reports
 // it as the calsync.queue.depth gauge, and its readiness check reads it.
 func (q *Queue) Depth(ctx context.Context) (int, error) {
+	return q.count(ctx, "depth", "available", "scheduled", "retryable", "pending")
+}
+
+// count counts the jobs of the queue's River queues in the given states.
+func (q *Queue) count(ctx context.Context, what string, states ...string) (int, error) {
 	var n int
 	err := q.pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{q.cfg.Schema, "river_job"}.Sanitize()+
-		` WHERE state IN ('available', 'scheduled', 'retryable', 'pending') AND queue = ANY($1)`,
-		[]string{QueueSync, QueueRenew, QueueSweep}).Scan(&n)
+		` WHERE state::text = ANY($1) AND queue = ANY($2)`, states, []string{QueueSync, QueueRenew, QueueSweep}).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("riverqueue: queue length: %w", err)
+		return 0, fmt.Errorf("riverqueue: queue %s: %w", what, err)
 	}
 	return n, nil
 }
@@ -380,12 +384,5 @@ var uniqueSync = river.UniqueOpts{
 // reach zero. A job of an instance that died counts as running until
 // River rescues it (Config.RescueAfter).
 func (q *Queue) Unfinished(ctx context.Context) (int, error) {
-	var n int
-	err := q.pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{q.cfg.Schema, "river_job"}.Sanitize()+
-		` WHERE state IN ('available', 'scheduled', 'running', 'pending') AND queue = ANY($1)`,
-		[]string{QueueSync, QueueRenew, QueueSweep}).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("riverqueue: unfinished jobs: %w", err)
-	}
-	return n, nil
+	return q.count(ctx, "unfinished jobs", "available", "scheduled", "running", "pending")
 }
