@@ -14,7 +14,8 @@ import (
 )
 
 // RunQueue works the queue's jobs with e and inserts the sweeps' periodic
-// jobs when this instance is River's leader, until ctx is done; then it
+// jobs when this instance is River's leader (none with calsync's
+// Config.ManualSweeps; no catch-up with SkipCatchUp), until ctx is done; then it
 // stops fetching, lets the jobs under way finish for up to
 // calsync's Config.DrainTimeout, cancels the rest (they are snoozed, not
 // failed, and run again on another instance or after restart) and
@@ -63,6 +64,9 @@ func (q *Queue) client(e *calsync.Engine) (*river.Client[pgx.Tx], error) {
 
 	var periodic []*river.PeriodicJob
 	for _, s := range calsync.Sweeps() {
+		if ec.ManualSweeps {
+			break // the host runs them (Engine.RunSweep)
+		}
 		every := e.SweepInterval(s)
 		queue := QueueSweep
 		if s == calsync.SweepRenew {
