@@ -118,6 +118,10 @@ func TestClusterOfThree(t *testing.T) {
 		if n := sync["available"] + sync["running"] + sync["retryable"] + sync["scheduled"] + sync["pending"]; n > 0 {
 			return false, fmt.Sprintf("sync jobs unfinished: %v: %s", sync, w.unfinishedJobs())
 		}
+		if all := w.jobCounts(); all["retryable"] > 0 {
+			// A rescued sweep of the dead instance waits for its retry.
+			return false, fmt.Sprintf("jobs by state: %v: %s", all, w.unfinishedJobs())
+		}
 		if n := w.runningOn(victim.name); n > 0 {
 			return false, fmt.Sprintf("%d jobs still marked running on the dead %s", n, victim.name)
 		}
