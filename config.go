@@ -15,8 +15,12 @@ import (
 // Defaults for Config fields left zero.
 const (
 	// DefaultWorkers is the number of goroutines Run uses to process
-	// notifications.
-	DefaultWorkers = 4
+	// notifications. Workers mostly wait for the provider, and the
+	// per-account limits (retry.LimitTransport) bound what each account
+	// gets at once, so 16 keeps the p99 from a change to OnChange within
+	// 2× of one fetch plus one Apply at 1,000 calendars × 200 changes/s on
+	// SQLite, where 4 did not (BENCHMARKS.md, "Notification throughput").
+	DefaultWorkers = 16
 	// DefaultDebounce is how long the default queue holds a calendar's
 	// sync for more notifications of the same burst.
 	DefaultDebounce = 250 * time.Millisecond
@@ -191,6 +195,11 @@ type Config struct {
 	// SkipCatchUp stops Run from syncing every calendar when it starts
 	// (the SweepCatchUp sweep). Default: false (catch up).
 	SkipCatchUp bool
+	// CatchUpRate is how many calendars per second SweepCatchUp starts
+	// syncing, at most Workers at a time. The catch-up runs beside the
+	// renewal sweep, never before it. Default: DefaultCatchUpRate (50).
+	// math.Inf(1) starts them as fast as Workers allow.
+	CatchUpRate float64
 	// Alerts sets when alerts fire and who hears of them. Default: the
 	// defaults of each AlertConfig field, alerts logged and counted.
 	Alerts AlertConfig
@@ -245,6 +254,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Workers <= 0 {
 		c.Workers = DefaultWorkers
+	}
+	if !(c.CatchUpRate > 0) {
+		c.CatchUpRate = DefaultCatchUpRate
 	}
 	if c.RenewBefore <= 0 {
 		c.RenewBefore = DefaultRenewBefore

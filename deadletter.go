@@ -107,6 +107,7 @@ func (e *Engine) recordFailure(ctx context.Context, dl DeadLetters, n Notificati
 		e.log.ErrorContext(ctx, "calsync: cannot record failed attempt", "calendar", n.CalendarID, "err", err)
 		return
 	}
+	e.attempts.Store(id, struct{}{})
 	if a.Attempts < e.cfg.MaxAttempts {
 		e.log.InfoContext(ctx, "calsync: notification will be retried", "calendar", n.CalendarID, "attempt", a.Attempts, "next", a.NextAttempt)
 		return
@@ -166,7 +167,7 @@ func (e *Engine) Replay(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("calsync: replay %s: %w", id, err)
 	}
-	if _, err := e.perform(ctx, d.Notification); err != nil {
+	if _, err := e.perform(ctx, d.Notification, nil); err != nil {
 		return fmt.Errorf("calsync: replay %s: %w", id, err)
 	}
 	if ledger, ok := e.cfg.Store.(Ledger); ok && d.Notification.dedupKey() != "" {

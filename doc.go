@@ -64,7 +64,8 @@
 // # Periodic work
 //
 // Besides its workers, Run schedules a fixed set of sweeps (see [Sweep]):
-// catch-up at start, renewal, retries of failed notifications, the safety
+// catch-up at start (paced by Config.CatchUpRate, and never ahead of the
+// first renewal), renewal, retries of failed notifications, the safety
 // net for calendars whose pushes stopped, pruning of the ledger and of the
 // change feed, and calendar discovery. A host with
 // its own scheduler sets Config.ManualSweeps and runs each with

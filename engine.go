@@ -29,6 +29,14 @@ type Engine struct {
 	obs      *observer
 	leases   localLeases
 	delivery *delivery // nil: OnChange is called inline (delivery.go)
+
+	// attempts holds the work ids (Notification.workID) this Engine
+	// recorded a retry for and has not cleared: a notification whose
+	// sync succeeded without clearing the record in its Apply clears it
+	// separately only if it may exist (process.go).
+	attempts sync.Map
+
+	sleepFn func(ctx context.Context, d time.Duration) error // nil: real time (sweep.go)
 }
 
 // NewEngine returns an Engine for cfg, or an error if cfg is invalid.

@@ -1,6 +1,9 @@
 package calsync
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SubscriptionsLeaseForTest names the lease under which a calendar's
 // subscriptions change.
@@ -13,3 +16,9 @@ func SetQueueClockForTest(q *MemoryQueue, now func() time.Time) { q.now = now }
 // TakeForTest pops the first ready notification, or reports how long until
 // one is ready.
 func TakeForTest(q *MemoryQueue) (Notification, time.Duration, bool) { return q.take(q.now()) }
+
+// SetSleepForTest makes e wait with sleep (a fake clock's) where it paces
+// itself in real time (the catch-up).
+func SetSleepForTest(e *Engine, sleep func(ctx context.Context, d time.Duration) error) {
+	e.sleepFn = sleep
+}

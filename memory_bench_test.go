@@ -9,6 +9,8 @@ import (
 
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/store/memory"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // BenchmarkIdleMemoryPerCalendar connects 100,000 calendars (a fake
@@ -24,7 +26,11 @@ func BenchmarkIdleMemoryPerCalendar(b *testing.B) {
 		ctx := context.Background()
 		st := memory.New()
 		p := newFakeProvider(100)
-		cfg := calsync.Config{Store: st, Providers: []calsync.Provider{p}, Logger: slog.New(slog.DiscardHandler)}
+		// No-op telemetry: OTel's global providers keep every instrument
+		// and callback registered before an SDK is installed, which would
+		// keep the first Engine alive.
+		cfg := calsync.Config{Store: st, Providers: []calsync.Provider{p}, Logger: slog.New(slog.DiscardHandler),
+			MeterProvider: metricnoop.NewMeterProvider(), TracerProvider: tracenoop.NewTracerProvider()}
 		before := liveHeap()
 		e, err := calsync.NewEngine(cfg)
 		if err != nil {
@@ -46,8 +52,8 @@ func BenchmarkIdleMemoryPerCalendar(b *testing.B) {
 		storeOnly := liveHeap()
 		runtime.KeepAlive(e2)
 		runtime.KeepAlive(st)
-		b.ReportMetric(float64(all-before)/calendars, "heap-B/calendar")
-		b.ReportMetric(float64(all-storeOnly)/calendars, "engine-B/calendar")
+		b.ReportMetric((float64(all)-float64(before))/calendars, "heap-B/calendar")
+		b.ReportMetric((float64(all)-float64(storeOnly))/calendars, "engine-B/calendar")
 	}
 }
 

@@ -46,9 +46,37 @@ func (e *Engine) handle(ctx context.Context, n Notification, retry bool, failed 
 			return nil
 		}
 	}
-	ran, err := e.perform(ctx, n)
+	dl, _ := e.cfg.Store.(DeadLetters)
+	id := n.workID()
+	if retry {
+		e.attempts.Store(id, struct{}{}) // the due record exists
+	}
+	// The bookkeeping of a successful notification (ledger entry done,
+	// retry record gone) rides on the last Apply of the sync it runs, in
+	// that Apply's transaction (Batch.Complete); done says whether a
+	// Store honoured it.
+	var done *completion
+	if (ledger != nil && key != "") || dl != nil {
+		done = &completion{}
+		if ledger != nil && key != "" {
+			done.c.Notifications = []string{key}
+		}
+		if dl != nil {
+			done.c.ClearAttempt = id
+		}
+	}
+	ran, err := e.perform(ctx, n, done)
 	now := e.cfg.Now()
-	if ledger != nil && key != "" {
+	completed := done != nil && done.written
+	if completed && done.c.ClearAttempt != "" {
+		e.attempts.Delete(id)
+	}
+	// A sync folded into one under way, or that committed no Apply of
+	// its own (unknown or parked calendar), or a Store that ignores
+	// Batch.Complete: mark the entry here. A failure after a completed
+	// Apply (a follow-up run for folded notifications failed) marks it
+	// failed again, so that a redelivery is processed.
+	if ledger != nil && key != "" && (err != nil || !completed) {
 		mark := ledger.CompleteNotification
 		if err != nil {
 			mark = ledger.FailNotification
@@ -57,10 +85,17 @@ func (e *Engine) handle(ctx context.Context, n Notification, retry bool, failed 
 			e.log.WarnContext(ctx, "calsync: dedup ledger", "calendar", n.CalendarID, "err", lerr)
 		}
 	}
-	dl, _ := e.cfg.Store.(DeadLetters)
 	if dl != nil && err == nil {
-		if cerr := dl.ClearAttempt(ctx, n.workID()); cerr != nil && !errors.Is(cerr, ErrNotFound) {
-			e.log.WarnContext(ctx, "calsync: clear attempt", "calendar", n.CalendarID, "err", cerr)
+		// No DELETE for a record that cannot exist: only one this Engine
+		// recorded, or the due one a retry runs for. (A record another
+		// instance made is cleared by the Applies of its calendar's syncs,
+		// or by its retry.)
+		if _, maybe := e.attempts.Load(id); maybe && !completed {
+			if cerr := dl.ClearAttempt(ctx, id); cerr != nil && !errors.Is(cerr, ErrNotFound) {
+				e.log.WarnContext(ctx, "calsync: clear attempt", "calendar", n.CalendarID, "err", cerr)
+			} else {
+				e.attempts.Delete(id)
+			}
 		}
 	} else if err != nil && ctx.Err() == nil {
 		failed(dl, err, now)
@@ -69,11 +104,20 @@ func (e *Engine) handle(ctx context.Context, n Notification, retry bool, failed 
 	return err
 }
 
+// completion is a notification's bookkeeping for the sync it runs:
+// syncOnce sets it on the last page's Batch until a Store reports it
+// written in an Apply's transaction.
+type completion struct {
+	c       Completion
+	written bool
+}
+
 // process does what a notification asks: renew or recreate the
 // subscription for lifecycle notifications, then an incremental sync of the
 // calendar, coalesced with any sync of it under way. ran is false when the
 // sync was folded into one under way (which will run once more for it).
-func (e *Engine) perform(ctx context.Context, n Notification) (ran bool, err error) {
+// done, if not nil, is committed with the sync's last page.
+func (e *Engine) perform(ctx context.Context, n Notification, done *completion) (ran bool, err error) {
 	cal, err := e.cfg.Store.Calendar(ctx, n.CalendarID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -99,7 +143,7 @@ func (e *Engine) perform(ctx context.Context, n Notification) (ran bool, err err
 		}
 	}
 	ran = e.syncs.Do(cal.ID, func() error {
-		_, err = e.syncOnce(ctx, cal)
+		_, err = e.syncOnceWith(ctx, cal, done)
 		return err
 	}, func(err error) { e.fail(ctx, cal, err) })
 	if isParked(err) {

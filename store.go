@@ -152,6 +152,33 @@ type Batch struct {
 	// A Store written before Expect existed ignores it; such a Store is
 	// only safe when a single instance (one Engine) uses the database.
 	Expect *SyncState
+	// Complete, when non-nil, is notification bookkeeping to commit in
+	// the same transaction as the changes and the state: the Engine sets
+	// it on the last page of a sync that a notification asked for, so that
+	// the notification is marked done exactly when what it announced is
+	// committed (a crash cannot separate the two) and one notification
+	// costs one write transaction fewer. A Store that honours it sets
+	// ApplyResult.Completed; one that ignores it (written before Complete
+	// existed, or not a Ledger and DeadLetters) leaves Completed false and
+	// the Engine does the bookkeeping itself after the Apply.
+	Complete *Completion
+}
+
+// Completion is the notification bookkeeping an Apply commits with its
+// changes (see Batch.Complete). A Store that implements [Ledger] marks
+// every key of Notifications done at At, as CompleteNotification does,
+// ignoring keys it does not hold (never begun, or pruned); one that
+// implements [DeadLetters] deletes the retry record ClearAttempt names,
+// if there is one. Neither makes Apply fail when there is nothing to
+// mark or delete.
+type Completion struct {
+	// Notifications are ledger keys to mark done.
+	Notifications []string
+	// ClearAttempt is the work id whose retry record ([Attempt]) to
+	// delete; empty deletes none.
+	ClearAttempt string
+	// At is when the notifications are done.
+	At time.Time
 }
 
 // ApplyResult is what [Store.Apply] did.
@@ -167,4 +194,7 @@ type ApplyResult struct {
 	// for the last of Applied, for a Store that implements ChangeFeed;
 	// zero when Applied is empty or the Store keeps no feed.
 	Seq int64
+	// Completed reports that the Store committed Batch.Complete in the
+	// Apply's transaction. It is false when Complete was nil.
+	Completed bool
 }

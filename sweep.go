@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/calsync/calsync/provider"
+	"github.com/calsync/calsync/retry"
 )
 
 // Sweep names one piece of the Engine's periodic work. Run schedules every
@@ -24,7 +26,9 @@ const (
 	// SweepCatchUp syncs every connected calendar once, incrementally (a
 	// full sync where the cursor has expired or a full sync was
 	// interrupted), to pick up whatever changed while no process was
-	// listening. Run runs it once, at start, unless Config.SkipCatchUp.
+	// listening. Run runs it once, at start, unless Config.SkipCatchUp,
+	// beside the other sweeps; it starts Config.CatchUpRate calendars a
+	// second at most, Config.Workers at a time.
 	SweepCatchUp Sweep = "catch_up"
 	// SweepRenew renews every subscription that expires within
 	// Config.RenewBefore (see [Engine.RunSweep] for how), then raises an
@@ -124,10 +128,18 @@ func (e *Engine) runSweep(ctx context.Context, s Sweep) {
 	}
 }
 
-// schedule runs the sweeps of Run until ctx is done.
+// schedule runs the sweeps of Run until ctx is done. The catch-up runs on
+// a goroutine of its own, paced (Config.CatchUpRate), so that the first
+// renewal sweep, which may find subscriptions about to expire after a
+// long stop, does not wait for every calendar to be synced.
 func (e *Engine) schedule(ctx context.Context) {
 	if !e.cfg.SkipCatchUp {
-		e.runSweep(ctx, SweepCatchUp)
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			e.runSweep(ctx, SweepCatchUp)
+		}()
 	}
 	renew := time.NewTicker(e.cfg.RenewInterval)
 	defer renew.Stop()
@@ -170,19 +182,80 @@ func (e *Engine) pruneLedger(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// catchUp syncs every connected calendar once (SweepCatchUp).
+// DefaultCatchUpRate is the default Config.CatchUpRate: 50 calendars
+// started per second. A catch-up sync of a calendar is about one provider
+// call (an incremental list; more for a calendar with pages of changes or
+// whose cursor expired), so 50/s is about 3,000 calls a minute: under a
+// third of Google's per-project quota of 10,000 requests a minute
+// (PROTOCOLS.md A.10, the binding one: a host's calendars share its
+// project), leaving the rest for notification syncs and renewals, and far
+// under Graph's 10,000 requests per 10 minutes per mailbox. The per-user
+// and per-mailbox limits (600 a minute per Google user, 4 concurrent per
+// mailbox) are kept by the providers' clients (retry.LimitTransport). At
+// 50/s, 10,000 calendars catch up in 200 s.
+const DefaultCatchUpRate = 50
+
+// catchUp syncs every connected calendar once (SweepCatchUp): up to
+// Workers at a time, started no faster than Config.CatchUpRate per
+// second, so that a restart with thousands of calendars does not spend
+// the provider quotas in a burst.
 func (e *Engine) catchUp(ctx context.Context) (int, error) {
 	cals, err := e.cfg.Store.ListCalendars(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("calsync: catch-up: %w", err)
 	}
-	var errs []error
-	for _, c := range cals {
-		if err := e.Process(ctx, Notification{Kind: Resync, Provider: c.Provider, CalendarID: c.ID}); err != nil {
-			errs = append(errs, err)
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	slots := make(chan struct{}, e.cfg.Workers)
+	interval := time.Duration(float64(time.Second) / e.cfg.CatchUpRate)
+	var last time.Time
+	started := 0
+	for i, c := range cals {
+		// A calendar starts at least one interval after the one before
+		// it: never more than CatchUpRate in any second, and no burst to
+		// make up for a wait that overran.
+		if i > 0 {
+			if wait := last.Add(interval).Sub(e.cfg.Now()); wait > 0 {
+				if err := e.sleep(ctx, wait); err != nil {
+					break
+				}
+			}
 		}
+		last = e.cfg.Now()
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		started++
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := e.Process(ctx, Notification{Kind: Resync, Provider: c.Provider, CalendarID: c.ID}); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
 	}
-	return len(cals), errors.Join(errs...)
+	wg.Wait()
+	if err := ctx.Err(); err != nil && started < len(cals) {
+		errs = append(errs, fmt.Errorf("calsync: catch-up stopped after %d of %d calendars: %w", started, len(cals), err))
+	}
+	return started, errors.Join(errs...)
+}
+
+// sleep waits for d or until ctx ends (then it returns ctx's error). The
+// catch-up paces itself with it; tests replace it with a fake clock's.
+func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
+	if e.sleepFn != nil {
+		return e.sleepFn(ctx, d)
+	}
+	return retry.SystemClock.Sleep(ctx, d)
 }
 
 // safetyNet syncs every calendar silent for SafetyNetAfter

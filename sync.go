@@ -108,6 +108,12 @@ const maxConflicts = 3
 // committed with the position it reached, expecting the position it started
 // from (Batch.Expect).
 func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, err error) {
+	return e.syncOnceWith(ctx, cal, nil)
+}
+
+// syncOnceWith is syncOnce committing done, if not nil and not yet
+// written, with the last page (Batch.Complete).
+func (e *Engine) syncOnceWith(ctx context.Context, cal Calendar, done *completion) (res SyncResult, err error) {
 	st, stErr := e.cfg.Store.SyncState(ctx, cal.ID)
 	var why error
 	if stErr == nil {
@@ -168,6 +174,10 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 				return res, fmt.Errorf("calsync: sync %s: provider %s returned a last page without a cursor", cal.ID, p.Name())
 			}
 			b.State = SyncState{Cursor: page.NextCursor, LastSync: e.cfg.Now()}
+			if done != nil && !done.written {
+				done.c.At = b.State.LastSync
+				b.Complete = &done.c
+			}
 		} else {
 			b.State.PageToken = page.NextPageToken
 		}
@@ -190,6 +200,9 @@ func (e *Engine) syncOnce(ctx context.Context, cal Calendar) (res SyncResult, er
 		}
 		if err != nil {
 			return res, fmt.Errorf("calsync: sync %s: apply: %w", cal.ID, err)
+		}
+		if b.Complete != nil && ar.Completed {
+			done.written = true
 		}
 		res.Pages++
 		res.Applied += len(ar.Applied)

@@ -79,8 +79,11 @@ type Config struct {
 // DefaultHTTPClient returns the client a Provider uses when
 // Config.HTTPClient is nil: retries (retry.Transport, default Policy) over a
 // rate limiter (retry.LimitTransport, retry.GoogleLimits) of its own. Each
-// call returns a client with a new limiter; share one client among the
-// Providers that should share a quota.
+// call returns a client with a new limiter and a connection pool of its
+// own (retry.NewPooledTransport: retry.DefaultIdleConnsPerHost idle
+// connections to the API host, enough for the Engine's workers; the
+// default transport keeps two); share one client among the Providers
+// that should share a quota.
 func DefaultHTTPClient() *http.Client {
 	lim, err := retry.NewLimiter(retry.GoogleLimits(), nil)
 	if err != nil {
@@ -92,7 +95,7 @@ func DefaultHTTPClient() *http.Client {
 
 // limitedClient is the default client over lim.
 func limitedClient(lim retry.AccountLimiter) *http.Client {
-	return &http.Client{Transport: &retry.Transport{Base: &retry.LimitTransport{Limiter: lim}}}
+	return &http.Client{Transport: &retry.Transport{Base: &retry.LimitTransport{Limiter: lim, Base: retry.NewPooledTransport()}}}
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.

@@ -433,3 +433,54 @@ func TestTransportClosesDiscardedResponses(t *testing.T) {
 		t.Error("the returned body was closed")
 	}
 }
+
+// The providers' pooled transport keeps enough idle connections per host
+// for the workers: calls made in parallel, then again, reuse their
+// connections instead of opening new ones.
+func TestPooledTransportReusesConnections(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr] = true
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	tr := retry.NewPooledTransport()
+	defer tr.CloseIdleConnections()
+	if tr.MaxIdleConnsPerHost != retry.DefaultIdleConnsPerHost {
+		t.Fatalf("MaxIdleConnsPerHost = %d, want %d", tr.MaxIdleConnsPerHost, retry.DefaultIdleConnsPerHost)
+	}
+	c := &http.Client{Transport: tr}
+	const parallel = 16
+	round := func() {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range parallel {
+			wg.Go(func() {
+				<-start
+				resp, err := c.Get(srv.URL)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			})
+		}
+		close(start)
+		wg.Wait()
+	}
+	for range 6 {
+		round()
+	}
+	// Never more than parallel calls are in flight: a pool that keeps
+	// them all idle needs at most that many connections in all; one that
+	// keeps two (http.DefaultTransport) opens most of them again each
+	// round.
+	mu.Lock()
+	defer mu.Unlock()
+	if len(conns) > parallel {
+		t.Errorf("%d connections for 6 rounds of %d parallel calls, want at most %d: idle connections were dropped", len(conns), parallel, parallel)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/provider"
+	"github.com/calsync/calsync/riverqueue"
 	"github.com/calsync/calsync/webhook"
 )
 
@@ -60,6 +61,18 @@ func BenchmarkWebhookAck(b *testing.B) {
 		}
 		return h
 	}
+	async := func(b *testing.B) http.Handler {
+		r := newRig(b, nil)
+		q, err := riverqueue.New(context.Background(), r.pool, &riverqueue.Config{Schema: r.schema, AsyncCommit: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		h, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: anySink{q}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return h
+	}
 	memory := func(b *testing.B) http.Handler {
 		q := calsync.NewMemoryQueue(1 << 30)
 		h, err := webhook.NewGoogle(webhook.GoogleConfig{Sink: anySink{q}})
@@ -71,7 +84,7 @@ func BenchmarkWebhookAck(b *testing.B) {
 	for _, handler := range []struct {
 		name string
 		make func(*testing.B) http.Handler
-	}{{"bare", bare}, {"memory", memory}, {"river", river}} {
+	}{{"bare", bare}, {"memory", memory}, {"river", river}, {"river-async", async}} {
 		// loopback: one keep-alive client, one request at a time.
 		b.Run("loopback/"+handler.name, func(b *testing.B) {
 			srv := httptest.NewServer(handler.make(b))

@@ -15,6 +15,10 @@
 //	engine, _ := calsync.NewEngine(calsync.Config{Store: store, Queue: queue, Providers: ...})
 //	go engine.Run(ctx) // works jobs and runs the sweeps until ctx ends
 //
+// Size the pool for the jobs one instance works at once (calsync's
+// Config.Workers, 16 by default, plus the renewal and sweep workers) and a
+// few connections for River's own loops and the webhook's inserts.
+//
 // River's migrations run from New, in Config.Schema; a deployment that
 // migrates as a separate step runs rivermigrate (or the river CLI with
 // --schema calsync) and [Migrate], and sets Config.SkipMigrations.

@@ -209,7 +209,11 @@ func (q *Queue) catchUp(ctx context.Context, e *calsync.Engine) error {
 		return fmt.Errorf("riverqueue: catch-up: %w", err)
 	}
 	start := time.Now()
-	step := time.Duration(float64(time.Second) / q.cfg.CatchUpRate)
+	rate := q.cfg.CatchUpRate
+	if rate <= 0 {
+		rate = e.Config().CatchUpRate
+	}
+	step := time.Duration(float64(time.Second) / rate)
 	const batch = 1000
 	for i := 0; i < len(cals); i += batch {
 		var params []river.InsertManyParams

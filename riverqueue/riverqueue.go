@@ -25,12 +25,6 @@ const DefaultSchema = "calsync"
 const (
 	// DefaultSweepWorkers is how many sweeps one instance runs at once.
 	DefaultSweepWorkers = 2
-	// DefaultCatchUpRate is how many calendars per second a catch-up
-	// schedules for a sync: 10,000 calendars take about 8 minutes, and at
-	// no second do more than about 20 calendars (a few provider calls
-	// each) start, far below Google's per-project and Graph's per-app
-	// rates; each account's own quota is kept by the providers' limiters.
-	DefaultCatchUpRate = 20
 	// DefaultCatchUpEvery is the shortest time between two catch-ups in
 	// the cluster: instances that start within it (a rolling deploy) share
 	// one.
@@ -64,8 +58,9 @@ type Config struct {
 	// worker of their own) this instance runs at once. Default:
 	// DefaultSweepWorkers.
 	SweepWorkers int
-	// CatchUpRate is how many calendars per second a catch-up schedules.
-	// Default: DefaultCatchUpRate.
+	// CatchUpRate is how many calendars per second a catch-up schedules
+	// for a sync. Default: the Engine's Config.CatchUpRate (see there for
+	// how it keeps within the providers' quotas).
 	CatchUpRate float64
 	// CatchUpEvery is the shortest time between two catch-ups in the
 	// cluster. Default: DefaultCatchUpEvery.
@@ -78,6 +73,16 @@ type Config struct {
 	RescueAfter time.Duration
 	// Logger receives River's own log. Default: the Engine's logger.
 	Logger *slog.Logger
+	// AsyncCommit commits Enqueue's inserts without waiting for
+	// PostgreSQL to flush them to disk (synchronous_commit off for those
+	// transactions only). The webhook then answers sooner (BENCHMARKS.md),
+	// and a crash of the host's process still loses nothing; a crash of
+	// the PostgreSQL server may lose the notifications of its last
+	// fraction of a second (three times wal_writer_delay at most), which
+	// the provider does not redeliver: the safety net and the next
+	// catch-up sync those calendars. Default false: durable before the
+	// 2xx.
+	AsyncCommit bool
 	// River, if set, is called with the River client's configuration
 	// before the client is made, for settings calsync does not make
 	// (FetchPollInterval, retention periods, more middleware, hooks).
@@ -90,9 +95,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SweepWorkers <= 0 {
 		c.SweepWorkers = DefaultSweepWorkers
-	}
-	if c.CatchUpRate <= 0 {
-		c.CatchUpRate = DefaultCatchUpRate
 	}
 	if c.CatchUpEvery <= 0 {
 		c.CatchUpEvery = DefaultCatchUpEvery
@@ -138,8 +140,10 @@ type Queue struct {
 	open  *batch // the batch calls join, until its leader commits it
 }
 
-// commitSlots is how many Enqueue batches commit at once.
-const commitSlots = 4
+// commitSlots is how many Enqueue batches commit at once: two keeps one
+// batch filling while the other flushes (BENCHMARKS.md: 1 gave 1.6k acks/s
+// with 16 clients, 2 gave 1.9k, 4 and 8 under 1k, the batches too small).
+const commitSlots = 2
 
 var (
 	_ calsync.Queue       = (*Queue)(nil)
@@ -285,6 +289,11 @@ type item struct {
 // insertBatch inserts the jobs of items in one transaction.
 func (q *Queue) insertBatch(ctx context.Context, items []*item) error {
 	err := pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
+		if q.cfg.AsyncCommit {
+			if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
+				return err
+			}
+		}
 		// The calendars' generations, read under share locks: a worker
 		// starting a calendar's sync moves its generation on, and waits
 		// for this transaction first. So either a notification is folded
@@ -346,12 +355,16 @@ func (q *Queue) Dequeue(ctx context.Context) (calsync.Notification, error) {
 // retryable or pending. Running jobs are not counted. The Engine reports
 // it as the calsync.queue.depth gauge, and its readiness check reads it.
 func (q *Queue) Depth(ctx context.Context) (int, error) {
+	return q.count(ctx, "depth", "available", "scheduled", "retryable", "pending")
+}
+
+// count counts the jobs of the queue's River queues in the given states.
+func (q *Queue) count(ctx context.Context, what string, states ...string) (int, error) {
 	var n int
 	err := q.pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{q.cfg.Schema, "river_job"}.Sanitize()+
-		` WHERE state IN ('available', 'scheduled', 'retryable', 'pending') AND queue = ANY($1)`,
-		[]string{QueueSync, QueueRenew, QueueSweep}).Scan(&n)
+		` WHERE state::text = ANY($1) AND queue = ANY($2)`, states, []string{QueueSync, QueueRenew, QueueSweep}).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("riverqueue: queue length: %w", err)
+		return 0, fmt.Errorf("riverqueue: queue %s: %w", what, err)
 	}
 	return n, nil
 }
@@ -373,12 +386,5 @@ var uniqueSync = river.UniqueOpts{
 // reach zero. A job of an instance that died counts as running until
 // River rescues it (Config.RescueAfter).
 func (q *Queue) Unfinished(ctx context.Context) (int, error) {
-	var n int
-	err := q.pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{q.cfg.Schema, "river_job"}.Sanitize()+
-		` WHERE state IN ('available', 'scheduled', 'running', 'pending') AND queue = ANY($1)`,
-		[]string{QueueSync, QueueRenew, QueueSweep}).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("riverqueue: unfinished jobs: %w", err)
-	}
-	return n, nil
+	return q.count(ctx, "unfinished jobs", "available", "scheduled", "running", "pending")
 }

@@ -547,3 +547,85 @@ func TestConcurrentEnqueuesQueueOneJobPerCalendar(t *testing.T) {
 		t.Errorf("jobs = %d, %v; want %d", n, err, calendars)
 	}
 }
+
+// Ending Run's context lets a sync under way finish (within DrainTimeout)
+// and commit; it is not reported to OnError.
+func TestShutdownDrainsTheJobUnderWay(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	gate := &gatedProvider{held: make(chan struct{}), release: make(chan struct{})}
+	r := newRig(t, func(c *calsync.Config) {
+		gate.Provider = c.Providers[0]
+		c.Providers = []calsync.Provider{gate}
+		c.DrainTimeout = time.Minute
+	})
+	ids := r.connect(ctx, 1)
+	stop := r.run(ctx)
+	gate.mu.Lock()
+	gate.armed = ids[0]
+	gate.mu.Unlock()
+	if _, err := r.emu.InsertEvent(ids[0], event("while stopping", 9)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gate.held:
+	case <-ctx.Done():
+		t.Fatal("no sync fetched the calendar")
+	}
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Run returned while a job was still under way")
+	default:
+	}
+	close(gate.release)
+	<-stopped
+	r.assertEqual(ctx, ids)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.errs) != 0 {
+		t.Errorf("OnError during a drained shutdown: %v", r.errs)
+	}
+}
+
+// A sync that outlives DrainTimeout is cut: not reported to OnError, not
+// counted as a failed attempt, and its job runs again later.
+func TestShutdownCutsAtTheDrainDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	gate := &gatedProvider{held: make(chan struct{}), release: make(chan struct{})}
+	r := newRig(t, func(c *calsync.Config) {
+		gate.Provider = c.Providers[0]
+		c.Providers = []calsync.Provider{gate}
+		c.DrainTimeout = 50 * time.Millisecond
+	})
+	ids := r.connect(ctx, 1)
+	stop := r.run(ctx)
+	gate.mu.Lock()
+	gate.armed = ids[0]
+	gate.mu.Unlock()
+	if _, err := r.emu.InsertEvent(ids[0], event("cut short", 9)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gate.held:
+	case <-ctx.Done():
+		t.Fatal("no sync fetched the calendar")
+	}
+	stop() // the gate is never released: the drain deadline cuts the sync
+	var state string
+	var errs int
+	if err := r.pool.QueryRow(ctx, `SELECT state::text, coalesce(array_length(errors, 1), 0) FROM river_job
+		WHERE kind = 'calsync_notification' ORDER BY id DESC LIMIT 1`).Scan(&state, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if state != "scheduled" && state != "available" || errs != 0 {
+		t.Errorf("cut job is %s with %d errors; want it waiting to run again, with no error counted", state, errs)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.errs) != 0 {
+		t.Errorf("OnError for a shutdown: %v", r.errs)
+	}
+}

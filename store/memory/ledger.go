@@ -3,6 +3,8 @@ package memory
 import (
 	"context"
 	"time"
+
+	"github.com/calsync/calsync"
 )
 
 type ledgerState uint8
@@ -72,4 +74,20 @@ func (s *Store) PruneNotifications(ctx context.Context, olderThan time.Time) (in
 		}
 	}
 	return n, nil
+}
+
+// complete commits an Apply's [calsync.Completion]; the caller holds s.mu,
+// so no reader sees the changes without it.
+func (s *Store) complete(c *calsync.Completion) {
+	x := s.lock()
+	defer x.mu.Unlock()
+	for _, key := range c.Notifications {
+		if e, ok := x.ledger[key]; ok {
+			e.state = ledgerDone
+			x.ledger[key] = e
+		}
+	}
+	if c.ClearAttempt != "" {
+		delete(x.attempts, c.ClearAttempt)
+	}
 }

@@ -311,6 +311,10 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 	}
 	c.state = b.State
 	res.Seq = s.feed.append(calendarID, res.Applied, time.Now())
+	if b.Complete != nil {
+		s.complete(b.Complete)
+		res.Completed = true
+	}
 	return res, nil
 }
 

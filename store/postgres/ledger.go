@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/calsync/calsync"
 )
 
 // Ledger states.
@@ -61,4 +63,21 @@ func (s *Store) PruneNotifications(ctx context.Context, olderThan time.Time) (in
 		return 0, wrap("PruneNotifications", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// complete writes an Apply's [calsync.Completion] in the Apply's
+// transaction: the ledger keys marked done (keys not held are ignored) and
+// the retry record deleted (if there is one).
+func (s *Store) complete(ctx context.Context, tx pgx.Tx, c *calsync.Completion) error {
+	if len(c.Notifications) > 0 {
+		if _, err := tx.Exec(ctx, s.sql(`UPDATE {schema}.notification_ledger SET state = $1, ended = $2 WHERE key = ANY($3)`), ledgerDone, c.At, c.Notifications); err != nil {
+			return wrap("Apply: complete notification", err)
+		}
+	}
+	if c.ClearAttempt != "" {
+		if _, err := tx.Exec(ctx, s.sql(`DELETE FROM {schema}.attempts WHERE id = $1`), c.ClearAttempt); err != nil {
+			return wrap("Apply: clear attempt", err)
+		}
+	}
+	return nil
 }

@@ -173,6 +173,14 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 			return err
 		}
 		// Last: it locks the feed counter until the commit.
+		if b.Complete != nil {
+			// Before the feed: its counter's row lock is held to the
+			// commit, so nothing should follow it.
+			if err := s.complete(ctx, tx, b.Complete); err != nil {
+				return err
+			}
+			res.Completed = true
+		}
 		res.Seq, err = s.writeFeed(ctx, tx, calendarID, res.Applied)
 		return err
 	})

@@ -102,7 +102,7 @@ func (s *Store) DueAttempts(ctx context.Context, t time.Time, limit int) ([]cals
 
 // ClearAttempt implements [calsync.DeadLetters].
 func (s *Store) ClearAttempt(ctx context.Context, id string) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM attempts WHERE id = ?`, id)
+	_, err := s.execW(ctx, nil, qClearAttempt, id)
 	return wrap("ClearAttempt", err)
 }
 

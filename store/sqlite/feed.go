@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/calsync/calsync"
@@ -27,26 +26,19 @@ func (s *Store) writeFeed(ctx context.Context, tx *sql.Tx, calendarID string, ch
 	now := time.Now().UnixNano()
 	var (
 		seq  int64
-		q    strings.Builder
 		args []any
 	)
 	for start := 0; start < len(chs); start += feedRows {
 		part := chs[start:min(len(chs), start+feedRows)]
-		q.Reset()
-		q.WriteString(`INSERT INTO feed (calendar_id, op, event_id, event, committed) VALUES `)
 		args = args[:0]
-		for i, ch := range part {
+		for _, ch := range part {
 			data, err := outbox.Encode(ch)
 			if err != nil {
 				return 0, fmt.Errorf("sqlite: Apply: %w", err)
 			}
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString(`(?, ?, ?, ?, ?)`)
 			args = append(args, calendarID, int(ch.Op), ch.EventID, data, now)
 		}
-		r, err := tx.ExecContext(ctx, q.String(), args...)
+		r, err := s.execW(ctx, tx, feedInsert(len(part)), args...)
 		if err != nil {
 			return 0, wrap("Apply: feed", err)
 		}

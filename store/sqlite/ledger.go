@@ -2,7 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
+
+	"github.com/calsync/calsync"
 )
 
 // Ledger states.
@@ -19,10 +22,7 @@ func (s *Store) BeginNotification(ctx context.Context, key string, now time.Time
 	if err != nil {
 		return false, err
 	}
-	rows, err := s.w.QueryContext(ctx, `INSERT INTO notification_ledger (key, state, begun, ended) VALUES (?1, ?4, ?2, ?3)
-		ON CONFLICT (key) DO UPDATE SET state = excluded.state, begun = excluded.begun, ended = excluded.ended
-		WHERE notification_ledger.state = ?5
-		RETURNING key`, key, t, zeroTime, ledgerBegun, ledgerFailed)
+	rows, err := s.queryW(ctx, nil, qBeginNotification, key, t, zeroTime, ledgerBegun, ledgerFailed)
 	if err != nil {
 		return false, wrap("BeginNotification", err)
 	}
@@ -39,7 +39,7 @@ func (s *Store) endNotification(ctx context.Context, op, key string, state int, 
 	if err != nil {
 		return err
 	}
-	r, err := s.w.ExecContext(ctx, `UPDATE notification_ledger SET state = ?, ended = ? WHERE key = ?`, state, t, key)
+	r, err := s.execW(ctx, nil, qEndNotification, state, t, key)
 	if err != nil {
 		return wrap(op, err)
 	}
@@ -71,4 +71,27 @@ func (s *Store) PruneNotifications(ctx context.Context, olderThan time.Time) (in
 	}
 	n, err := r.RowsAffected()
 	return int(n), wrap("PruneNotifications", err)
+}
+
+// complete writes an Apply's [calsync.Completion] in the Apply's
+// transaction: the ledger keys marked done (keys not held are ignored) and
+// the retry record deleted (if there is one).
+func (s *Store) complete(ctx context.Context, tx *sql.Tx, c *calsync.Completion) error {
+	if len(c.Notifications) > 0 {
+		t, err := enc(c.At)
+		if err != nil {
+			return err
+		}
+		for _, key := range c.Notifications {
+			if _, err := s.execW(ctx, tx, qEndNotification, ledgerDone, t, key); err != nil {
+				return wrap("Apply: complete notification", err)
+			}
+		}
+	}
+	if c.ClearAttempt != "" {
+		if _, err := s.execW(ctx, tx, qClearAttempt, c.ClearAttempt); err != nil {
+			return wrap("Apply: clear attempt", err)
+		}
+	}
+	return nil
 }

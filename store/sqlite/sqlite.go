@@ -82,7 +82,9 @@ type Store struct {
 	w *sql.DB // one connection, BEGIN IMMEDIATE: every write transaction
 	r *sql.DB // reads
 
-	noFeed bool // Apply writes no feed rows (benchmarks' baseline only)
+	noFeed    bool // Apply writes no feed rows (benchmarks' baseline only)
+	noPrepare bool // hot statements run as plain SQL (benchmarks' baseline only)
+	st        stmts
 }
 
 //go:embed migrations/*.sql
@@ -180,12 +182,18 @@ func open(ctx context.Context, path string, cfg *Config, upTo int) (*Store, erro
 		s.Close()
 		return nil, err
 	}
+	if upTo == 0 {
+		if err := s.prepare(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.closeStmts(), s.r.Close(), s.w.Close())
 }
 
 // migrate brings the schema to version upTo (0: the latest) in one

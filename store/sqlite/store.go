@@ -29,7 +29,7 @@ func (s *Store) PutCalendar(ctx context.Context, cal calsync.Calendar) error {
 // Calendar returns the calendar with the given id.
 func (s *Store) Calendar(ctx context.Context, id string) (calsync.Calendar, error) {
 	c := calsync.Calendar{ID: id}
-	err := s.r.QueryRowContext(ctx, `SELECT provider, account_id, remote_id FROM calendars WHERE id = ?`, id).
+	err := s.queryRowR(ctx, qCalendar, id).
 		Scan(&c.Provider, &c.AccountID, &c.RemoteID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return calsync.Calendar{}, notFound("calendar", id)
@@ -79,7 +79,7 @@ func (s *Store) DeleteCalendar(ctx context.Context, id string) error {
 func (s *Store) SyncState(ctx context.Context, calendarID string) (calsync.SyncState, error) {
 	var st calsync.SyncState
 	var last int64
-	err := s.r.QueryRowContext(ctx, `SELECT cursor, page_token, generation, last_sync, unavailable FROM calendars WHERE id = ?`, calendarID).
+	err := s.queryRowR(ctx, qSyncState, calendarID).
 		Scan(&st.Cursor, &st.PageToken, &st.Generation, &last, &st.Unavailable)
 	if errors.Is(err, sql.ErrNoRows) {
 		return calsync.SyncState{}, notFound("calendar", calendarID)
@@ -114,7 +114,7 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 		// process, can change the state between this check and the commit.
 		if b.Expect != nil {
 			var cur calsync.SyncState
-			err := tx.QueryRowContext(ctx, `SELECT cursor, page_token, generation FROM calendars WHERE id = ?`, calendarID).
+			err := s.queryRowW(ctx, tx, qExpectState, calendarID).
 				Scan(&cur.Cursor, &cur.PageToken, &cur.Generation)
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound("calendar", calendarID)
@@ -126,7 +126,7 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 				return plan.Conflict("sqlite", calendarID)
 			}
 		}
-		r, err := tx.ExecContext(ctx, `UPDATE calendars SET cursor = ?, page_token = ?, generation = ?, last_sync = ?, unavailable = ? WHERE id = ?`,
+		r, err := s.execW(ctx, tx, qWriteState,
 			b.State.Cursor, b.State.PageToken, b.State.Generation, last, b.State.Unavailable, calendarID)
 		if err != nil {
 			return wrap("Apply", err)
@@ -134,11 +134,19 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 		if n, _ := r.RowsAffected(); n == 0 {
 			return notFound("calendar", calendarID)
 		}
-		if res, err = applyChanges(ctx, tx, calendarID, b); err != nil {
+		if res, err = s.applyChanges(ctx, tx, calendarID, b); err != nil {
 			return err
 		}
-		res.Seq, err = s.writeFeed(ctx, tx, calendarID, res.Applied)
-		return err
+		if res.Seq, err = s.writeFeed(ctx, tx, calendarID, res.Applied); err != nil {
+			return err
+		}
+		if b.Complete != nil {
+			if err := s.complete(ctx, tx, b.Complete); err != nil {
+				return err
+			}
+			res.Completed = true
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -146,12 +154,11 @@ func (s *Store) Apply(ctx context.Context, calendarID string, b *calsync.Batch) 
 	return res, nil
 }
 
-func applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync.Batch) (*calsync.ApplyResult, error) {
+func (s *Store) applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync.Batch) (*calsync.ApplyResult, error) {
 	cur := make(map[string]plan.Current, len(b.Changes))
 	if len(b.Changes) > 0 {
 		ids, _ := json.Marshal(plan.IDs(b))
-		rows, err := tx.QueryContext(ctx, `SELECT id, updated, etag, version FROM events
-			WHERE calendar_id = ? AND id IN (SELECT value FROM json_each(?))`, calendarID, string(ids))
+		rows, err := s.queryW(ctx, tx, qCurrent, calendarID, string(ids))
 		if err != nil {
 			return nil, wrap("Apply", err)
 		}
@@ -172,20 +179,21 @@ func applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync
 		}
 	}
 	p := plan.Make(calendarID, b, cur)
+	// The writes' statements: prepared once per Store, or for this
+	// transaction when preparing is off (closed with it).
 	var upsert, del, stamp *sql.Stmt
-	defer func() {
-		for _, st := range []*sql.Stmt{upsert, del, stamp} {
-			if st != nil {
-				st.Close()
-			}
+	prep := func(q string) (*sql.Stmt, error) {
+		if st := s.wstmt(ctx, tx, q); st != nil {
+			return st, nil
 		}
-	}()
+		return tx.PrepareContext(ctx, q)
+	}
 	var err error
 	for _, w := range p.Writes {
 		switch {
 		case w.Delete:
 			if del == nil {
-				if del, err = tx.PrepareContext(ctx, `DELETE FROM events WHERE calendar_id = ? AND id = ? AND version = ?`); err != nil {
+				if del, err = prep(qDeleteEvent); err != nil {
 					return nil, wrap("Apply", err)
 				}
 			}
@@ -194,7 +202,7 @@ func applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync
 			}
 		case w.Stamp():
 			if stamp == nil {
-				if stamp, err = tx.PrepareContext(ctx, `UPDATE events SET generation = ? WHERE calendar_id = ? AND id = ?`); err != nil {
+				if stamp, err = prep(qStampEvent); err != nil {
 					return nil, wrap("Apply", err)
 				}
 			}
@@ -203,13 +211,13 @@ func applyChanges(ctx context.Context, tx *sql.Tx, calendarID string, b *calsync
 			}
 		default:
 			if upsert == nil {
-				if upsert, err = tx.PrepareContext(ctx, upsertSQL); err != nil {
+				if upsert, err = prep(upsertSQL); err != nil {
 					return nil, wrap("Apply", err)
 				}
 			}
 			if w.Recreate {
 				if del == nil {
-					if del, err = tx.PrepareContext(ctx, `DELETE FROM events WHERE calendar_id = ? AND id = ? AND version = ?`); err != nil {
+					if del, err = prep(qDeleteEvent); err != nil {
 						return nil, wrap("Apply", err)
 					}
 				}
@@ -475,7 +483,7 @@ func scanSub(sc scanner) (calsync.Subscription, error) {
 
 // Subscription returns the subscription with the given id.
 func (s *Store) Subscription(ctx context.Context, id string) (calsync.Subscription, error) {
-	sub, err := scanSub(s.r.QueryRowContext(ctx, `SELECT `+subColumns+` FROM subscriptions WHERE id = ?`, id))
+	sub, err := scanSub(s.queryRowR(ctx, qSubscription, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return calsync.Subscription{}, notFound("subscription", id)
 	}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -117,5 +118,60 @@ func testLedgerPrune(h *harness) {
 	}
 	if n, err := l.PruneNotifications(h.ctx, at(0)); err != nil || n != 0 {
 		h.Errorf("PruneNotifications with nothing older = %d, %v; want 0", n, err)
+	}
+}
+
+// testApplyCompletes checks Batch.Complete, for a Store that honours it
+// (reports ApplyResult.Completed): the ledger entries marked done and the
+// retry record deleted in Apply's transaction, nothing of it when the
+// Apply fails, and no failure for keys or records that do not exist.
+func testApplyCompletes(h *harness) {
+	l := as[calsync.Ledger](h)
+	d := as[calsync.DeadLetters](h)
+	cal := h.newCalendar("completes")
+	n := calsync.Notification{Kind: calsync.Changed, Provider: "google", SubscriptionID: h.ns + "sub", CalendarID: cal, MessageID: "7", Received: h.at(1)}
+	key, never, attempt := h.ns+"google|7", h.ns+"google|never-begun", h.ns+"google|"+cal+"|sync"
+	if seen, err := l.BeginNotification(h.ctx, key, h.at(1)); err != nil || seen {
+		h.Fatalf("BeginNotification = %v, %v; want false, nil", seen, err)
+	}
+	if _, err := d.RecordAttempt(h.ctx, attempt, n, "503", h.at(1), h.at(5)); err != nil {
+		h.Fatalf("RecordAttempt: %v", err)
+	}
+	done := &calsync.Completion{Notifications: []string{key, never}, ClearAttempt: attempt, At: h.at(2)}
+
+	// A failed Apply (ErrConflict) commits none of it.
+	_, err := h.s.Apply(h.ctx, cal, &calsync.Batch{State: calsync.SyncState{Cursor: "c1"},
+		Expect: &calsync.SyncState{Cursor: "not-the-stored-one"}, Complete: done})
+	if !errors.Is(err, calsync.ErrConflict) {
+		h.Fatalf("Apply expecting another state: err = %v, want ErrConflict", err)
+	}
+	if _, err := d.Attempt(h.ctx, attempt); err != nil {
+		h.Errorf("after a failed Apply with Complete: Attempt: %v, want the record kept", err)
+	}
+	res := h.apply(cal, &calsync.Batch{Changes: []calsync.Change{upsert(h.ev(cal, "a", h.at(1), "1"))},
+		State: calsync.SyncState{Cursor: "c1"}, Expect: &calsync.SyncState{}, Complete: done})
+	if !res.Completed {
+		// Allowed (the Engine then does the bookkeeping itself), but
+		// nothing more to check.
+		h.Skipf("storetest: %T does not honour Batch.Complete (ApplyResult.Completed is false)", h.s)
+	}
+	h.checkApplied("Apply with Complete", res, "upsert:a")
+	if seen, err := l.BeginNotification(h.ctx, key, h.at(3)); err != nil || !seen {
+		h.Errorf("redelivery after an Apply that completed it: BeginNotification = %v, %v; want seen", seen, err)
+	}
+	h.notFound(l.CompleteNotification(h.ctx, never, h.at(3)), "a key never begun, named in Complete, must not be created")
+	if _, err := d.Attempt(h.ctx, attempt); !errors.Is(err, calsync.ErrNotFound) {
+		h.Errorf("after an Apply with Complete: Attempt err = %v, want ErrNotFound", err)
+	}
+
+	// Nothing to mark or clear is not an error; nil Complete reports
+	// nothing completed.
+	res = h.apply(cal, &calsync.Batch{State: calsync.SyncState{Cursor: "c2"},
+		Complete: &calsync.Completion{Notifications: []string{never}, ClearAttempt: attempt, At: h.at(4)}})
+	if !res.Completed {
+		h.Errorf("Apply with a Complete of nothing: Completed = false, want true")
+	}
+	if res := h.apply(cal, &calsync.Batch{State: calsync.SyncState{Cursor: "c3"}}); res.Completed {
+		h.Errorf("Apply without Complete: Completed = true, want false")
 	}
 }

@@ -117,6 +117,7 @@ var cases = []struct {
 	{"Ledger", testLedger},
 	{"LedgerConcurrentBegin", testLedgerConcurrentBegin},
 	{"LedgerPrune", testLedgerPrune},
+	{"ApplyCompletes", testApplyCompletes},
 	{"DeadLetters", testDeadLetters},
 	{"Accounts", testAccounts},
 	{"AccountStates", testAccountStates},

@@ -1,6 +1,8 @@
 // Package crashtest checks that a durable Store survives its process being
 // killed (SIGKILL) in the middle of a sync: after the crash, the events of
-// exactly the pages whose cursor was stored are there, no more, no less.
+// exactly the pages whose cursor was stored are there, no more, no less,
+// and (for a Store with DeadLetters) no committed page left behind the
+// retry record its Apply deletes (Batch.Complete).
 //
 // The test binary runs itself as the child: the parent calls [Run] from a
 // test, and the child test (selected with -test.run and [EnvChild]) calls
@@ -10,6 +12,7 @@ package crashtest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -35,6 +38,10 @@ const (
 // Calendar is the calendar the child syncs into.
 const Calendar = "crash-cal"
 
+// AttemptID is the retry record the child writes before each page and the
+// page's Apply deletes (Batch.Complete), for a Store that keeps them.
+const AttemptID = "google|crash-cal|sync"
+
 var base = time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Child applies pages to s forever, each page N in one Apply: PageEvents
@@ -57,6 +64,16 @@ func Child(t *testing.T, s calsync.Store) {
 		b.Changes = append(b.Changes, upsert("counter", strconv.Itoa(n), n))
 		if n > 1 {
 			b.Changes = append(b.Changes, calsync.Change{Op: calsync.Delete, EventID: fmt.Sprintf("p%07d-00", n-1)})
+		}
+		if dl, ok := s.(calsync.DeadLetters); ok {
+			// As the Engine does for a notification after a failed one:
+			// the calendar's retry record exists, and the page's Apply
+			// deletes it in its transaction (Batch.Complete).
+			if _, err := dl.RecordAttempt(ctx, AttemptID, calsync.Notification{Kind: calsync.Resync, Provider: "google", CalendarID: Calendar},
+				"page "+strconv.Itoa(n), base, base); err != nil {
+				t.Fatalf("RecordAttempt before page %d: %v", n, err)
+			}
+			b.Complete = &calsync.Completion{ClearAttempt: AttemptID, At: base}
 		}
 		if _, err := s.Apply(ctx, Calendar, b); err != nil {
 			t.Fatalf("Apply page %d: %v", n, err)
@@ -193,6 +210,16 @@ func check(t *testing.T, s calsync.Store, reported int) int {
 	}
 	if f, ok := s.(calsync.ChangeFeed); ok {
 		checkFeed(t, f, n)
+	}
+	if dl, ok := s.(calsync.DeadLetters); ok {
+		// A record left behind must be the one written for the page the
+		// kill interrupted: every committed page deleted its own.
+		a, err := dl.Attempt(ctx, AttemptID)
+		if err == nil && a.LastError != "page "+strconv.Itoa(n+1) {
+			t.Errorf("after the crash the retry record says %q, but the cursor names page %d: a committed page kept it", a.LastError, n)
+		} else if err != nil && !errors.Is(err, calsync.ErrNotFound) {
+			t.Fatal(err)
+		}
 	}
 	return n
 }
