@@ -150,8 +150,6 @@ func (w *notificationWorker) NextRetry(job *river.Job[notificationArgs]) time.Ti
 	return time.Now().Add(w.e.RetryAfter(job.Attempt))
 }
 
-func (w *notificationWorker) Timeout(*river.Job[notificationArgs]) time.Duration { return -1 }
-
 // catchUpWorker works a catch-up's sync of one calendar.
 type catchUpWorker struct {
 	river.WorkerDefaults[catchUpArgs]
@@ -167,8 +165,6 @@ func (w *catchUpWorker) Work(ctx context.Context, job *river.Job[catchUpArgs]) e
 func (w *catchUpWorker) NextRetry(job *river.Job[catchUpArgs]) time.Time {
 	return time.Now().Add(w.e.RetryAfter(job.Attempt))
 }
-
-func (w *catchUpWorker) Timeout(*river.Job[catchUpArgs]) time.Duration { return -1 }
 
 // process runs one attempt of n; the attempt is final at calsync's
 // Config.MaxAttempts (River's own limit, 25 by default, is not reached:
@@ -204,8 +200,6 @@ func (w *sweepWorker) Work(ctx context.Context, job *river.Job[sweepArgs]) error
 	}
 	return nil
 }
-
-func (w *sweepWorker) Timeout(*river.Job[sweepArgs]) time.Duration { return -1 }
 
 // catchUp schedules a sync of every connected calendar, spread over time
 // at CatchUpRate.

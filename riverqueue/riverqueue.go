@@ -66,8 +66,10 @@ type Config struct {
 	// cluster. Default: DefaultCatchUpEvery.
 	CatchUpEvery time.Duration
 	// RescueAfter is how long a job may run before River hands it to
-	// another instance (the one working it presumably died). Default:
-	// DefaultRescueAfter; it must exceed the longest full sync.
+	// another instance (the one working it presumably died). A job still
+	// running at nine tenths of it is cancelled (River's JobTimeout) and
+	// tried again. Default: DefaultRescueAfter; it must exceed the
+	// longest full sync.
 	RescueAfter time.Duration
 	// Logger receives River's own log. Default: the Engine's logger.
 	Logger *slog.Logger

@@ -109,7 +109,13 @@ func (q *Queue) client(e *calsync.Engine) (*river.Client[pgx.Tx], error) {
 		},
 		PeriodicJobs:         periodic,
 		RescueStuckJobsAfter: q.cfg.RescueAfter,
-		JobTimeout:           -1,
+		// River never rescues a job without a timeout: the jobs of a
+		// killed instance would stay running for ever (and a periodic
+		// sweep among them would never be inserted again, being unique
+		// while running). A job still running at nine tenths of
+		// RescueAfter is cancelled; one whose instance died is rescued
+		// at RescueAfter.
+		JobTimeout: q.cfg.RescueAfter - q.cfg.RescueAfter/10,
 		Middleware: []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
 			MeterProvider:  ec.MeterProvider,
 			TracerProvider: ec.TracerProvider,
