@@ -85,6 +85,7 @@ type DeadLetters interface {
 // retry's own outcome (retrying) moves the schedule on. A calendar the
 // provider refused for good (ErrCalendarUnavailable) is parked instead.
 func (e *Engine) recordFailure(ctx context.Context, dl DeadLetters, n Notification, cause error, now time.Time, retrying bool) {
+	ctx = context.WithoutCancel(ctx) // the failure may be ctx's deadline
 	if errors.Is(cause, ErrCalendarUnavailable) {
 		return // a calendar refused for good is parked, not retried
 	}

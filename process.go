@@ -97,7 +97,7 @@ func (e *Engine) handle(ctx context.Context, n Notification, retry bool, failed 
 				e.attempts.Delete(id)
 			}
 		}
-	} else if err != nil && ctx.Err() == nil {
+	} else if err != nil && !interrupted(ctx) {
 		failed(dl, err, now)
 	}
 	e.obs.notificationDone(ctx, n, ran, err, now)

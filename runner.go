@@ -43,7 +43,9 @@ type QueueRunner interface {
 // again: nil after a success, after a duplicate, for a calendar or
 // account that is parked (refused by the provider until the host or the
 // user acts), and after a final failure (already dead-lettered). When ctx
-// ends first (a shutdown), it returns ctx's error and records nothing.
+// is cancelled first (a shutdown), it returns ctx's error and records
+// nothing; a deadline of ctx that passes (the queue's job timeout) is a
+// failure like any other.
 func (e *Engine) ProcessAttempt(ctx context.Context, n Notification, attempt int, final bool) error {
 	// The queue moves (readiness) while this Engine works its jobs.
 	e.obs.dequeued()
@@ -52,7 +54,8 @@ func (e *Engine) ProcessAttempt(ctx context.Context, n Notification, attempt int
 		if !final || !retriable(cause) || dl == nil {
 			return
 		}
-		e.deadLetter(ctx, dl, DeadLetter{
+		// The attempt's own context may have passed its deadline.
+		e.deadLetter(context.WithoutCancel(ctx), dl, DeadLetter{
 			ID: n.workID(), Notification: n, Attempts: attempt,
 			LastError: cause.Error(), FirstFailed: n.Received, LastFailed: now,
 		})
@@ -60,7 +63,7 @@ func (e *Engine) ProcessAttempt(ctx context.Context, n Notification, attempt int
 	switch {
 	case err == nil:
 		return nil
-	case ctx.Err() != nil:
+	case interrupted(ctx):
 		return ctx.Err()
 	case final || !retriable(err):
 		return nil

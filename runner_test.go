@@ -92,3 +92,22 @@ func TestProcessAttemptShutdownRecordsNothing(t *testing.T) {
 		t.Errorf("a shutdown was dead-lettered")
 	}
 }
+
+// A deadline that passes (a queue's job timeout) is a failure, not a
+// shutdown: the final attempt is dead-lettered.
+func TestProcessAttemptDeadlineIsAFailure(t *testing.T) {
+	p := newFakeProvider(10)
+	var hooks []calsync.DeadLetter
+	e, _ := newTestEngine(t, p, memory.New(), calsync.Config{OnDeadLetter: func(_ context.Context, d calsync.DeadLetter) { hooks = append(hooks, d) }})
+	connectFake(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	p.beforeFetch = func(int, provider.Position) error { <-ctx.Done(); return ctx.Err() }
+	n := calsync.Notification{Kind: calsync.Changed, Provider: "fake", CalendarID: fakeCal.ID, MessageID: "ch/12", Received: time.Now()}
+	if err := e.ProcessAttempt(ctx, n, 5, true); err != nil {
+		t.Fatalf("final attempt past its deadline = %v, want nil (dead-lettered)", err)
+	}
+	if len(hooks) != 1 {
+		t.Errorf("dead letters = %d, want 1: a job that never fits its timeout must not snooze for ever", len(hooks))
+	}
+}

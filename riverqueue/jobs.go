@@ -2,6 +2,7 @@ package riverqueue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -168,11 +169,14 @@ func (w *catchUpWorker) NextRetry(job *river.Job[catchUpArgs]) time.Time {
 
 // process runs one attempt of n; the attempt is final at calsync's
 // Config.MaxAttempts (River's own limit, 25 by default, is not reached:
-// ProcessAttempt returns nil after a final failure). A shutdown cutting it short snoozes
-// the job instead of spending an attempt on it.
+// ProcessAttempt returns nil after a final failure). A shutdown cutting it
+// short (a cancelled context) snoozes the job instead of spending an
+// attempt on it; a job that outlives its timeout fails the attempt, so
+// that a sync that never fits in it ends in the dead letters rather than
+// snoozing for ever.
 func (q *Queue) process(ctx context.Context, e *calsync.Engine, n calsync.Notification, attempt int) error {
 	err := e.ProcessAttempt(ctx, n, attempt, attempt >= e.Config().MaxAttempts)
-	if err != nil && ctx.Err() != nil {
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return river.JobSnooze(time.Second)
 	}
 	return err
