@@ -267,6 +267,10 @@ func (w *world) startInstance(in *instance) {
 	e, err := calsync.NewEngine(calsync.Config{
 		Store: w.store, Providers: []calsync.Provider{prov, mprov},
 		Workers: 2, ManualSweeps: true, Now: w.clock.Now, Debounce: 20 * time.Millisecond,
+		// The soak's days are simulated; the catch-up's real-time pace
+		// (50 calendars/s by default, TestCatchUpPaced) would make each
+		// restart wait seconds of wall time for nothing the soak checks.
+		CatchUpRate: 1e6,
 		OnChange: func(_ context.Context, cal calsync.Calendar, cs []calsync.Change) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
