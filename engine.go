@@ -304,9 +304,38 @@ func (e *Engine) Enqueue(ctx context.Context, n Notification) error {
 // sweeps instead (RunQueue, which drains as it documents), and Run
 // returns its error if it fails.
 func (e *Engine) Run(ctx context.Context) error {
-	if r, ok := e.cfg.Queue.(QueueRunner); ok {
-		return e.runQueue(ctx, r)
+	// The feed consumer starts before any work: commits from then on
+	// wake it, and WaitIdle waits for it once anything was handled.
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	defer stopFeed()
+	var wg sync.WaitGroup
+	if d := e.delivery; d != nil {
+		d.start()
+		wg.Go(func() { d.run(feedCtx) })
 	}
+	var err error
+	if r, ok := e.cfg.Queue.(QueueRunner); ok {
+		// The queue works the notifications and runs the sweeps.
+		if err = r.RunQueue(ctx, e); err != nil && ctx.Err() == nil {
+			err = fmt.Errorf("calsync: run queue: %w", err)
+		} else {
+			err = nil
+		}
+	} else {
+		e.runWorkers(ctx)
+	}
+	stopFeed() // ctx has ended, or the queue failed
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// runWorkers runs Config.Workers goroutines taking notifications from the
+// Queue, and the sweeps unless ManualSweeps, until ctx ends and the work
+// under way has drained (Config.DrainTimeout).
+func (e *Engine) runWorkers(ctx context.Context) {
 	// The workers process on work, which outlives ctx: when ctx ends they
 	// take nothing more from the queue, and what they hold runs on until
 	// it is done or DrainTimeout has passed.
@@ -333,12 +362,6 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}()
 	var workers, wg sync.WaitGroup
-	if d := e.delivery; d != nil {
-		// Before the workers: their commits wake the consumer from now on,
-		// and WaitIdle waits for it once they have handled anything.
-		d.start()
-		wg.Go(func() { d.run(ctx) })
-	}
 	for range e.cfg.Workers {
 		workers.Go(func() {
 			var pause time.Duration // after consecutive Dequeue errors
@@ -376,7 +399,6 @@ func (e *Engine) Run(ctx context.Context) error {
 		wg.Go(func() { e.schedule(ctx) })
 	}
 	wg.Wait()
-	return ctx.Err()
 }
 
 func (e *Engine) fail(ctx context.Context, cal Calendar, err error) {
@@ -405,20 +427,4 @@ func (e *Engine) fail(ctx context.Context, cal Calendar, err error) {
 // timeout on a slow provider) and is reported.
 func interrupted(ctx context.Context) bool {
 	return errors.Is(ctx.Err(), context.Canceled)
-}
-
-// runQueue is Run with a QueueRunner: the queue works the notifications
-// and runs the sweeps; Run keeps the feed consumer.
-func (e *Engine) runQueue(ctx context.Context, r QueueRunner) error {
-	var wg sync.WaitGroup
-	if d := e.delivery; d != nil {
-		d.start()
-		wg.Go(func() { d.run(ctx) })
-	}
-	err := r.RunQueue(ctx, e)
-	wg.Wait()
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("calsync: run queue: %w", err)
-	}
-	return ctx.Err()
 }

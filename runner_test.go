@@ -111,3 +111,23 @@ func TestProcessAttemptDeadlineIsAFailure(t *testing.T) {
 		t.Errorf("dead letters = %d, want 1: a job that never fits its timeout must not snooze for ever", len(hooks))
 	}
 }
+
+// failingRunner is a QueueRunner whose RunQueue fails at once.
+type failingRunner struct{ calsync.Queue }
+
+var errRunnerDown = errors.New("queue database unreachable")
+
+func (failingRunner) RunQueue(context.Context, *calsync.Engine) error { return errRunnerDown }
+func (failingRunner) Unfinished(context.Context) (int, error)         { return 0, nil }
+
+// A QueueRunner that fails ends Run with its error, and the change-feed
+// consumer Run started with it stops too (Run does not hang on it).
+func TestRunReturnsWhenTheQueueRunnerFails(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := newFakeProvider(10)
+	e, _ := newTestEngine(t, p, memory.New(), calsync.Config{Queue: failingRunner{calsync.NewMemoryQueue(1)}})
+	if err := e.Run(ctx); !errors.Is(err, errRunnerDown) {
+		t.Fatalf("Run = %v, want the queue's error", err)
+	}
+}
