@@ -130,11 +130,23 @@ func (q *Queue) started(ctx context.Context, key string) error {
 	return nil
 }
 
+// runner is what the workers of one RunQueue share: the queue, the
+// Engine, and the Engine's configuration, read once.
+type runner struct {
+	q   *Queue
+	e   *calsync.Engine
+	cfg calsync.Config
+}
+
+// nextRetry is when River retries a job after its attempt-th failure.
+func (r *runner) nextRetry(attempt int) time.Time {
+	return time.Now().Add(r.e.RetryAfter(attempt))
+}
+
 // notificationWorker works notification jobs.
 type notificationWorker struct {
 	river.WorkerDefaults[notificationArgs]
-	q *Queue
-	e *calsync.Engine
+	*runner
 }
 
 func (w *notificationWorker) Work(ctx context.Context, job *river.Job[notificationArgs]) error {
@@ -144,27 +156,26 @@ func (w *notificationWorker) Work(ctx context.Context, job *river.Job[notificati
 			return err
 		}
 	}
-	return w.q.process(ctx, w.e, n, job.Attempt)
+	return w.process(ctx, n, job.Attempt)
 }
 
 func (w *notificationWorker) NextRetry(job *river.Job[notificationArgs]) time.Time {
-	return time.Now().Add(w.e.RetryAfter(job.Attempt))
+	return w.nextRetry(job.Attempt)
 }
 
 // catchUpWorker works a catch-up's sync of one calendar.
 type catchUpWorker struct {
 	river.WorkerDefaults[catchUpArgs]
-	q *Queue
-	e *calsync.Engine
+	*runner
 }
 
 func (w *catchUpWorker) Work(ctx context.Context, job *river.Job[catchUpArgs]) error {
 	n := calsync.Notification{Kind: calsync.Resync, Provider: job.Args.Provider, CalendarID: job.Args.CalendarID, Received: job.CreatedAt}
-	return w.q.process(ctx, w.e, n, job.Attempt)
+	return w.process(ctx, n, job.Attempt)
 }
 
 func (w *catchUpWorker) NextRetry(job *river.Job[catchUpArgs]) time.Time {
-	return time.Now().Add(w.e.RetryAfter(job.Attempt))
+	return w.nextRetry(job.Attempt)
 }
 
 // process runs one attempt of n; the attempt is final at calsync's
@@ -174,8 +185,8 @@ func (w *catchUpWorker) NextRetry(job *river.Job[catchUpArgs]) time.Time {
 // attempt on it; a job that outlives its timeout fails the attempt, so
 // that a sync that never fits in it ends in the dead letters rather than
 // snoozing for ever.
-func (q *Queue) process(ctx context.Context, e *calsync.Engine, n calsync.Notification, attempt int) error {
-	err := e.ProcessAttempt(ctx, n, attempt, attempt >= e.Config().MaxAttempts)
+func (r *runner) process(ctx context.Context, n calsync.Notification, attempt int) error {
+	err := r.e.ProcessAttempt(ctx, n, attempt, attempt >= r.cfg.MaxAttempts)
 	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return river.JobSnooze(time.Second)
 	}
@@ -185,19 +196,18 @@ func (q *Queue) process(ctx context.Context, e *calsync.Engine, n calsync.Notifi
 // sweepWorker runs one sweep.
 type sweepWorker struct {
 	river.WorkerDefaults[sweepArgs]
-	q *Queue
-	e *calsync.Engine
+	*runner
 }
 
 func (w *sweepWorker) Work(ctx context.Context, job *river.Job[sweepArgs]) error {
 	if job.Args.Sweep == calsync.SweepCatchUp {
-		return w.q.catchUp(ctx, w.e)
+		return w.catchUp(ctx)
 	}
 	_, err := w.e.RunSweep(ctx, job.Args.Sweep)
 	if err != nil && ctx.Err() == nil {
 		// Single failures were reported to OnError; the next period runs
 		// the sweep again, so River does not retry it.
-		w.e.Config().Logger.ErrorContext(ctx, "calsync: sweep failed", "sweep", string(job.Args.Sweep), "err", err)
+		w.cfg.Logger.ErrorContext(ctx, "calsync: sweep failed", "sweep", string(job.Args.Sweep), "err", err)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -207,15 +217,15 @@ func (w *sweepWorker) Work(ctx context.Context, job *river.Job[sweepArgs]) error
 
 // catchUp schedules a sync of every connected calendar, spread over time
 // at CatchUpRate.
-func (q *Queue) catchUp(ctx context.Context, e *calsync.Engine) error {
-	cals, err := e.Config().Store.ListCalendars(ctx)
+func (r *runner) catchUp(ctx context.Context) error {
+	cals, err := r.cfg.Store.ListCalendars(ctx)
 	if err != nil {
 		return fmt.Errorf("riverqueue: catch-up: %w", err)
 	}
 	start := time.Now()
-	rate := q.cfg.CatchUpRate
+	rate := r.q.cfg.CatchUpRate
 	if rate <= 0 {
-		rate = e.Config().CatchUpRate
+		rate = r.cfg.CatchUpRate
 	}
 	step := time.Duration(float64(time.Second) / rate)
 	const batch = 1000
@@ -231,7 +241,7 @@ func (q *Queue) catchUp(ctx context.Context, e *calsync.Engine) error {
 				},
 			})
 		}
-		if _, err := q.insert.InsertMany(ctx, params); err != nil {
+		if _, err := r.q.insert.InsertMany(ctx, params); err != nil {
 			return fmt.Errorf("riverqueue: catch-up: %w", err)
 		}
 	}

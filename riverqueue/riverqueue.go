@@ -299,9 +299,11 @@ func (q *Queue) insertBatch(ctx context.Context, items []*item) error {
 		// for this transaction first. So either a notification is folded
 		// into a job that has not started, or it gets the new generation
 		// and queues.
-		var keys []string
+		var keys []string // each calendar once
+		seen := make(map[string]bool)
 		for _, it := range items {
-			if it.key != "" {
+			if it.key != "" && !seen[it.key] {
+				seen[it.key] = true
 				keys = append(keys, it.key)
 			}
 		}
@@ -312,17 +314,17 @@ func (q *Queue) insertBatch(ctx context.Context, items []*item) error {
 		var (
 			params []river.InsertManyParams
 			owners []*item
-			seen   = make(map[string]bool)
+			queued = make(map[string]bool, len(keys))
 		)
 		for _, it := range items {
 			args := argsOf(it.n)
 			opts := &river.InsertOpts{Queue: QueueSync}
 			if it.key != "" {
-				if seen[it.key] {
+				if queued[it.key] {
 					it.folded = true // the same calendar earlier in this batch
 					continue
 				}
-				seen[it.key] = true
+				queued[it.key] = true
 				args.Gen = gens[it.key]
 				opts.UniqueOpts = uniqueSync
 			}

@@ -58,9 +58,10 @@ func drainTimeout(e *calsync.Engine) time.Duration {
 func (q *Queue) client(e *calsync.Engine) (*river.Client[pgx.Tx], error) {
 	ec := e.Config()
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &notificationWorker{q: q, e: e})
-	river.AddWorker(workers, &catchUpWorker{q: q, e: e})
-	river.AddWorker(workers, &sweepWorker{q: q, e: e})
+	r := &runner{q: q, e: e, cfg: ec}
+	river.AddWorker(workers, &notificationWorker{runner: r})
+	river.AddWorker(workers, &catchUpWorker{runner: r})
+	river.AddWorker(workers, &sweepWorker{runner: r})
 
 	var periodic []*river.PeriodicJob
 	for _, s := range calsync.Sweeps() {
