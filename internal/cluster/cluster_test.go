@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/internal/pgtest"
 	"github.com/calsync/calsync/riverqueue"
 )
 
@@ -66,7 +67,7 @@ func sweepInterval(nc nodeConfig, s calsync.Sweep) time.Duration {
 // duplicated, that each sweep ran once per period in the whole cluster,
 // and that the queue holds nothing but the current period's sweeps.
 func TestClusterOfThree(t *testing.T) {
-	pgURL(t)
+	pgtest.URL(t)
 	calendars := 500
 	if s := os.Getenv("CALSYNC_CLUSTER_CALENDARS"); s != "" {
 		n, err := strconv.Atoi(s)

@@ -36,20 +36,10 @@ import (
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/google"
 	"github.com/calsync/calsync/google/googletest"
+	"github.com/calsync/calsync/internal/pgtest"
 	"github.com/calsync/calsync/msgraph"
 	"github.com/calsync/calsync/msgraph/msgraphtest"
 )
-
-// pgURL returns the test database's URL; the test skips without it (CI
-// sets it, so there it runs).
-func pgURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("CALSYNC_TEST_POSTGRES_URL")
-	if u == "" {
-		t.Skip("set CALSYNC_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	return u
-}
 
 // calendar is one connected calendar as the harness knows it.
 type calendar struct {
@@ -130,7 +120,7 @@ type worldConfig struct {
 
 func newWorld(t testing.TB, ctx context.Context, wc worldConfig) *world {
 	t.Helper()
-	pg := pgURL(t)
+	pg := pgtest.URL(t)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("CALSYNC_CLUSTER_SEED"); s != "" {
 		var err error

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/calsync/calsync/internal/pgtest"
 )
 
 // TestClusterThroughput measures how many notifications per second a
@@ -26,7 +28,7 @@ func TestClusterThroughput(t *testing.T) {
 	if os.Getenv("CALSYNC_CLUSTER_THROUGHPUT") == "" {
 		t.Skip("a measurement: set CALSYNC_CLUSTER_THROUGHPUT=1 (and CALSYNC_TEST_POSTGRES_URL)")
 	}
-	pgURL(t)
+	pgtest.URL(t)
 	rate := envInt(t, "CALSYNC_CLUSTER_RATE", 400)
 	seconds := envInt(t, "CALSYNC_CLUSTER_SECONDS", 20)
 	calendars := envInt(t, "CALSYNC_CLUSTER_CALENDARS", 500)

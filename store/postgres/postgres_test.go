@@ -2,16 +2,14 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/calsync/calsync"
+	"github.com/calsync/calsync/internal/pgtest"
 	"github.com/calsync/calsync/store/internal/fixture"
 	"github.com/calsync/calsync/store/postgres"
 	"github.com/calsync/calsync/store/storetest"
@@ -19,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-const envURL = "CALSYNC_TEST_POSTGRES_URL"
+const envURL = pgtest.EnvURL
 
 // testDB is a pool on the test database, with the database's own
 // search_path (which does not include schema), and a schema for the
@@ -44,33 +42,18 @@ func (db testDB) sql(query string) string {
 // newTestDB returns a testDB, or skips the test without a server.
 func newTestDB(t testing.TB) testDB {
 	t.Helper()
-	url := testURL(t)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	db := testDB{schema: "calsync_test_" + hex.EncodeToString(b)}
-	pool, err := pgxpool.New(context.Background(), url)
+	db := testDB{schema: pgtest.Schema(t, "calsync_test_")}
+	pool, err := pgxpool.New(context.Background(), testURL(t))
 	if err != nil {
 		t.Fatalf("connect to %s: %v", envURL, err)
 	}
+	t.Cleanup(pool.Close) // before pgtest drops the schema
 	db.pool = pool
-	t.Cleanup(func() {
-		defer pool.Close()
-		if _, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{db.schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", db.schema, err)
-		}
-	})
 	return db
 }
 
 // testURL returns the test server's URL, or skips the test without one.
-func testURL(t testing.TB) string {
-	t.Helper()
-	url := os.Getenv(envURL)
-	if url == "" {
-		t.Skipf("PostgreSQL tests skipped: set %s, e.g. %s=postgres://postgres@127.0.0.1:5432/test?sslmode=disable go test ./store/postgres/ (.ci/run sets it)", envURL, envURL)
-	}
-	return url
-}
+func testURL(t testing.TB) string { return pgtest.URL(t) }
 
 func newStore(t testing.TB) *postgres.Store {
 	t.Helper()
