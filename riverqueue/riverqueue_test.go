@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -24,22 +23,12 @@ import (
 	"github.com/calsync/calsync"
 	"github.com/calsync/calsync/google"
 	"github.com/calsync/calsync/google/googletest"
+	"github.com/calsync/calsync/internal/pgtest"
 	"github.com/calsync/calsync/provider"
 	"github.com/calsync/calsync/riverqueue"
 	"github.com/calsync/calsync/store/postgres"
 	"github.com/calsync/calsync/webhook"
 )
-
-// pgURL returns the test database's URL; the test fails in CI (which
-// sets it) and skips elsewhere without it.
-func pgURL(t testing.TB) string {
-	t.Helper()
-	url := os.Getenv("CALSYNC_TEST_POSTGRES_URL")
-	if url == "" {
-		t.Skip("set CALSYNC_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	return url
-}
 
 // rig is one host: a PostgreSQL schema of its own holding calsync's
 // store and River's tables, the Google emulator, a webhook server, and
@@ -55,37 +44,16 @@ type rig struct {
 	engine *calsync.Engine
 	prov   calsync.Provider
 
-	mu        sync.Mutex
-	dead      []calsync.DeadLetter
-	errs      []error
-	onApplied func(cal string, changes []calsync.Change)
+	mu   sync.Mutex
+	errs []error // OnError's
 }
 
 func newRig(t testing.TB, tweak func(*calsync.Config)) *rig {
 	t.Helper()
-	url := pgURL(t)
 	ctx := context.Background()
-	r := &rig{t: t, schema: fmt.Sprintf("rq_%d", time.Now().UnixNano())}
-	admin, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+r.schema+" CASCADE")
-		admin.Close()
-	})
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+r.schema); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc.ConnConfig.RuntimeParams["search_path"] = r.schema
-	if r.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.pool.Close)
+	r := &rig{t: t, schema: pgtest.Schema(t, "rq_")}
+	var err error
+	r.pool = r.newPool(ctx)
 	if r.store, err = postgres.New(ctx, r.pool, &postgres.Config{Schema: r.schema}); err != nil {
 		t.Fatal(err)
 	}
@@ -112,24 +80,14 @@ func newRig(t testing.TB, tweak func(*calsync.Config)) *rig {
 		Providers: []calsync.Provider{r.prov},
 		Queue:     r.queue,
 		Logger:    slog.New(slog.DiscardHandler),
-		OnDeadLetter: func(_ context.Context, d calsync.DeadLetter) {
-			r.mu.Lock()
-			r.dead = append(r.dead, d)
-			r.mu.Unlock()
-		},
 		OnError: func(ctx context.Context, _ calsync.Calendar, err error) {
 			r.mu.Lock()
 			r.errs = append(r.errs, err)
 			r.mu.Unlock()
 		},
-		OnChange: func(_ context.Context, cal calsync.Calendar, cs []calsync.Change) {
-			r.mu.Lock()
-			f := r.onApplied
-			r.mu.Unlock()
-			if f != nil {
-				f(cal.ID, cs)
-			}
-		},
+		// As a host's: the change feed's consumer runs, and WaitIdle
+		// waits for its deliveries.
+		OnChange: func(context.Context, calsync.Calendar, []calsync.Change) {},
 	}
 	if tweak != nil {
 		tweak(&cfg)
@@ -143,6 +101,23 @@ func newRig(t testing.TB, tweak func(*calsync.Config)) *rig {
 	}
 	mux.Handle("POST /hooks/google", hook)
 	return r
+}
+
+// newPool returns a pool (an instance's) whose search_path is the rig's
+// schema, for the tests' own queries; closed when the test ends.
+func (r *rig) newPool(ctx context.Context) *pgxpool.Pool {
+	r.t.Helper()
+	pc, err := pgxpool.ParseConfig(pgtest.URL(r.t))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	pc.ConnConfig.RuntimeParams["search_path"] = r.schema
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(pool.Close)
+	return pool
 }
 
 // fastRiver makes River look for jobs often, for tests that wait for it.
@@ -286,25 +261,26 @@ func (p *gatedProvider) Fetch(ctx context.Context, cal calsync.Calendar, pos pro
 	return page, err
 }
 
-// A notification that arrives while its calendar's sync job runs (and has
-// fetched already) queues the next sync: it is not folded into the
-// running one, which would lose the change until the safety net.
-func TestNotificationDuringRunningSyncIsNotFolded(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	gate := &gatedProvider{held: make(chan struct{}), release: make(chan struct{})}
-	r := newRig(t, func(c *calsync.Config) {
+// heldSync starts a rig (tweak applied) with one calendar whose provider
+// holds the next fetch after answering it, makes a change, and returns
+// once the sync job for it is running and held: it has fetched already.
+// Close gate.release to let it go on.
+func heldSync(ctx context.Context, t *testing.T, summary string, tweak func(*calsync.Config)) (r *rig, gate *gatedProvider, ids []string, stop func()) {
+	t.Helper()
+	gate = &gatedProvider{held: make(chan struct{}), release: make(chan struct{})}
+	r = newRig(t, func(c *calsync.Config) {
 		gate.Provider = c.Providers[0]
 		c.Providers = []calsync.Provider{gate}
+		if tweak != nil {
+			tweak(c)
+		}
 	})
-	ids := r.connect(ctx, 1)
-	stop := r.run(ctx)
-	defer stop()
-
+	ids = r.connect(ctx, 1)
+	stop = r.run(ctx)
 	gate.mu.Lock()
 	gate.armed = ids[0]
 	gate.mu.Unlock()
-	if _, err := r.emu.InsertEvent(ids[0], event("before the fetch", 9)); err != nil {
+	if _, err := r.emu.InsertEvent(ids[0], event(summary, 9)); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -312,6 +288,17 @@ func TestNotificationDuringRunningSyncIsNotFolded(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no sync fetched the calendar")
 	}
+	return r, gate, ids, stop
+}
+
+// A notification that arrives while its calendar's sync job runs (and has
+// fetched already) queues the next sync: it is not folded into the
+// running one, which would lose the change until the safety net.
+func TestNotificationDuringRunningSyncIsNotFolded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r, gate, ids, stop := heldSync(ctx, t, "before the fetch", nil)
+	defer stop()
 	// The sync job is running and has fetched: this change is not in it.
 	if _, err := r.emu.InsertEvent(ids[0], event("during the sync", 10)); err != nil {
 		t.Fatal(err)
@@ -439,16 +426,7 @@ func TestSweepsRunOncePerPeriodAcrossInstances(t *testing.T) {
 	r.connect(ctx, 2)
 	// The second instance: its own pool, queue and Engine on the same
 	// schema, emulator and webhook server.
-	pc, err := pgxpool.ParseConfig(pgURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc.ConnConfig.RuntimeParams["search_path"] = r.schema
-	pool2, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool2.Close()
+	pool2 := r.newPool(ctx)
 	store2, err := postgres.New(ctx, pool2, &postgres.Config{Schema: r.schema})
 	if err != nil {
 		t.Fatal(err)
@@ -553,32 +531,12 @@ func TestConcurrentEnqueuesQueueOneJobPerCalendar(t *testing.T) {
 func TestShutdownDrainsTheJobUnderWay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	gate := &gatedProvider{held: make(chan struct{}), release: make(chan struct{})}
-	r := newRig(t, func(c *calsync.Config) {
-		gate.Provider = c.Providers[0]
-		c.Providers = []calsync.Provider{gate}
-		c.DrainTimeout = time.Minute
-	})
-	ids := r.connect(ctx, 1)
-	stop := r.run(ctx)
-	gate.mu.Lock()
-	gate.armed = ids[0]
-	gate.mu.Unlock()
-	if _, err := r.emu.InsertEvent(ids[0], event("while stopping", 9)); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-gate.held:
-	case <-ctx.Done():
-		t.Fatal("no sync fetched the calendar")
-	}
+	r, gate, ids, stop := heldSync(ctx, t, "while stopping", func(c *calsync.Config) { c.DrainTimeout = time.Minute })
 	stopped := make(chan struct{})
 	go func() { stop(); close(stopped) }()
-	select {
-	case <-stopped:
-		t.Fatal("Run returned while a job was still under way")
-	default:
-	}
+	// The held sync goes on only now, after Run's context has ended: the
+	// change is stored only if Run let the job finish rather than cut it
+	// (with DrainTimeout -1 this test fails).
 	close(gate.release)
 	<-stopped
 	r.assertEqual(ctx, ids)
@@ -594,25 +552,7 @@ func TestShutdownDrainsTheJobUnderWay(t *testing.T) {
 func TestShutdownCutsAtTheDrainDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	gate := &gatedProvider{held: make(chan struct{}), release: make(chan struct{})}
-	r := newRig(t, func(c *calsync.Config) {
-		gate.Provider = c.Providers[0]
-		c.Providers = []calsync.Provider{gate}
-		c.DrainTimeout = 50 * time.Millisecond
-	})
-	ids := r.connect(ctx, 1)
-	stop := r.run(ctx)
-	gate.mu.Lock()
-	gate.armed = ids[0]
-	gate.mu.Unlock()
-	if _, err := r.emu.InsertEvent(ids[0], event("cut short", 9)); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-gate.held:
-	case <-ctx.Done():
-		t.Fatal("no sync fetched the calendar")
-	}
+	r, _, _, stop := heldSync(ctx, t, "cut short", func(c *calsync.Config) { c.DrainTimeout = 50 * time.Millisecond })
 	stop() // the gate is never released: the drain deadline cuts the sync
 	var state string
 	var errs int
